@@ -1,0 +1,35 @@
+"""Start-up of the compute runtime on the engine thread: import TensorFlow once, set up GPUs."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def start_runtime(ctx: Any = None) -> dict[str, str]:
+    """Import TensorFlow and Keras, turn on GPU memory growth; return the versions for About."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised by an earlier call
+            pass
+    return versions()
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries that shape results: part of every provenance record."""
+    import platform
+
+    import numpy as np
+
+    found = {"python": platform.python_version(), "numpy": np.__version__}
+    for name in ("tensorflow", "keras", "sklearn", "skimage"):
+        try:
+            module = __import__(name)
+            found[name] = getattr(module, "__version__", "?")
+        except ImportError:
+            continue
+    return found

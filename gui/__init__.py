@@ -1,0 +1,1 @@
+"""Everything the user sees. No TensorFlow, Keras or scikit-* here (checked by import-linter)."""

@@ -1,0 +1,64 @@
+"""QApplication set-up, the shared error dialog, and the GUI entry point."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from engine.jobs import JobError
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+DEMO_MODEL = RESOURCES / "demo" / "digits_cnn.keras"
+DEMO_CASES = RESOURCES / "demo" / "digits_cases.npz"
+
+ERROR_TITLES = {
+    "cancelled": "Cancelled",
+    "out_of_memory": "Out of memory",
+    "numerical": "Numerical problem",
+    "not_supported": "Not supported",
+    "internal": "Unexpected error",
+}
+
+
+def show_error(parent: QWidget | None, error: JobError, title: str = "") -> None:
+    """One dialog for every failure: a readable line, and the traceback only for real bugs."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning if error.kind != "internal" else QMessageBox.Icon.Critical)
+    box.setWindowTitle(title or ERROR_TITLES.get(error.kind, "Error"))
+    box.setText(error.message)
+    if error.details:
+        box.setDetailedText(error.details)
+    box.setObjectName("errorDialog")
+    box.open()
+
+
+def make_application(argv: list[str]) -> QApplication:
+    app = QApplication.instance() or QApplication(argv)
+    app.setApplicationName("Glassbox")
+    app.setOrganizationName("Glassbox")
+    return app  # type: ignore[return-value]
+
+
+def run(model_path: str | None, trust: bool = False, startup_check: bool = False) -> int:
+    """Show the window first, then let the engine thread import TensorFlow behind it."""
+    t0 = time.perf_counter()
+    app = make_application(sys.argv)
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    shown = time.perf_counter() - t0
+    if startup_check:
+        print(f"window shown after {shown:.3f} s (TensorFlow imported: {'tensorflow' in sys.modules})", flush=True)
+
+        def on_ready(_versions: dict) -> None:
+            print(f"engine ready after {time.perf_counter() - t0:.3f} s", flush=True)
+            QTimer.singleShot(0, window.close)
+
+        window.ctx.engine.ready.connect(on_ready)
+    window.start(model_path, trust=trust)
+    return app.exec()

@@ -1,0 +1,243 @@
+"""The main window: docks for every view, File/View/Help menus, status bar, model opening."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QWidget,
+)
+
+from engine.jobs import JobError
+from gui.app import DEMO_CASES, DEMO_MODEL, show_error
+from gui.context import AppContext
+from gui.engine_thread import EngineThread
+from gui.settings import Settings
+from gui.state import AppState
+from gui.views import VIEWS
+
+AREAS = {
+    "left": Qt.DockWidgetArea.LeftDockWidgetArea,
+    "right": Qt.DockWidgetArea.RightDockWidgetArea,
+    "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
+}
+MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Glassbox")
+        self.setObjectName("mainWindow")
+        self.ctx = AppContext(EngineThread(self), AppState(self), settings or Settings())
+        self.views: dict[str, QWidget] = {}
+        self.docks: dict[str, QDockWidget] = {}
+        self.model_path: str | None = None
+        self._pending_model: tuple[str, bool] | None = None
+        self._build_status_bar()
+        self._build_views()
+        self._build_menus()
+        self._restore_geometry()
+        engine = self.ctx.engine
+        engine.ready.connect(self._on_engine_ready)
+        engine.failed.connect(self._on_engine_failure)
+        engine.progressed.connect(self._on_progress)
+        engine.busy_changed.connect(self._on_busy)
+
+    # ----- construction -----------------------------------------------------------------
+    def _build_status_bar(self) -> None:
+        self.status_label = QLabel("Loading engine (TensorFlow)…")
+        self.status_label.setObjectName("engineStatus")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setMaximumWidth(220)
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setTextVisible(False)
+        self.progress_bar.hide()
+        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.progress_bar)
+
+    def _build_views(self) -> None:
+        self.setDockOptions(
+            QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AnimatedDocks
+        )
+        first_in_area: dict[str, QDockWidget] = {}
+        for spec in VIEWS:
+            module_name, _, class_name = spec.factory.partition(":")
+            view = getattr(importlib.import_module(module_name), class_name)(self.ctx, self)
+            view.setObjectName(spec.name)
+            self.views[spec.name] = view
+            if spec.area == "center":
+                self.setCentralWidget(view)
+                continue
+            dock = QDockWidget(spec.title, self)
+            dock.setObjectName(f"{spec.name}Dock")
+            dock.setWidget(view)
+            self.docks[spec.name] = dock
+            self.addDockWidget(AREAS[spec.area], dock)
+            if spec.area in first_in_area:
+                self.tabifyDockWidget(first_in_area[spec.area], dock)
+            else:
+                first_in_area[spec.area] = dock
+        for dock in first_in_area.values():
+            dock.raise_()
+        if self.centralWidget() is None:
+            placeholder = QLabel("Open a model with File ▸ Open model… (Ctrl+O)")
+            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.setCentralWidget(placeholder)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        open_action = QAction("&Open model…", self)
+        open_action.setShortcut(QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(self.choose_model)
+        file_menu.addAction(open_action)
+        demo_action = QAction("Open &demo model", self)
+        demo_action.triggered.connect(self.open_demo)
+        file_menu.addAction(demo_action)
+        self.recent_menu = file_menu.addMenu("&Recent models")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        for spec in VIEWS:
+            if spec.name not in self.docks:
+                continue
+            action = self.docks[spec.name].toggleViewAction()
+            if spec.shortcut:
+                action.setShortcut(QKeySequence(spec.shortcut))
+            view_menu.addAction(action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about_action = QAction("&About Glassbox", self)
+        about_action.triggered.connect(self.show_about)
+        help_menu.addAction(about_action)
+
+    def _restore_geometry(self) -> None:
+        geometry = self.ctx.settings.get("window_geometry")
+        state = self.ctx.settings.get("window_state")
+        if geometry:
+            self.restoreGeometry(QByteArray.fromBase64(geometry.encode()))
+        else:
+            self.resize(1400, 900)
+        if state:
+            self.restoreState(QByteArray.fromBase64(state.encode()))
+
+    # ----- start-up and model opening ---------------------------------------------------
+    def start(self, model_path: str | None = None, trust: bool = False) -> None:
+        """Start the engine thread and open `model_path`, or the demo model and its cases."""
+        self.ctx.engine.start()
+        if model_path:
+            self.open_model(model_path, trust=trust)
+        else:
+            self.open_demo()
+
+    def open_demo(self) -> None:
+        self.open_model(str(DEMO_MODEL), dataset=str(DEMO_CASES))
+
+    def choose_model(self) -> None:
+        start = str(Path(self.model_path).parent) if self.model_path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", start, MODEL_FILTER)
+        if path:
+            self.open_model(path)
+
+    def open_model(self, path: str, trust: bool = False, dataset: str | None = None) -> None:
+        """Load in the engine; the open model stays until the new one has loaded."""
+        self.status_label.setText(f"Opening {Path(path).name}…")
+        self.ctx.engine.submit(
+            "model",
+            "engine.models:open_model_task",
+            path=path,
+            trust=trust,
+            on_result=lambda desc: self._on_model_opened(path, desc, dataset),
+            on_error=lambda error: self._on_model_error(path, error, dataset),
+        )
+
+    def _on_model_opened(self, path: str, description: Any, dataset: str | None) -> None:
+        self.model_path = path
+        self.setWindowTitle(f"Glassbox — {Path(path).name}")
+        self.ctx.settings.add_recent_model(path)
+        self.status_label.setText(f"Opened {Path(path).name}")
+        self.ctx.state.set_model(description)
+        if dataset:
+            self.ctx.state.dataset_requested.emit(dataset)
+
+    def _on_model_error(self, path: str, error: JobError, dataset: str | None) -> None:
+        self.status_label.setText(f"Could not open {Path(path).name}")
+        if error.kind == "unsafe_model" and self._confirm_trust(path, error.message):
+            self.open_model(path, trust=True, dataset=dataset)
+            return
+        show_error(self, error, "Could not open model")
+
+    def _confirm_trust(self, path: str, reason: str) -> bool:
+        answer = QMessageBox.warning(
+            self,
+            "Trust this model file?",
+            f"{reason}\n\nLoading it runs code stored in the file. Load {Path(path).name} only if "
+            "you trust where it came from.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.ctx.settings.recent_models:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_model(p))
+        self.recent_menu.setEnabled(bool(self.ctx.settings.recent_models))
+
+    # ----- engine feedback --------------------------------------------------------------
+    def _on_engine_ready(self, versions: dict) -> None:
+        self.status_label.setText(
+            f"Engine ready — TensorFlow {versions.get('tensorflow', '?')}, Keras {versions.get('keras', '?')}"
+        )
+
+    def _on_engine_failure(self, key: str, _job_id: int, error: JobError) -> None:
+        if key == "engine":
+            self.status_label.setText("Engine failed to start")
+            show_error(self, error, "Engine failed to start")
+
+    def _on_progress(self, _key: str, _job_id: int, fraction: float, message: str) -> None:
+        self.progress_bar.setValue(int(fraction * 1000))
+        if message:
+            self.status_label.setText(message)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.progress_bar.setVisible(busy)
+        if busy:
+            self.progress_bar.setValue(0)
+
+    def show_about(self) -> None:
+        from PySide6 import __version__ as pyside_version
+
+        versions = dict(self.ctx.engine.versions) or {"engine": "still loading"}
+        versions["PySide6"] = pyside_version
+        rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in sorted(versions.items()))
+        QMessageBox.about(
+            self,
+            "About Glassbox",
+            "<b>Glassbox</b> explains Keras models case by case, offline."
+            f"<table>{rows}</table>",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        settings = self.ctx.settings
+        settings.data["window_geometry"] = bytes(self.saveGeometry().toBase64()).decode()
+        settings.data["window_state"] = bytes(self.saveState().toBase64()).decode()
+        settings.save()
+        self.ctx.engine.shutdown()
+        super().closeEvent(event)

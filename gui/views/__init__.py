@@ -1,0 +1,21 @@
+"""The views the main window shows, in order. Each view is ``View(ctx: AppContext, parent=None)``.
+
+area: "center" (the attribution canvas), or a dock area "left", "right", "bottom"; docks in the
+same area are tabbed, the first one on top.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class ViewSpec(NamedTuple):
+    name: str  # object name, stable: dock state is saved under it
+    title: str
+    factory: str  # "gui.views.module:Class"
+    area: str
+    shortcut: str  # raises the view (View menu)
+
+
+VIEWS: list[ViewSpec] = [
+]
