@@ -88,8 +88,13 @@ class EngineThread(QThread):
             jobs = list(self._queue) + ([self._running] if self._running else [])
             return any(key is None or job.key == key for job in jobs)
 
-    def shutdown(self, timeout_ms: int = 10000) -> None:
-        """Cancel everything and wait for the thread to end (called when the window closes)."""
+    def shutdown(self) -> None:
+        """Cancel everything and wait for the thread to end (called when the window closes).
+
+        The wait has no time limit on purpose: a QThread destroyed while running aborts the
+        process, and the longest uninterruptible step (importing TensorFlow) takes seconds.
+        Jobs check their cancel token between batches, so a running job stops soon.
+        """
         with self._lock:
             self._stopping = True
             for job in self._queue:
@@ -99,7 +104,7 @@ class EngineThread(QThread):
                 self._running.token.cancel()
             self._lock.notify_all()
         if self.isRunning():
-            self.wait(timeout_ms)
+            self.wait()
 
     def _drop_key_locked(self, key: str, keep_callbacks: bool = False) -> list[Job]:
         dropped = [job for job in self._queue if job.key == key]

@@ -1,0 +1,110 @@
+"""engine.jobs without Qt: progress is clamped and monotonic, cancel is cooperative, and every
+exception becomes a JobError of the right kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import (
+    BadInputError,
+    Cancelled,
+    ModelLoadError,
+    NumericalError,
+    OutOfMemoryError,
+    UnsafeModelError,
+)
+from engine.jobs import CancelToken, Job, JobContext, describe_error, resolve_task, run_job
+
+
+def test_progress_is_clamped_and_never_goes_back() -> None:
+    seen: list[tuple[float, str]] = []
+    ctx = JobContext(None, lambda f, m: seen.append((f, m)))
+    for fraction in (0.2, 0.1, 1.7, -3, 0.5):
+        ctx.progress(fraction, "x")
+    assert [f for f, _ in seen] == [0.2, 0.2, 1.0, 1.0, 1.0]
+
+
+def test_cancel_token_is_shared_and_callable() -> None:
+    token = CancelToken()
+    ctx = JobContext(None, cancel=token)
+    ctx.check()  # not cancelled: no error
+    assert not token() and not ctx.cancelled()
+    token.cancel()
+    assert token() and ctx.cancelled() and ctx.cancel is token
+    with pytest.raises(Cancelled):
+        ctx.check()
+
+
+def _count_task(ctx: JobContext, n: int) -> int:
+    total = 0
+    for i in range(n):
+        ctx.check()
+        ctx.progress((i + 1) / n)
+        total += i
+    return total
+
+
+def test_run_job_passes_kwargs_and_workspace() -> None:
+    seen: list[float] = []
+    job = Job(task=f"{__name__}:_count_task", kwargs={"n": 4})
+    assert run_job(job, workspace=object(), progress=lambda f, m: seen.append(f)) == 6
+    assert seen == [0.25, 0.5, 0.75, 1.0]
+
+
+def test_run_job_cancelled_before_start_never_runs() -> None:
+    job = Job(task=f"{__name__}:_count_task", kwargs={"n": 4})
+    job.token.cancel()
+    seen: list[float] = []
+    with pytest.raises(Cancelled):
+        run_job(job, None, lambda f, m: seen.append(f))
+    assert seen == []
+
+
+def _cancels_itself(ctx: JobContext) -> str:
+    ctx.cancel.cancel()  # e.g. replaced while computing, and never checked again
+    return "stale result"
+
+
+def test_result_of_job_cancelled_while_running_is_not_returned() -> None:
+    with pytest.raises(Cancelled):
+        run_job(Job(task=f"{__name__}:_cancels_itself"), None)
+
+
+@pytest.mark.parametrize("bad", ["engine.jobs", "engine.jobs:no_such_function", "no_such_module:f"])
+def test_resolve_task_rejects_bad_names(bad: str) -> None:
+    with pytest.raises((ValueError, AttributeError, ImportError)):
+        resolve_task(bad)
+
+
+class ResourceExhaustedError(Exception):
+    """Same name as TensorFlow's OOM error, which describe_error recognises by name."""
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (BadInputError("x.png: expected 28x28, got 32x32"), "bad_input"),
+        (ModelLoadError("m.keras: truncated"), "model_load"),
+        (UnsafeModelError("m.keras: Lambda layer"), "unsafe_model"),
+        (NumericalError("NaN in logits"), "numerical"),
+        (OutOfMemoryError("batch of 1 does not fit"), "out_of_memory"),
+        (Cancelled("Cancelled."), "cancelled"),
+        (MemoryError("Unable to allocate 3 GiB"), "out_of_memory"),
+        (ResourceExhaustedError("OOM when allocating tensor"), "out_of_memory"),
+        (ValueError("shapes (2,3) and (4,5) not aligned\nmore"), "internal"),
+    ],
+)
+def test_describe_error_kinds(exc: BaseException, kind: str) -> None:
+    error = describe_error(exc)
+    assert error.kind == kind
+    assert "\n" not in error.message and error.message
+    assert bool(error.details) == (kind == "internal")
+
+
+def test_internal_error_keeps_traceback() -> None:
+    try:
+        _ = [1][3]
+    except IndexError as exc:
+        error = describe_error(exc)
+    assert error.message == "IndexError: list index out of range"
+    assert "Traceback" in error.details and "test_internal_error_keeps_traceback" in error.details

@@ -1,0 +1,146 @@
+"""Engine-style tasks (``task(ctx, **kwargs)``) and model descriptions for GUI tests.
+
+The engine thread resolves tasks by name ("tasks_for_tests:echo_task"), so these run exactly like
+real engine tasks but need neither TensorFlow work nor a model file. `EVENTS` records what the
+tasks did, from the engine thread, so tests can tell a cancelled job from one that never started.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.description import LayerInfo, ModelDescription, TensorSpec, WeightInfo
+from engine.errors import ModelLoadError, NumericalError, UnsafeModelError
+from engine.jobs import JobContext
+
+EVENTS: list[tuple[str, str]] = []  # (tag, what happened), appended on the engine thread
+_lock = threading.Lock()
+
+
+def _record(tag: str, what: str) -> None:
+    with _lock:
+        EVENTS.append((tag, what))
+
+
+def events(tag: str) -> list[str]:
+    with _lock:
+        return [what for t, what in EVENTS if t == tag]
+
+
+def echo_task(ctx: JobContext, value: Any, tag: str = "echo") -> Any:
+    _record(tag, "ran")
+    return value
+
+
+def thread_name_task(ctx: JobContext) -> str:
+    return threading.current_thread().name
+
+
+def steps_task(ctx: JobContext, n: int = 5, tag: str = "steps") -> int:
+    """Reports progress n times, then returns n."""
+    for i in range(n):
+        ctx.check()
+        ctx.progress((i + 1) / n, f"step {i + 1} of {n}")
+    _record(tag, "done")
+    return n
+
+
+def wait_task(ctx: JobContext, tag: str, seconds: float = 30.0, result: Any = "finished") -> Any:
+    """Runs until cancelled (checking every 10 ms) or until `seconds` have passed."""
+    _record(tag, "started")
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            ctx.check()
+            time.sleep(0.01)
+    except BaseException:
+        _record(tag, "cancelled")
+        raise
+    _record(tag, "finished")
+    return result
+
+
+def shape_error_task(ctx: JobContext) -> Any:
+    """A bug-style failure: numpy refuses mismatched shapes."""
+    return np.ones((2, 3)) @ np.ones((4, 5))
+
+
+def memory_error_task(ctx: JobContext) -> Any:
+    raise MemoryError("Unable to allocate 74.5 GiB for an array with shape (100000, 100000)")
+
+
+def nan_task(ctx: JobContext) -> float:
+    """Produces a NaN and reports it the way engine code must: a NumericalError naming it."""
+    with np.errstate(invalid="ignore"):
+        value = np.log(np.array([-1.0]))
+    if not np.isfinite(value).all():
+        raise NumericalError("The attribution map contains NaN: check the model's output layer.")
+    return float(value[0])
+
+
+# ----- model descriptions ----------------------------------------------------------------------
+def _dense(path: str, units: int, fan_in: int, inbound: str, activation: str = "relu") -> LayerInfo:
+    name = path.rsplit("/", 1)[-1]
+    params = fan_in * units + units
+    return LayerInfo(
+        path=path,
+        name=name,
+        class_name="Dense",
+        output_shape=(None, units),
+        params=params,
+        trainable_params=params,
+        trainable=True,
+        dtype="float32",
+        activation=activation,
+        config={"name": name, "units": units, "activation": activation, "use_bias": True,
+                "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}}},
+        inbound=(inbound,),
+        weights=(WeightInfo(f"{name}/kernel", (fan_in, units), "float32"),
+                 WeightInfo(f"{name}/bias", (units,), "float32")),
+    )
+
+
+def make_description(path: str = "/tmp/tiny.keras", sha256: str = "ab" * 32) -> ModelDescription:
+    """A small model with a nested sub-model ("encoder") and a frozen BatchNormalization."""
+    inp = LayerInfo("input", "input", "InputLayer", (None, 8), 0, 0, True, "float32", None,
+                    {"name": "input", "batch_shape": [None, 8]})
+    enc_children = (
+        LayerInfo("encoder/enc_in", "enc_in", "InputLayer", (None, 8), 0, 0, True, "float32", None,
+                  {"name": "enc_in"}),
+        _dense("encoder/enc_dense", 16, 8, "encoder/enc_in"),
+        LayerInfo("encoder/enc_bn", "enc_bn", "BatchNormalization", (None, 16), 64, 0, False,
+                  "float32", None, {"name": "enc_bn", "momentum": 0.99, "epsilon": 0.001},
+                  ("encoder/enc_dense",),
+                  tuple(WeightInfo(f"enc_bn/{w}", (16,), "float32", False)
+                        for w in ("gamma", "beta", "moving_mean", "moving_variance"))),
+    )
+    encoder = LayerInfo("encoder", "encoder", "Functional", (None, 16), 208, 144, True, "float32",
+                        None, {"name": "encoder", "layers": ["enc_in", "enc_dense", "enc_bn"]},
+                        ("input",), (), enc_children)
+    head = _dense("probabilities", 3, 16, "encoder", "softmax")
+    layers = (inp, encoder, head)
+    return ModelDescription(
+        path=path, format="keras", sha256=sha256, name="tiny_classifier",
+        inputs=(TensorSpec("input", (None, 8), "float32"),),
+        outputs=(TensorSpec("probabilities", (None, 3), "float32"),),
+        total_params=259, trainable_params=195, non_trainable_params=64,
+        n_layers=6, layers=layers, output_activation="softmax",
+    )
+
+
+def fake_open_model_task(ctx: JobContext, path: str, trust: bool = False) -> ModelDescription:
+    """Stands in for engine.models:open_model_task: "unsafe" in the name needs trust, bad bytes fail."""
+    name = Path(path).name
+    if "unsafe" in name and not trust:
+        raise UnsafeModelError(f"{name}: the model contains a Lambda layer (arbitrary code).")
+    data = Path(path).read_bytes() if Path(path).is_file() else b""
+    if not data.startswith(b"PK"):
+        raise ModelLoadError(f"{name}: not a Keras model file (no zip archive inside).")
+    description = make_description(path=str(Path(path).resolve()), sha256=f"{len(data):064x}")
+    ctx.workspace.description = description
+    return description

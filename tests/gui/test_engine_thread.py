@@ -1,0 +1,191 @@
+"""The engine thread: results, progress and errors arrive on the GUI thread; newer jobs replace
+older ones for the same view; cancel and shutdown stop a running job cleanly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+import tasks_for_tests as tasks
+from PySide6.QtCore import QThread
+from PySide6.QtWidgets import QApplication
+
+from engine.jobs import JobError
+from gui.engine_thread import EngineThread
+
+T = "tasks_for_tests:"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Recorder:
+    """Collects callbacks and the thread each one ran on."""
+
+    def __init__(self) -> None:
+        self.results: list = []
+        self.errors: list[JobError] = []
+        self.progress: list[tuple[float, str]] = []
+        self.threads: set = set()
+
+    def _here(self) -> None:
+        self.threads.add(QThread.currentThread())
+
+    def on_result(self, value) -> None:
+        self._here()
+        self.results.append(value)
+
+    def on_error(self, error: JobError) -> None:
+        self._here()
+        self.errors.append(error)
+
+    def on_progress(self, fraction: float, message: str) -> None:
+        self._here()
+        self.progress.append((fraction, message))
+
+    def callbacks(self) -> dict:
+        return {"on_result": self.on_result, "on_error": self.on_error, "on_progress": self.on_progress}
+
+    def done(self) -> bool:
+        return bool(self.results or self.errors)
+
+
+def _wait_started(qtbot, tag: str) -> None:
+    qtbot.waitUntil(lambda: "started" in tasks.events(tag), timeout=10000)
+
+
+def test_result_and_progress_arrive_on_gui_thread(qtbot, engine: EngineThread) -> None:
+    rec = Recorder()
+    engine.submit("a", T + "steps_task", n=4, **rec.callbacks())
+    qtbot.waitUntil(rec.done, timeout=10000)
+    assert rec.results == [4]
+    assert [f for f, _ in rec.progress] == [0.25, 0.5, 0.75, 1.0]
+    assert rec.progress[-1][1] == "step 4 of 4"
+    assert rec.threads == {QApplication.instance().thread()}
+
+    # ...while the task itself ran on the engine thread, not the GUI thread
+    rec2 = Recorder()
+    engine.submit("a", T + "thread_name_task", **rec2.callbacks())
+    qtbot.waitUntil(rec2.done, timeout=10000)
+    assert rec2.results[0] != threading.current_thread().name
+
+
+def test_newer_job_with_same_key_replaces_running_one(qtbot, engine: EngineThread) -> None:
+    old, new = Recorder(), Recorder()
+    engine.submit("view", T + "wait_task", tag="replace-old", result="old", **old.callbacks())
+    _wait_started(qtbot, "replace-old")
+    engine.submit("view", T + "echo_task", value="new", **new.callbacks())
+    qtbot.waitUntil(new.done, timeout=10000)
+    qtbot.waitUntil(lambda: not engine.is_busy(), timeout=10000)
+    qtbot.wait(50)  # let any stray queued delivery of the old job arrive
+    assert new.results == ["new"]
+    assert old.results == [] and old.errors == [], "the replaced job must deliver nothing"
+    assert tasks.events("replace-old") == ["started", "cancelled"]
+
+
+def test_newer_job_replaces_queued_one_which_never_runs(qtbot, engine: EngineThread) -> None:
+    blocker, queued, newest = Recorder(), Recorder(), Recorder()
+    engine.submit("other", T + "wait_task", tag="blocker", seconds=0.3, **blocker.callbacks())
+    _wait_started(qtbot, "blocker")
+    engine.submit("view", T + "echo_task", value=1, tag="queued-old", **queued.callbacks())
+    engine.submit("view", T + "echo_task", value=2, tag="queued-new", **newest.callbacks())
+    qtbot.waitUntil(lambda: newest.done() and blocker.done(), timeout=10000)
+    assert blocker.results == ["finished"], "a job for another key is not touched"
+    assert newest.results == [2]
+    assert queued.results == [] and tasks.events("queued-old") == []
+
+
+def test_cancel_running_job_reports_cancelled_once(qtbot, engine: EngineThread) -> None:
+    rec = Recorder()
+    engine.submit("c", T + "wait_task", tag="cancel-me", **rec.callbacks())
+    _wait_started(qtbot, "cancel-me")
+    engine.cancel("c")
+    qtbot.waitUntil(lambda: tasks.events("cancel-me") == ["started", "cancelled"], timeout=10000)
+    qtbot.waitUntil(lambda: not engine.is_busy(), timeout=10000)
+    qtbot.wait(50)
+    assert [e.kind for e in rec.errors] == ["cancelled"]
+    assert rec.results == []
+
+
+@pytest.mark.parametrize(
+    ("task", "kind", "words"),
+    [
+        ("shape_error_task", "internal", "ValueError"),
+        ("memory_error_task", "out_of_memory", "Out of memory"),
+        ("nan_task", "numerical", "NaN"),
+    ],
+)
+def test_failing_job_gives_readable_error_and_engine_keeps_working(
+    qtbot, engine: EngineThread, task: str, kind: str, words: str
+) -> None:
+    rec = Recorder()
+    engine.submit("e", T + task, **rec.callbacks())
+    qtbot.waitUntil(rec.done, timeout=10000)
+    (error,) = rec.errors
+    assert error.kind == kind
+    assert words in error.message and "\n" not in error.message
+    assert bool(error.details) == (kind == "internal"), "only bugs carry a traceback"
+    after = Recorder()
+    engine.submit("e", T + "echo_task", value=42, **after.callbacks())
+    qtbot.waitUntil(after.done, timeout=10000)
+    assert after.results == [42]
+
+
+def test_unknown_task_is_an_error_not_a_crash(qtbot, engine: EngineThread) -> None:
+    rec = Recorder()
+    engine.submit("u", T + "no_such_task", **rec.callbacks())
+    qtbot.waitUntil(rec.done, timeout=10000)
+    assert rec.errors[0].kind == "internal" and "no_such_task" in rec.errors[0].message
+
+
+def test_shutdown_while_job_runs_stops_it_and_joins(qtbot, engine: EngineThread) -> None:
+    rec = Recorder()
+    engine.submit("s", T + "wait_task", tag="shutdown", **rec.callbacks())
+    engine.submit("t", T + "echo_task", value=1, tag="after-shutdown", **Recorder().callbacks())
+    _wait_started(qtbot, "shutdown")
+    engine.shutdown()
+    assert not engine.isRunning()
+    assert tasks.events("shutdown") == ["started", "cancelled"]
+    assert tasks.events("after-shutdown") == [], "queued jobs are dropped at shutdown"
+
+
+def test_shutdown_during_runtime_start_joins(qtbot) -> None:
+    thread = EngineThread()
+    thread.start()
+    thread.shutdown()
+    assert not thread.isRunning()
+
+
+def test_closing_app_with_running_job_exits_cleanly(tmp_path: Path) -> None:
+    """A real process: close the window while a job runs; no Qt abort message, exit code 0."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from PySide6.QtCore import QTimer
+        from gui.app import make_application
+        from gui.main_window import MainWindow
+        import tasks_for_tests as tasks
+        app = make_application(sys.argv)
+        window = MainWindow()
+        window.show()
+        window.ctx.engine.start()
+        def go(_versions):
+            window.ctx.engine.submit("x", "tasks_for_tests:wait_task", tag="exit", seconds=60)
+            QTimer.singleShot(300, window.close)
+        window.ctx.engine.ready.connect(go)
+        code = app.exec()
+        print("events", tasks.events("exit"), flush=True)
+        sys.exit(code)
+        """
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", GLASSBOX_CONFIG_DIR=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Destroyed while thread" not in proc.stderr
+    assert "events ['started', 'cancelled']" in proc.stdout
