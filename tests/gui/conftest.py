@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import traceback
 import weakref
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QThread
 
 from gui.engine_thread import EngineThread
-
-# Test tasks are named "tasks_for_tests:function" and resolved on the engine thread.
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """Engine-style tasks (``task(ctx, **kwargs)``) and model descriptions for GUI tests.
 
-The engine thread resolves tasks by name ("tasks_for_tests:echo_task"), so these run exactly like
+The engine thread resolves tasks by name ("tests.gui.tasks_for_tests:echo_task"), so these run exactly like
 real engine tasks but need neither TensorFlow work nor a model file. `EVENTS` records what the
 tasks did, from the engine thread, so tests can tell a cancelled job from one that never started.
 """

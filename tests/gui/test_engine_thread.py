@@ -11,14 +11,14 @@ import threading
 from pathlib import Path
 
 import pytest
-import tasks_for_tests as tasks
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 
 from engine.jobs import JobError
 from gui.engine_thread import EngineThread
+from tests.gui import tasks_for_tests as tasks
 
-T = "tasks_for_tests:"
+T = "tests.gui.tasks_for_tests:"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -162,19 +162,18 @@ def test_shutdown_during_runtime_start_joins(qtbot) -> None:
 def test_closing_app_with_running_job_exits_cleanly(tmp_path: Path) -> None:
     """A real process: close the window while a job runs; no Qt abort message, exit code 0."""
     script = textwrap.dedent(
-        f"""
+        """
         import sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
         from PySide6.QtCore import QTimer
         from gui.app import make_application
         from gui.main_window import MainWindow
-        import tasks_for_tests as tasks
+        from tests.gui import tasks_for_tests as tasks
         app = make_application(sys.argv)
         window = MainWindow()
         window.show()
         window.ctx.engine.start()
         def go(_versions):
-            window.ctx.engine.submit("x", "tasks_for_tests:wait_task", tag="exit", seconds=60)
+            window.ctx.engine.submit("x", "tests.gui.tasks_for_tests:wait_task", tag="exit", seconds=60)
             QTimer.singleShot(300, window.close)
         window.ctx.engine.ready.connect(go)
         code = app.exec()
