@@ -1,0 +1,416 @@
+"""Cases: a folder of images, a few image files, or an .npz of arrays, with a preprocessing recipe.
+
+A `Dataset` keeps the stored data untouched and applies its `Preprocessing` on demand, so
+changing the recipe is instant and every view sees exactly the tensor the model sees. Each case
+has a content hash (a renamed file keeps its hash, so reviews and caches still match), and the
+dataset hash covers the raw data and the recipe: any change to either changes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import BadInputError, NotSupportedError
+from engine.image_io import is_image_file, list_folder, read_image
+from engine.jobs import JobContext
+from engine.preprocessing import Preprocessing, thumbnail
+
+THUMB = 48
+Loader = Callable[[int], np.ndarray]
+
+
+class Dataset:
+    """Cases the model can be fed; see the module docstring. Only the engine thread uses it."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        source: str,
+        names: Sequence[str],
+        labels: np.ndarray,
+        class_names: Sequence[str],
+        case_hashes: Sequence[str],
+        loader: Loader,
+        preprocessing: Preprocessing | None = None,
+        kind: str = "images",
+        skipped: Sequence[str] = (),
+        thumbnails: np.ndarray | None = None,
+    ) -> None:
+        self.name = name
+        self.source = source
+        self.names = list(names)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.class_names = list(class_names)
+        self.case_hashes = list(case_hashes)
+        self.kind = kind  # "images" or "tabular"
+        self.skipped = list(skipped)  # "file: reason" for files that could not be read
+        self.preprocessing = preprocessing or Preprocessing()
+        self._loader = loader
+        self._thumbnails = thumbnails
+        if not (len(self.names) == len(self.labels) == len(self.case_hashes)):
+            raise BadInputError(f"{name}: {len(self.names)} cases but {len(self.labels)} labels.")
+        recipe = json.dumps(self.preprocessing.to_dict(), sort_keys=True) if kind == "images" else ""
+        digest = hashlib.sha256()
+        for case_hash in self.case_hashes:
+            digest.update(case_hash.encode())
+        digest.update(recipe.encode())
+        self.hash = digest.hexdigest()
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def raw(self, i: int) -> np.ndarray:
+        """The case as stored (uint8 / uint16 / float image, or a feature row)."""
+        return self._loader(int(i))
+
+    def inputs(self, indices: Sequence[int]) -> np.ndarray:
+        """float32 model-ready batch (n, H, W, C), or (n, F) for tabular cases."""
+        if self.kind == "tabular":
+            return np.stack([self.raw(i) for i in indices]).astype(np.float32)
+        return self.preprocessing.apply_batch([self.raw(i) for i in indices])
+
+    def display_image(self, i: int) -> np.ndarray:
+        """The case as the model sees it (geometry, channels), float32 0..1, (H, W) or (H, W, 3)."""
+        if self.kind == "tabular":
+            raise NotSupportedError(f"{self.names[i]} is a row of features, not an image.")
+        image = self.preprocessing.display().apply(self.raw(i))
+        return np.clip(image[..., 0] if image.shape[2] == 1 else image, 0.0, 1.0)
+
+    def thumbnail(self, i: int, size: int = THUMB) -> np.ndarray:
+        """uint8 (size, size, 3) tile of the stored image (not the preprocessed one)."""
+        if self._thumbnails is not None and size == THUMB:
+            return self._thumbnails[i]
+        if self.kind == "tabular":
+            return np.full((size, size, 3), 200, np.uint8)
+        return thumbnail(self.raw(i), size)
+
+    def thumbnails(self, progress: Callable[[float], None] | None = None) -> np.ndarray:
+        """All THUMB tiles, (N, 48, 48, 3) uint8; computed once and kept."""
+        if self._thumbnails is None:
+            tiles = np.zeros((len(self), THUMB, THUMB, 3), np.uint8)
+            for i in range(len(self)):
+                tiles[i] = self.thumbnail(i)
+                if progress is not None and i % 64 == 0:
+                    progress(i / max(1, len(self)))
+            self._thumbnails = tiles
+        return self._thumbnails
+
+    def with_preprocessing(self, preprocessing: Preprocessing) -> Dataset:
+        """The same cases under another recipe (new hash); the stored data is shared."""
+        return Dataset(
+            name=self.name,
+            source=self.source,
+            names=self.names,
+            labels=self.labels,
+            class_names=self.class_names,
+            case_hashes=self.case_hashes,
+            loader=self._loader,
+            preprocessing=preprocessing,
+            kind=self.kind,
+            skipped=self.skipped,
+            thumbnails=self._thumbnails,
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray | None = None,
+        class_names: Sequence[str] | None = None,
+        name: str = "arrays",
+        preprocessing: Preprocessing | None = None,
+        source: str = "",
+    ) -> Dataset:
+        """Images (N, H, W) / (N, H, W, C) or feature rows (N, F) held in memory."""
+        x = np.asarray(x)
+        if x.dtype == object or x.dtype.kind not in "biuf":
+            raise BadInputError(f"{name}: x must be a numeric array, got dtype {x.dtype}.")
+        if x.ndim not in (2, 3, 4) or len(x) == 0:
+            raise BadInputError(
+                f"{name}: x must be (N, H, W[, C]) images or (N, F) features, got shape {x.shape}."
+            )
+        if x.ndim == 4 and x.shape[3] not in (1, 2, 3, 4):
+            raise BadInputError(f"{name}: images must have 1 to 4 channels, got shape {x.shape}.")
+        labels = _labels(y, len(x), name)
+        classes = list(class_names) if class_names is not None else _default_classes(labels)
+        return cls(
+            name=name,
+            source=source,
+            names=[f"case {i}" for i in range(len(x))],
+            labels=labels,
+            class_names=classes,
+            case_hashes=[_hash_array(row) for row in x],
+            loader=x.__getitem__,
+            preprocessing=preprocessing,
+            kind="tabular" if x.ndim == 2 else "images",
+        )
+
+
+def _labels(y: np.ndarray | None, n: int, name: str) -> np.ndarray:
+    if y is None:
+        return np.full(n, -1, np.int64)
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot
+        y = y.argmax(axis=1)
+    y = y.reshape(-1)
+    if len(y) != n:
+        raise BadInputError(f"{name}: y has {len(y)} labels for {n} cases.")
+    if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0)):
+        raise BadInputError(f"{name}: y must hold integer class indices.")
+    return y.astype(np.int64)
+
+
+def _default_classes(labels: np.ndarray) -> list[str]:
+    return [str(i) for i in range(int(labels.max(initial=-1)) + 1)]
+
+
+def _hash_array(row: np.ndarray) -> str:
+    digest = hashlib.sha256(f"{row.dtype.str}{row.shape}".encode())
+    digest.update(np.ascontiguousarray(row).tobytes())
+    return digest.hexdigest()
+
+
+# ----- files ----------------------------------------------------------------------------------
+@dataclass
+class _ReadFiles:
+    """Result of a pass over image files: what opened (with hashes and tiles) and what did not."""
+
+    files: list[Path] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    tiles: list[np.ndarray] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _read_files(ctx: JobContext, files: Sequence[Path], labels: Sequence[int], root: Path) -> _ReadFiles:
+    out = _ReadFiles()
+    for n, (path, label) in enumerate(zip(files, labels, strict=True)):
+        if n % 16 == 0:
+            ctx.check()
+            ctx.progress(0.95 * n / len(files), f"Reading images {n}/{len(files)}…")
+        name = _relative(path, root)
+        try:
+            data = path.read_bytes()
+            tile = thumbnail(read_image(path, data, reduce_to=THUMB), THUMB)
+        except BadInputError as exc:
+            out.skipped.append(f"{name}: {str(exc).removeprefix(path.name + ': ')}")
+            continue
+        except OSError as exc:
+            out.skipped.append(f"{name}: {exc.strerror or exc}")
+            continue
+        out.files.append(path)
+        out.labels.append(label)
+        out.hashes.append(hashlib.sha256(data).hexdigest())
+        out.tiles.append(tile)
+    if not out.files:
+        shown = "; ".join(out.skipped[:3]) + ("; …" if len(out.skipped) > 3 else "")
+        raise BadInputError(f"{root}: none of the {len(files)} image file(s) could be read ({shown}).")
+    return out
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+def dataset_from_files(
+    ctx: JobContext,
+    files: Sequence[Path],
+    labels: Sequence[int],
+    class_names: Sequence[str],
+    root: Path,
+    source: str,
+) -> Dataset:
+    """Read (hash, decode, thumbnail) every file once; unreadable ones are skipped and listed."""
+    read = _read_files(ctx, files, labels, root)
+    paths = read.files
+    return Dataset(
+        name=Path(source).name,
+        source=source,
+        names=[_relative(p, root) for p in paths],
+        labels=np.array(read.labels, np.int64),
+        class_names=class_names,
+        case_hashes=read.hashes,
+        loader=lambda i: read_image(paths[i]),
+        skipped=read.skipped,
+        thumbnails=np.stack(read.tiles),
+    )
+
+
+def load_npz(path: Path) -> Dataset:
+    """An .npz with `x` and optionally `y` and `class_names` (never unpickled: files are untrusted)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise BadInputError(f"{path.name}: not a readable .npz file ({str(exc).splitlines()[0]}).") from exc
+    if "x" not in arrays:
+        raise BadInputError(f"{path.name}: no array named 'x' (found: {', '.join(arrays) or 'none'}).")
+    names = arrays.get("class_names")
+    return Dataset.from_arrays(
+        arrays["x"],
+        arrays.get("y"),
+        [str(v) for v in names.reshape(-1)] if names is not None else None,
+        name=path.name,
+        source=str(path),
+    )
+
+
+def load_dataset(ctx: JobContext, path: str, paths: Sequence[str] | None = None) -> Dataset:
+    """A folder, an .npz, one image file, or several image files (`paths`)."""
+    if paths:
+        files = [Path(p) for p in paths]
+        root = Path(_common_parent(files))
+        return dataset_from_files(ctx, files, [-1] * len(files), [], root, str(root))
+    target = Path(path)
+    if not target.exists():
+        raise BadInputError(f"{path}: no such file or folder.")
+    if target.is_dir():
+        listing = list_folder(target)
+        return dataset_from_files(
+            ctx, listing.files, listing.labels, listing.class_names, target, str(target)
+        )
+    if target.suffix.lower() == ".npz":
+        return load_npz(target)
+    if is_image_file(target):
+        return dataset_from_files(ctx, [target], [-1], [], target.parent, str(target))
+    raise BadInputError(f"{target.name}: not an image, a folder of images or an .npz file.")
+
+
+def _common_parent(files: Sequence[Path]) -> str:
+    return os.path.commonpath([str(p.resolve().parent) for p in files])
+
+
+# ----- fitting to the model and tasks ---------------------------------------------------------
+def model_input_shape(workspace: Any) -> tuple[int | None, ...] | None:
+    """The first input's shape from the model description (or the model itself), or None."""
+    description = workspace.description
+    inputs = getattr(description, "inputs", None)
+    if inputs:
+        return tuple(inputs[0].shape)
+    model = workspace.model
+    if model is None:
+        return None
+    return tuple(model.inputs[0].shape)
+
+
+def fit_to_model(dataset: Dataset, recipe: Preprocessing, workspace: Any) -> Dataset:
+    """Apply `recipe` fitted to the open model's input and check it on the first case.
+
+    Checking one case now turns a size or channel mismatch into a clear message when the user
+    changes the recipe, rather than later inside a prediction job.
+    """
+    shape = model_input_shape(workspace)
+    if dataset.kind == "tabular":
+        if shape is not None and (len(shape) != 2 or shape[1] not in (None, dataset.raw(0).shape[0])):
+            raise BadInputError(
+                f"{dataset.name}: cases have {dataset.raw(0).shape[0]} features, the model expects "
+                f"input {_shape_text(shape)}."
+            )
+        return dataset.with_preprocessing(recipe)
+    if shape is not None:
+        if len(shape) != 4:
+            raise BadInputError(
+                f"{dataset.name}: cases are images, the model expects input {_shape_text(shape)}."
+            )
+        recipe = recipe.fit(shape)
+    fitted = dataset.with_preprocessing(recipe)
+    fitted.inputs([0])
+    return fitted
+
+
+def _shape_text(shape: Sequence[int | None]) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What the GUI gets about the open dataset: plain data, thumbnails included."""
+
+    name: str
+    source: str
+    hash: str
+    names: tuple[str, ...]
+    labels: np.ndarray  # int64 (N,), -1 where unknown
+    class_names: tuple[str, ...]
+    thumbnails: np.ndarray  # uint8 (N, 48, 48, 3)
+    preprocessing: dict[str, Any]
+    case_hashes: tuple[str, ...]
+    kind: str  # "images" | "tabular"
+    skipped: tuple[str, ...]  # "file: reason" for each file that could not be read
+    input_shape: tuple[int, ...] | None  # one case as the model gets it, e.g. (28, 28, 1)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def summarize(dataset: Dataset, ctx: JobContext | None = None) -> DatasetSummary:
+    progress = (lambda f: ctx.progress(0.95 + 0.05 * f, "Thumbnails…")) if ctx else None
+    try:
+        input_shape: tuple[int, ...] | None = tuple(dataset.inputs([0]).shape[1:])
+    except BadInputError:
+        input_shape = None
+    return DatasetSummary(
+        name=dataset.name,
+        source=dataset.source,
+        hash=dataset.hash,
+        names=tuple(dataset.names),
+        labels=dataset.labels,
+        class_names=tuple(dataset.class_names),
+        thumbnails=dataset.thumbnails(progress),
+        preprocessing=dataset.preprocessing.to_dict(),
+        case_hashes=tuple(dataset.case_hashes),
+        kind=dataset.kind,
+        skipped=tuple(dataset.skipped),
+        input_shape=input_shape,
+    )
+
+
+def open_dataset_task(
+    ctx: JobContext,
+    path: str,
+    preprocessing: dict | None = None,
+    paths: Sequence[str] | None = None,
+) -> DatasetSummary:
+    """Open cases and make them the workspace's dataset, fitted to the open model if any.
+
+    A recipe that does not fit the model still opens the cases (listed, unpredicted); the
+    mismatch surfaces as a clear error from the prediction job.
+    """
+    dataset = load_dataset(ctx, path, paths)
+    recipe = Preprocessing.from_dict(preprocessing)
+    try:
+        dataset = fit_to_model(dataset, recipe, ctx.workspace)
+    except BadInputError:
+        dataset = dataset.with_preprocessing(recipe)
+    ctx.check()
+    summary = summarize(dataset, ctx)
+    ctx.workspace.dataset = dataset
+    ctx.progress(1.0, f"Opened {len(dataset)} cases from {dataset.name}")
+    return summary
+
+
+def set_preprocessing_task(ctx: JobContext, preprocessing: dict | None = None) -> DatasetSummary:
+    """Re-fit the open dataset to the open model under `preprocessing` (None: keep its recipe).
+
+    Called when the user edits the recipe and whenever the model changes; raises BadInputError
+    (and keeps the previous recipe) if the cases cannot be adapted to the model.
+    """
+    dataset = ctx.workspace.dataset
+    if dataset is None:
+        raise BadInputError("No cases are open.")
+    recipe = Preprocessing.from_dict(preprocessing) if preprocessing is not None else dataset.preprocessing
+    fitted = fit_to_model(dataset, recipe, ctx.workspace)
+    ctx.workspace.dataset = fitted
+    return summarize(fitted, ctx)

@@ -1,0 +1,82 @@
+"""The model's predictions for every case of the open dataset, batched, with progress and cancel.
+
+numpy-only at import (the model is called, never imported), so the GUI may import
+`Predictions` for type hints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import BadInputError, NotSupportedError, NumericalError
+from engine.jobs import JobContext
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Class probabilities for all cases, and which model and dataset (with recipe) made them."""
+
+    probabilities: np.ndarray  # float32 (N, K)
+    predicted: np.ndarray  # int64 (N,)
+    confidence: np.ndarray  # float32 (N,): probability of the predicted class
+    model_sha256: str
+    dataset_hash: str
+
+    def __len__(self) -> int:
+        return len(self.predicted)
+
+
+def to_probabilities(outputs: np.ndarray, activation: str | None) -> np.ndarray:
+    """Model outputs -> (N, K) probabilities.
+
+    A single sigmoid unit becomes two columns [1 - p, p]; raw outputs (logits, or an unknown
+    activation whose rows are not distributions) go through a softmax, so the confidence column
+    always means the same thing.
+    """
+    out = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
+    if out.shape[1] == 1:
+        p = out[:, 0] if activation == "sigmoid" or _in_unit(out) else 1.0 / (1.0 + np.exp(-out[:, 0]))
+        return np.stack([1.0 - p, p], axis=1).astype(np.float32)
+    if activation in ("softmax", "sigmoid") or (_in_unit(out) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
+        return out.astype(np.float32)
+    shifted = np.exp(out - out.max(axis=1, keepdims=True))
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _in_unit(out: np.ndarray) -> bool:
+    return bool(out.min(initial=0.0) >= 0.0 and out.max(initial=0.0) <= 1.0)
+
+
+def predict_task(ctx: JobContext, batch_size: int = 64) -> Predictions:
+    """Run the model over the open dataset in batches; cancel is checked between batches."""
+    workspace = ctx.workspace
+    model = workspace.require_model()
+    dataset = workspace.dataset
+    if dataset is None:
+        raise BadInputError("No cases are open.")
+    if len(getattr(model, "inputs", None) or [None]) > 1:
+        raise NotSupportedError("Predicting cases for a model with several inputs is not supported yet.")
+    n = len(dataset)
+    chunks: list[np.ndarray] = []
+    for start in range(0, n, batch_size):
+        ctx.check()
+        ctx.progress(start / n, f"Predicting {start}/{n} cases…")
+        x = dataset.inputs(range(start, min(n, start + batch_size)))
+        chunks.append(np.asarray(model(x, training=False)))
+    outputs = np.concatenate(chunks)
+    if not np.isfinite(outputs).all():
+        bad = int((~np.isfinite(outputs.reshape(n, -1))).any(axis=1).sum())
+        raise NumericalError(f"The model's output is NaN or infinite for {bad} of {n} cases.")
+    description = workspace.description
+    probabilities = to_probabilities(outputs, getattr(description, "output_activation", None))
+    predicted = probabilities.argmax(axis=1).astype(np.int64)
+    ctx.progress(1.0, f"Predicted {n} cases")
+    return Predictions(
+        probabilities=probabilities,
+        predicted=predicted,
+        confidence=probabilities[np.arange(n), predicted],
+        model_sha256=str(getattr(description, "sha256", "") or ""),
+        dataset_hash=dataset.hash,
+    )

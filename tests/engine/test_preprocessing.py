@@ -1,0 +1,118 @@
+"""The preprocessing recipe: numbers checked by hand for each resize, scale and channel mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.errors import BadInputError
+from engine.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, thumbnail, to_unit
+
+
+def test_bit_depth_scaling_uint8_uint16_float() -> None:
+    assert to_unit(np.array([[0, 255]], np.uint8))[0, 1, 0] == 1.0
+    wide = to_unit(np.array([[0, 65535, 32768]], np.uint16))
+    np.testing.assert_allclose(wide[0, :, 0], [0.0, 1.0, 32768 / 65535])
+    np.testing.assert_allclose(to_unit(np.array([[0.25]], np.float32))[0, 0, 0], 0.25)
+    np.testing.assert_allclose(to_unit(np.array([[0.0, 127.5]], np.float32))[0, 1, 0], 0.5)
+
+
+def test_scale_modes_follow_their_formulas() -> None:
+    image = np.array([[[0, 128, 255]]], np.uint8)  # one RGB pixel
+    unit = np.array([0, 128, 255], np.float32) / 255
+    got = {s: Preprocessing(scale=s).apply(image)[0, 0] for s in ("0..1", "-1..1", "raw", "imagenet")}
+    np.testing.assert_allclose(got["0..1"], unit, rtol=1e-6)
+    np.testing.assert_allclose(got["-1..1"], unit * 2 - 1, rtol=1e-6)
+    np.testing.assert_allclose(got["raw"], [0, 128, 255], rtol=1e-5)
+    np.testing.assert_allclose(got["imagenet"], (unit - IMAGENET_MEAN) / IMAGENET_STD, rtol=1e-5)
+    np.testing.assert_allclose(got["imagenet"][0], -0.485 / 0.229, rtol=1e-5)
+
+
+def test_stretch_resizes_both_axes() -> None:
+    image = np.zeros((10, 20), np.uint8)
+    out = Preprocessing(resize="stretch", size=(5, 5)).apply(image)
+    assert out.shape == (5, 5, 1)
+
+
+def test_pad_keeps_aspect_ratio_with_zeros() -> None:
+    image = np.full((10, 20), 255, np.uint8)  # wide white image into a square
+    out = Preprocessing(resize="pad", size=(20, 20)).apply(image)[..., 0]
+    assert out.shape == (20, 20)
+    np.testing.assert_allclose(out[:5], 0.0)  # letterbox bands top and bottom
+    np.testing.assert_allclose(out[15:], 0.0)
+    np.testing.assert_allclose(out[5:15], 1.0, atol=1e-6)  # the image itself, 20×10 at scale 1
+
+
+def test_crop_takes_the_centre() -> None:
+    image = np.zeros((10, 30), np.uint8)
+    image[:, 10:20] = 255  # white centre third
+    out = Preprocessing(resize="crop", size=(10, 10)).apply(image)[..., 0]
+    np.testing.assert_allclose(out, 1.0, atol=1e-6)
+    image2 = np.zeros((30, 10), np.uint8)
+    image2[:10] = 255  # top third only: the crop must not see it
+    np.testing.assert_allclose(Preprocessing(resize="crop", size=(10, 10)).apply(image2), 0.0)
+
+
+def test_channels_gray_to_rgb_rgba_and_luma() -> None:
+    gray = np.full((4, 4), 51, np.uint8)
+    rgb = Preprocessing().fit((None, 4, 4, 3)).apply(gray)
+    assert rgb.shape == (4, 4, 3)
+    np.testing.assert_allclose(rgb, 0.2)
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 255, 10  # red, nearly transparent: alpha is dropped
+    to_gray = Preprocessing().fit((None, 4, 4, 1)).apply(rgba)
+    assert to_gray.shape == (4, 4, 1)
+    np.testing.assert_allclose(to_gray, 0.299, rtol=1e-6)
+    assert Preprocessing().apply(rgba).shape == (4, 4, 3)
+
+
+def test_wrong_channels_refused_when_adapting_is_off() -> None:
+    strict = Preprocessing(adapt=False).fit((None, 4, 4, 1))
+    with pytest.raises(BadInputError, match="3 channel"):
+        strict.apply(np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(BadInputError, match="8×8"):
+        strict.apply(np.zeros((8, 8), np.uint8))
+    assert strict.apply(np.zeros((4, 4), np.uint8)).shape == (4, 4, 1)
+
+
+def test_channel_mode_contradicting_model_is_refused() -> None:
+    with pytest.raises(BadInputError, match="expects 1"):
+        Preprocessing(channels="rgb").fit((None, 28, 28, 1))
+    with pytest.raises(BadInputError, match="into 2 channel"):
+        Preprocessing().fit((None, 4, 4, 2)).apply(np.zeros((4, 4, 3), np.uint8))
+
+
+def test_fit_takes_size_and_channels_and_keeps_size_for_free_dims() -> None:
+    fitted = Preprocessing(scale="-1..1").fit((None, 224, 224, 3))
+    assert (fitted.size, fitted.out_channels, fitted.scale) == ((224, 224), 3, "-1..1")
+    assert Preprocessing(size=(64, 64)).fit((None, None, None, 3)).size == (64, 64)
+    assert Preprocessing().fit((None, 30)) == Preprocessing()
+
+
+def test_round_trip_and_validation() -> None:
+    recipe = Preprocessing(resize="pad", scale="imagenet", channels="rgb", size=(7, 9), adapt=False)
+    assert Preprocessing.from_dict(recipe.to_dict()) == recipe
+    assert Preprocessing.from_dict(None) == Preprocessing()
+    assert Preprocessing.from_dict({"scale": "raw", "future_key": 1}).scale == "raw"
+    with pytest.raises(BadInputError, match="scaling"):
+        Preprocessing(scale="0..255")
+    with pytest.raises(BadInputError, match="positive"):
+        Preprocessing(size=(0, 4))
+    assert "pad to 7×9" in recipe.describe()
+
+
+def test_display_is_unit_scaled_and_thumbnail_is_square_uint8() -> None:
+    recipe = Preprocessing(scale="imagenet").fit((None, 8, 8, 3))
+    np.testing.assert_allclose(recipe.display().apply(np.full((4, 4), 255, np.uint8)), 1.0)
+    tile = thumbnail(np.full((10, 40), 65535, np.uint16), 48)
+    assert tile.shape == (48, 48, 3) and tile.dtype == np.uint8
+    assert tile[24, 24, 0] == 255 and tile[0, 24, 0] == 0
+
+
+def test_nan_and_bad_shapes_are_bad_input() -> None:
+    with pytest.raises(BadInputError, match="NaN"):
+        to_unit(np.array([[np.nan]], np.float32))
+    with pytest.raises(BadInputError, match="shape"):
+        to_unit(np.zeros((2, 2, 5)))
+    with pytest.raises(BadInputError, match="different sizes"):
+        Preprocessing().apply_batch([np.zeros((2, 2)), np.zeros((3, 3))])
