@@ -1,0 +1,167 @@
+"""What a layer computes for one case (or two, to compare): its output tensor and statistics.
+
+The intermediate model for a layer is built once per (model, layer) with `engine.graph.tap_model`
+(so layers inside nested sub-models work), pruned to that layer's output and compiled as a
+tf.function; both are kept in `workspace.cache`, which is cleared when the model changes. The
+last few results are kept too, so going back to a layer is instant.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.errors import BadInputError
+from engine.jobs import JobContext
+from engine.weights import TensorStats, tensor_stats
+
+KINDS = {4: "maps", 2: "vector", 3: "sequence"}  # by rank including the batch axis
+_FN_KEY = "activations:functions"
+_RESULT_KEY = "activations:results"
+MAX_FUNCTIONS = 24  # compiled tap functions kept per model
+MAX_RESULTS = 16
+
+
+@dataclass(frozen=True)
+class LayerActivations:
+    path: str
+    class_name: str
+    cases: tuple[int, ...]  # dataset indices, () when the input was given as an array
+    values: np.ndarray  # float32 (n, ...) the layer's output for each case
+    kind: str  # "maps" (n, H, W, C), "vector" (n, units), "sequence" (n, T, D), "other"
+    stats: tuple[TensorStats, ...]  # per case
+    channel_mean: np.ndarray | None  # (n, C) for maps: the sort keys of the feature grid
+    channel_max: np.ndarray | None
+    images: tuple[np.ndarray | None, ...]  # each case as the model sees it, for overlays
+    compute_seconds: float  # engine time (0 when the result came from the cache)
+
+
+class _Lru(OrderedDict):
+    """A small least-recently-used cache stored inside workspace.cache."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def lookup(self, key: Any) -> Any:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return None
+
+    def store(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+def _lru(workspace: Any, key: str, size: int) -> _Lru:
+    cache = workspace.cache.get(key)
+    if cache is None:
+        cache = workspace.cache[key] = _Lru(size)
+    return cache
+
+
+def layer_function(workspace: Any, path: str) -> Callable[[np.ndarray], Any]:
+    """The compiled function input batch -> output of `path`, built once per (model, layer)."""
+    functions = _lru(workspace, _FN_KEY, MAX_FUNCTIONS)
+    fn = functions.lookup(path)
+    if fn is None:
+        import keras
+        import tensorflow as tf
+
+        from engine.graph import tap_model
+
+        model = workspace.require_model()
+        tapped = tap_model(model, [path])
+        single = keras.Model(tapped.inputs[0], tapped.outputs[0], name=f"{model.name}_tap")
+        spec = tf.TensorSpec((None, *tapped.inputs[0].shape[1:]), tapped.inputs[0].dtype)
+        fn = tf.function(lambda x: single(x, training=False), input_signature=[spec])
+        functions.store(path, fn)
+    return fn
+
+
+def _first(output: Any) -> Any:
+    """A layer with several outputs is shown by its first."""
+    return output[0] if isinstance(output, (list, tuple)) else output
+
+
+def compute_activations(workspace: Any, path: str, x: np.ndarray) -> np.ndarray:
+    """The output of layer `path` for the batch `x`, as float32 numpy."""
+    model = workspace.require_model()
+    expected = tuple(model.inputs[0].shape[1:])
+    if x.ndim != len(expected) + 1 or any(e is not None and e != s for e, s in zip(expected, x.shape[1:])):
+        raise BadInputError(
+            f"Input of shape {tuple(x.shape[1:])} does not fit model input {expected}; "
+            "check the dataset's preprocessing."
+        )
+    out = _first(layer_function(workspace, path)(np.asarray(x, dtype=model.inputs[0].dtype)))
+    return np.asarray(out, dtype=np.float32)
+
+
+def summarize(path: str, class_name: str, values: np.ndarray, cases: tuple[int, ...],
+              images: tuple[np.ndarray | None, ...], seconds: float) -> LayerActivations:
+    """Per-case statistics and, for feature maps, per-channel means and maxima."""
+    kind = KINDS.get(values.ndim, "other")
+    channel_mean = channel_max = None
+    if kind == "maps":
+        flat = values.reshape(values.shape[0], -1, values.shape[-1])
+        channel_mean = np.nanmean(flat, axis=1).astype(np.float32)
+        channel_max = np.nanmax(flat, axis=1).astype(np.float32)
+    return LayerActivations(
+        path=path,
+        class_name=class_name,
+        cases=cases,
+        values=values,
+        kind=kind,
+        stats=tuple(tensor_stats(v) for v in values),
+        channel_mean=channel_mean,
+        channel_max=channel_max,
+        images=images,
+        compute_seconds=seconds,
+    )
+
+
+def activations_task(
+    ctx: JobContext, path: str, cases: Sequence[int] = (), x: np.ndarray | None = None
+) -> LayerActivations:
+    """Layer `path`'s output for dataset `cases` (one, or two to compare), or for the batch `x`."""
+    from engine.graph import find_layer
+
+    workspace = ctx.workspace
+    model = workspace.require_model()
+    layer = find_layer(model, path)
+    cases = tuple(int(c) for c in cases)
+    results = _lru(workspace, _RESULT_KEY, MAX_RESULTS)
+    if x is None:
+        dataset = workspace.dataset
+        if dataset is None:
+            raise BadInputError("No dataset is open: open cases to see a layer's activations.")
+        if not cases:
+            raise BadInputError("No case selected.")
+        bad = [c for c in cases if not 0 <= c < len(dataset)]
+        if bad:
+            raise BadInputError(f"Case {bad[0]} is not in the dataset ({len(dataset)} cases).")
+        key = (path, getattr(dataset, "hash", id(dataset)), cases)
+        cached = results.lookup(key)
+        if cached is not None:
+            return cached
+        x = dataset.inputs(list(cases))
+        images: tuple[np.ndarray | None, ...] = tuple(dataset.display_image(c) for c in cases)
+    else:
+        key, images = None, (None,) * len(x)
+    ctx.progress(0.1, f"Activations of {path}")
+    ctx.check()
+    t0 = time.perf_counter()
+    values = compute_activations(workspace, path, np.asarray(x))
+    result = summarize(path, type(layer).__name__, values, cases, images, time.perf_counter() - t0)
+    if key is not None:
+        results.store(key, result)
+    ctx.progress(1.0, f"Activations of {path}")
+    return result
