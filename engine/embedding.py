@@ -1,0 +1,474 @@
+"""Place every case of the open dataset on one 2-D map, as the model sees it.
+
+Features are a layer's output for each case (by default the input of the last Dense layer, where
+the model's classes should be separable), computed in batches in the same pass as the model's
+prediction, flattened or globally pooled when they are images. The map is PCA, t-SNE (openTSNE)
+or UMAP (umap-learn), after PCA to 50 dimensions when the features are wider. Both are cached on
+disk, so reopening the same model and dataset, or trying another projection, is quick: features
+by (model sha256, dataset hash, layer, pooling), maps by (features key, method, params, seed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.decision_regions import Regions, decision_regions
+from engine.errors import BadInputError, NotSupportedError, NumericalError, OutOfMemoryError
+from engine.fileio import atomic_write_bytes
+from engine.jobs import JobContext
+from engine.provenance import plain, sha256_array
+from engine.runtime import versions
+
+METHODS = ("pca", "tsne", "umap")
+POOLINGS = ("avg", "max", "flatten")
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "pca": {},
+    "tsne": {"perplexity": 30.0},
+    "umap": {"n_neighbors": 15, "min_dist": 0.1},
+}
+PCA_DIMS = 50
+MAX_FEATURE_BYTES = 2 << 30  # flattened conv features beyond this: ask for pooling instead
+CACHE_VERSION = 1
+
+Progress = Callable[[float, str], None]
+Check = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """A 2-D map of the open dataset, with what the scatter needs to colour and label it."""
+
+    coords: np.ndarray  # float32 (N, 2)
+    labels: np.ndarray  # int64 (N,), -1 where unknown
+    predicted: np.ndarray  # int64 (N,), the model's class (-1 if it is not a classifier)
+    confidence: np.ndarray  # float32 (N,), probability of the predicted class
+    class_names: tuple[str, ...]
+    names: tuple[str, ...]
+    layer: str
+    pooling: str
+    method: str
+    params: dict[str, Any]
+    seed: int
+    feature_shape: tuple[int, ...]  # the layer's output shape for one case
+    feature_dim: int  # after pooling / flattening
+    regions: Regions | None
+    cached: dict[str, bool]  # {"features": hit?, "projection": hit?}
+    elapsed: float
+    provenance: dict[str, Any]
+    thumbnails: np.ndarray | None = None  # uint8 (N, h, w, 3) only when asked for
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ----- disk cache -------------------------------------------------------------------------
+def cache_dir() -> Path:
+    """Where features and maps are kept; GLASSBOX_CACHE_DIR overrides the platform folder."""
+    override = os.environ.get("GLASSBOX_CACHE_DIR")
+    if override:
+        return Path(override) / "embedding"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("glassbox", "glassbox")) / "embedding"
+
+
+def cache_key(*parts: Any) -> str:
+    """A stable hex key for any JSON-able parts (dict order does not matter)."""
+    text = json.dumps([CACHE_VERSION, *plain(parts)], sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def cache_load(kind: str, key: str) -> dict[str, np.ndarray] | None:
+    """The arrays saved under (kind, key), or None when absent or unreadable."""
+    path = cache_dir() / f"{kind}-{key}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def cache_save(kind: str, key: str, **arrays: np.ndarray) -> None:
+    """Save arrays atomically: a crash never leaves a half-written cache entry."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    try:
+        atomic_write_bytes(cache_dir() / f"{kind}-{key}.npz", buffer.getvalue())
+    except OSError:  # a full or read-only cache folder costs speed, not the result
+        pass
+
+
+# ----- features ---------------------------------------------------------------------------
+def default_layer(model: Any) -> str:
+    """The path of the layer feeding the last Dense layer (the model's "embedding")."""
+    import keras
+
+    from engine.graph import SEP, find_layer, layer_paths
+
+    paths = layer_paths(model)
+    dense = [p for p in paths if isinstance(find_layer(model, p), keras.layers.Dense)]
+    if not dense:
+        raise NotSupportedError(f"Model {model.name!r} has no Dense layer: choose a layer for the embedding.")
+    last = dense[-1]
+    prefix = last.rpartition(SEP)[0]
+    try:
+        producer = find_layer(model, last).input._keras_history.operation
+    except (AttributeError, ValueError):
+        producer = None
+    if producer is None or isinstance(producer, keras.layers.InputLayer):
+        index = paths.index(last)
+        if index == 0:
+            raise NotSupportedError(f"The last Dense layer {last!r} reads the model input: choose a layer.")
+        return paths[index - 1]
+    return f"{prefix}{SEP}{producer.name}" if prefix else producer.name
+
+
+def pool(batch: np.ndarray, pooling: str) -> np.ndarray:
+    """(n, ...) layer outputs -> (n, D): global average/max over the spatial axes, or flatten."""
+    if batch.ndim <= 2:
+        return batch.reshape(len(batch), -1)
+    if pooling == "avg":
+        return batch.mean(axis=tuple(range(1, batch.ndim - 1)))
+    if pooling == "max":
+        return batch.max(axis=tuple(range(1, batch.ndim - 1)))
+    return batch.reshape(len(batch), -1)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError"
+
+
+def extract_features(
+    model: Any,
+    dataset: Any,
+    layer: str,
+    pooling: str,
+    batch_size: int = 128,
+    progress: Progress | None = None,
+    check: Check | None = None,
+    cache: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """(features (N, D) float32, model outputs (N, K) float32, the layer's per-case shape).
+
+    One pass per batch through a model tapped at `layer`; the batch halves on out-of-memory.
+    """
+    from engine.graph import tap_model
+
+    cache = {} if cache is None else cache
+    tapped = cache.get(("embedding.tap", layer))
+    if tapped is None:
+        tapped = cache[("embedding.tap", layer)] = tap_model(model, [layer])
+    n = len(dataset)
+    features: np.ndarray | None = None
+    outputs: np.ndarray | None = None
+    layer_shape: tuple[int, ...] = ()
+    start = 0
+    while start < n:
+        if check is not None:
+            check()
+        stop = min(n, start + batch_size)
+        x = dataset.inputs(list(range(start, stop)))
+        try:
+            tap, out = tapped.predict_on_batch(x)
+        except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried
+            if not _is_oom(exc) or batch_size == 1:
+                raise
+            batch_size = max(1, batch_size // 2)
+            continue
+        tap, out = np.asarray(tap), np.asarray(out).reshape(stop - start, -1)
+        if features is None:
+            layer_shape = tuple(int(d) for d in tap.shape[1:])
+            dim = pool(tap[:1], pooling).shape[1]
+            if n * dim * 4 > MAX_FEATURE_BYTES:
+                raise OutOfMemoryError(
+                    f"Layer {layer!r} flattened is {dim} values per case, too large for {n} cases: "
+                    "choose average or max pooling."
+                )
+            features = np.empty((n, dim), np.float32)
+            outputs = np.empty((n, out.shape[1]), np.float32)
+        features[start:stop] = pool(tap, pooling)
+        outputs[start:stop] = out
+        start = stop
+        if progress is not None:
+            progress(stop / n, f"Features at {layer}: {stop}/{n}")
+    if features is None or outputs is None:
+        raise BadInputError("The dataset is empty.")
+    if not np.isfinite(features).all():
+        raise NumericalError(f"Layer {layer!r} gives NaN or Inf for some cases.")
+    return features, outputs, layer_shape
+
+
+def predictions(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted class, its probability) from the model's outputs: softmax/sigmoid if logits."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if outputs.shape[1] == 1:
+        p = outputs[:, 0]
+        if p.min() < 0 or p.max() > 1:
+            p = 1.0 / (1.0 + np.exp(-p))
+        probs = np.stack([1 - p, p], axis=1)
+    else:
+        probs = outputs
+        if probs.min() < 0 or probs.max() > 1 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
+            shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+            probs = shifted / shifted.sum(axis=1, keepdims=True)
+    predicted = probs.argmax(axis=1).astype(np.int64)
+    return predicted, probs.max(axis=1).astype(np.float32)
+
+
+# ----- projection -------------------------------------------------------------------------
+def resolve_params(method: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """All parameters of `method`, defaults filled in (they go into cache keys and provenance)."""
+    if method not in METHODS:
+        raise BadInputError(f"Unknown projection {method!r}; choose one of {', '.join(METHODS)}.")
+    unknown = set(params or {}) - set(DEFAULT_PARAMS[method])
+    if unknown:
+        raise BadInputError(f"Unknown parameter(s) for {method}: {', '.join(sorted(unknown))}.")
+    return {**DEFAULT_PARAMS[method], **(params or {})}
+
+
+def _tqdm_bridge(progress: Progress | None, check: Check | None, lo: float, hi: float) -> dict[str, Any]:
+    """tqdm keyword arguments that turn umap-learn's epoch loop into progress and cancel points."""
+
+    class Writer:
+        def write(self, text: str) -> None:
+            if check is not None:
+                check()
+            done, _, total = text.strip().partition("/")
+            if progress is not None and done.isdigit() and total.isdigit() and int(total):
+                progress(lo + (hi - lo) * int(done) / int(total), f"UMAP epoch {done}/{total}")
+
+        def flush(self) -> None:
+            pass
+
+    return {"disable": False, "file": Writer(), "bar_format": "{n}/{total}", "mininterval": 0.2}
+
+
+def project(
+    features: np.ndarray,
+    method: str,
+    params: dict[str, Any] | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+    check: Check | None = None,
+) -> np.ndarray:
+    """(N, D) features -> (N, 2) float32 map; PCA to 50 dims first for t-SNE / UMAP."""
+    from sklearn.decomposition import PCA
+
+    params = resolve_params(method, params)
+    report = progress or (lambda _f, _m: None)
+    x = np.asarray(features, dtype=np.float32)
+    n = len(x)
+    if n < 3:
+        raise BadInputError(f"A map needs at least 3 cases, the dataset has {n}.")
+    if method == "pca" or x.shape[1] > PCA_DIMS:
+        dims = 2 if method == "pca" else PCA_DIMS
+        dims = min(dims, x.shape[1], n)
+        report(0.02, f"PCA to {dims} dimensions")
+        x = PCA(n_components=dims, random_state=seed).fit_transform(x).astype(np.float32)
+        if method == "pca":
+            if x.shape[1] < 2:
+                x = np.pad(x, ((0, 0), (0, 2 - x.shape[1])))
+            return x
+    if check is not None:
+        check()
+    if method == "tsne":
+        return _tsne(x, float(params["perplexity"]), seed, report, check)
+    return _umap(x, int(params["n_neighbors"]), float(params["min_dist"]), seed, report, check)
+
+
+def _tsne(x: np.ndarray, perplexity: float, seed: int, report: Progress, check: Check | None) -> np.ndarray:
+    from openTSNE import TSNE
+
+    perplexity = max(1.0, min(perplexity, (len(x) - 1) / 3.0))
+    iterations = {"early_exaggeration_iter": 250, "n_iter": 500}
+    every = 25
+    calls = [0]
+    total = sum(iterations.values()) // every
+
+    def callback(_iteration: int, _error: float, _embedding: np.ndarray) -> bool:
+        if check is not None:
+            check()
+        calls[0] += 1
+        report(0.1 + 0.9 * calls[0] / total, f"t-SNE iteration {calls[0] * every}/{total * every}")
+        return False
+
+    report(0.05, "t-SNE: nearest neighbours")
+    tsne = TSNE(
+        perplexity=perplexity,
+        random_state=seed,
+        n_jobs=2,
+        callbacks=callback,
+        callbacks_every_iters=every,
+        **iterations,
+    )
+    return np.asarray(tsne.fit(x), dtype=np.float32)
+
+
+def _umap(
+    x: np.ndarray, n_neighbors: int, min_dist: float, seed: int, report: Progress, check: Check | None
+) -> np.ndarray:
+    import umap
+
+    report(0.05, "UMAP: nearest neighbours")
+    reducer = umap.UMAP(
+        n_neighbors=max(2, min(n_neighbors, len(x) - 1)),
+        min_dist=min_dist,
+        random_state=seed,
+        tqdm_kwds=_tqdm_bridge(report, check, 0.3, 1.0),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "n_jobs overridden by random_state": seeded is serial
+        coords = reducer.fit_transform(x)
+    return np.asarray(coords, dtype=np.float32)
+
+
+# ----- the task ---------------------------------------------------------------------------
+def _model_sha256(workspace: Any) -> str:
+    """The model file's hash, or a hash of its weights when it was not opened from a file."""
+    sha = getattr(workspace.description, "sha256", None)
+    if sha:
+        return str(sha)
+    digest = hashlib.sha256(workspace.model.name.encode("utf-8"))
+    for weight in workspace.model.weights:
+        digest.update(sha256_array(np.asarray(weight)).encode("ascii"))
+    return digest.hexdigest()
+
+
+def _sub(progress: Progress, lo: float, hi: float) -> Progress:
+    """A progress callback mapping 0..1 onto lo..hi of the whole job."""
+    return lambda fraction, message="": progress(lo + (hi - lo) * fraction, message)
+
+
+def _features(
+    ctx: JobContext, layer: str, pooling: str, batch_size: int, model_sha: str
+) -> tuple[str, np.ndarray, np.ndarray, tuple[int, ...], bool]:
+    """Features and model outputs from memory, disk, or the model (in that order)."""
+    dataset = ctx.workspace.dataset
+    key = cache_key("features", model_sha, dataset.hash, layer, pooling)
+    memo = ctx.workspace.cache.get("embedding.features")
+    if memo is not None and memo[0] == key:
+        return (*memo, True)
+    stored = cache_load("features", key)
+    if stored is not None and len(stored["features"]) == len(dataset):
+        found = (key, stored["features"], stored["outputs"], tuple(int(d) for d in stored["layer_shape"]))
+        ctx.workspace.cache["embedding.features"] = found
+        return (*found, True)
+    features, outputs, shape = extract_features(
+        ctx.workspace.model, dataset, layer, pooling, batch_size,
+        progress=_sub(ctx.progress, 0.0, 0.6), check=ctx.check, cache=ctx.workspace.cache,
+    )
+    cache_save("features", key, features=features, outputs=outputs, layer_shape=np.asarray(shape, np.int64))
+    ctx.workspace.cache["embedding.features"] = (key, features, outputs, shape)
+    return key, features, outputs, shape, False
+
+
+def embedding_task(
+    ctx: JobContext,
+    layer: str = "",
+    pooling: str = "avg",
+    method: str = "tsne",
+    params: dict[str, Any] | None = None,
+    seed: int = 0,
+    regions: bool = True,
+    thumbnails: bool = False,
+    batch_size: int = 128,
+) -> Embedding:
+    """Features at `layer` ("" = input of the last Dense) -> 2-D map -> decision regions."""
+    started = time.perf_counter()
+    model = ctx.workspace.require_model()
+    dataset = ctx.workspace.dataset
+    if dataset is None:
+        raise BadInputError("No dataset is open: open cases first.")
+    if pooling not in POOLINGS:
+        raise BadInputError(f"Unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}.")
+    params = resolve_params(method, params)
+    layer = layer or default_layer(model)
+    model_sha = _model_sha256(ctx.workspace)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    features_key, features, outputs, shape, features_hit = _features(ctx, layer, pooling, batch_size, model_sha)
+    timings["features"] = time.perf_counter() - t0
+    predicted, confidence = predictions(outputs)
+
+    t0 = time.perf_counter()
+    map_key = cache_key("map", features_key, method, params, int(seed))
+    stored = cache_load("map", map_key)
+    map_hit = stored is not None and len(stored["coords"]) == len(features)
+    if map_hit:
+        coords = stored["coords"]
+    else:
+        ctx.progress(0.6, f"{method.upper()} of {len(features)} cases")
+        coords = project(features, method, params, seed, _sub(ctx.progress, 0.6, 0.95), ctx.check)
+        if not np.isfinite(coords).all():
+            raise NumericalError(f"The {method} map has NaN or Inf coordinates.")
+        cache_save("map", map_key, coords=coords)
+    timings["projection"] = time.perf_counter() - t0
+    ctx.check()
+
+    shading = None
+    if regions:
+        t0 = time.perf_counter()
+        ctx.progress(0.96, "Decision regions")
+        shading = decision_regions(coords, predicted)
+        timings["regions"] = time.perf_counter() - t0
+    thumbs = None
+    if thumbnails:
+        ctx.progress(0.98, "Thumbnails")
+        thumbs = np.stack([dataset.thumbnail(i) for i in range(len(dataset))])
+    ctx.progress(1.0, f"{method.upper()} map of {len(features)} cases")
+    return Embedding(
+        coords=np.asarray(coords, np.float32),
+        labels=np.asarray(dataset.labels, np.int64),
+        predicted=predicted,
+        confidence=confidence,
+        class_names=tuple(str(c) for c in dataset.class_names),
+        names=tuple(str(n) for n in dataset.names),
+        layer=layer,
+        pooling=pooling,
+        method=method,
+        params=params,
+        seed=int(seed),
+        feature_shape=shape,
+        feature_dim=int(features.shape[1]),
+        regions=shading,
+        cached={"features": features_hit, "projection": map_hit},
+        elapsed=time.perf_counter() - started,
+        provenance=_provenance(model_sha, dataset, layer, pooling, method, params, seed),
+        thumbnails=thumbs,
+        timings=timings,
+    )
+
+
+def _provenance(
+    model_sha: str, dataset: Any, layer: str, pooling: str, method: str, params: dict, seed: int
+) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = versions()
+    for package in ("openTSNE", "umap-learn"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return {
+        "model_sha256": model_sha,
+        "dataset_hash": dataset.hash,
+        "layer": layer,
+        "pooling": pooling,
+        "method": method,
+        "params": plain(params),
+        "seed": int(seed),
+        "pca_dims": PCA_DIMS,
+        "versions": found,
+    }
+
