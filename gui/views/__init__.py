@@ -18,4 +18,5 @@ class ViewSpec(NamedTuple):
 
 
 VIEWS: list[ViewSpec] = [
+    ViewSpec("modelBrowser", "Model", "gui.views.model_browser:ModelBrowser", "left", "Ctrl+1"),
 ]
