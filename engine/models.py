@@ -1,0 +1,452 @@
+"""Open a model file safely (.keras, legacy .h5, SavedModel folder), hash it and describe it.
+
+Model files are untrusted input. Keras `safe_mode` stays on unless the user trusts the file,
+and a Lambda layer (which carries Python bytecode) is refused up front, whatever Keras would
+do with the format. Everything that can go wrong with the bytes on disk becomes one
+`ModelLoadError` line naming the file and the problem, so the GUI keeps its previous model
+and the CLI prints one line. The file's sha256 is taken before loading and checked again
+after, so the hash in the description is the hash of what was actually loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from engine.description import LayerInfo, ModelDescription, TensorSpec, WeightInfo
+from engine.errors import GlassboxError, ModelLoadError, NotSupportedError, UnsafeModelError
+from engine.graph import SEP, _sublayers
+from engine.jobs import JobContext
+from engine.provenance import plain, sha256_path
+
+KERAS_SUFFIXES = {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
+SAVEDMODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+SAVEDMODEL_ENDPOINTS = ("serving_default", "serve")
+OUTPUT_ACTIVATIONS = {"softmax", "sigmoid"}
+TRUST_HINT = "open it only if you trust it (--trust)"
+_MAX_DETAIL = 160
+
+
+def _fail(path: str | os.PathLike[str], problem: str, error: type[ModelLoadError] = ModelLoadError) -> ModelLoadError:
+    """A one-line error naming the file: every message a user sees from here goes through it."""
+    return error(f"Cannot open {os.fspath(path)}: {problem}")
+
+
+def _detail(exc: BaseException) -> str:
+    """The first line of an exception, shortened: enough to tell problems apart, never a dump."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if len(text) > _MAX_DETAIL:
+        text = text[: _MAX_DETAIL - 1] + "…"
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, GlassboxError) else text
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks on the path and the raw file, before Keras sees it
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """"keras" | "h5" | "savedmodel", or ModelLoadError saying why the path is not a model."""
+    p = Path(path)
+    if not p.exists():
+        raise _fail(path, "no such file or folder")
+    if p.is_dir():
+        if not any((p / name).is_file() for name in SAVEDMODEL_FILES):
+            raise _fail(path, "the folder is not a TensorFlow SavedModel (no saved_model.pb)")
+        _require_readable(p / SAVEDMODEL_FILES[0] if (p / SAVEDMODEL_FILES[0]).exists() else p / SAVEDMODEL_FILES[1])
+        return "savedmodel"
+    fmt = KERAS_SUFFIXES.get(p.suffix.lower())
+    if fmt is None:
+        raise _fail(path, f"unsupported file type {p.suffix or '(no extension)'!r}; expected .keras, .h5 or a SavedModel folder")
+    _require_readable(p)
+    if p.stat().st_size == 0:
+        raise _fail(path, "the file is empty (0 bytes)")
+    return fmt
+
+
+def _require_readable(path: Path) -> None:
+    """Fail early on missing read permission (os.access, and an actual open for root)."""
+    if not os.access(path, os.R_OK):
+        raise _fail(path, "no permission to read the file")
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except PermissionError:
+        raise _fail(path, "no permission to read the file") from None
+    except OSError as exc:
+        raise _fail(path, f"the file cannot be read ({_detail(exc)})") from None
+
+
+def read_config(path: str | os.PathLike[str], fmt: str) -> dict[str, Any]:
+    """The model's architecture config (JSON) without building anything."""
+    try:
+        if fmt == "keras":
+            return _read_keras_config(path)
+        return _read_h5_config(path)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # untrusted bytes: any failure is a damaged file
+        raise _fail(path, f"the file is damaged ({_detail(exc)})") from None
+
+
+def _read_keras_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    if not zipfile.is_zipfile(path):
+        raise _fail(path, "not a Keras archive (.keras files are zip archives)")
+    with zipfile.ZipFile(path) as archive:
+        if "config.json" not in archive.namelist():
+            raise _fail(path, "the Keras archive has no config.json (not a saved model?)")
+        text = archive.read("config.json")
+    try:
+        config = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _fail(path, f"config.json is damaged ({_detail(exc)})") from None
+    if not isinstance(config, dict):
+        raise _fail(path, "config.json does not describe a model")
+    return config
+
+
+def _read_h5_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        raise _fail(path, "not an HDF5 file")
+    with h5py.File(path, "r") as handle:
+        raw = handle.attrs.get("model_config")
+    if raw is None:
+        raise _fail(path, "the HDF5 file holds no model config (weights only?)")
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8")
+    config = json.loads(raw)
+    if not isinstance(config, dict):
+        raise _fail(path, "the model config does not describe a model")
+    return config
+
+
+def _config_entries(config: Any) -> Iterator[dict[str, Any]]:
+    """Every dict in a nested config that names a class (layers, nested models, initialisers)."""
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("class_name"), str):
+                yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def unsafe_reasons(config: dict[str, Any]) -> list[str]:
+    """Why loading this config would run code from the file (empty if it would not)."""
+    reasons = []
+    lambdas = sorted(
+        {str(e.get("config", {}).get("name", "?")) for e in _config_entries(config) if e["class_name"] == "Lambda"}
+    )
+    if lambdas:
+        names = ", ".join(repr(n) for n in lambdas)
+        reasons.append(f"contains a Lambda layer ({names}), which runs arbitrary Python code")
+    return reasons
+
+
+def missing_classes(config: dict[str, Any]) -> list[str]:
+    """Custom classes the config names that nothing has registered with Keras."""
+    missing = set()
+    for entry in _config_entries(config):
+        class_name = entry["class_name"]
+        if class_name.startswith("__"):  # "__keras_tensor__", "__tensor__", "__numpy__"...
+            continue
+        module = entry.get("module") or ""
+        if module.split(".")[0] == "keras":
+            continue
+        name = entry.get("registered_name") or class_name
+        if keras.saving.get_registered_object(name) is not None:
+            continue
+        if ">" not in name and _is_builtin(name):
+            continue
+        missing.add(name)
+    return sorted(missing)
+
+
+def _class_label(registered_name: str) -> str:
+    """"my>Foo" -> "'Foo' (package 'my')": the class name a user recognises first."""
+    package, _, class_name = registered_name.rpartition(">")
+    return f"{class_name!r} (package {package!r})" if package else repr(class_name)
+
+
+def _is_builtin(class_name: str) -> bool:
+    """Old (.h5) configs name built-in classes without a module."""
+    return any(
+        hasattr(namespace, class_name)
+        for namespace in (keras.layers, keras.models, keras.initializers, keras.regularizers,
+                          keras.constraints, keras.activations, keras.losses, keras.metrics,
+                          keras.optimizers, keras.dtype_policies)
+    ) or class_name in {"Functional", "Sequential", "Model"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_model(path: str | os.PathLike[str], trust: bool = False) -> tuple[keras.Model, ModelDescription]:
+    """Load and describe a model; ModelLoadError/UnsafeModelError/NotSupportedError on failure."""
+    fmt = detect_format(path)
+    sha = _hash(path)
+    if fmt == "savedmodel":
+        model = _load_savedmodel(path)
+    else:
+        model = _load_keras(path, fmt, trust)
+    if _hash(path) != sha:
+        raise _fail(path, "the file changed while it was being opened; try again")
+    return model, describe(model, path=os.fspath(path), fmt=fmt, sha256=sha)
+
+
+def _hash(path: str | os.PathLike[str]) -> str:
+    try:
+        return sha256_path(path)
+    except PermissionError:
+        raise _fail(path, "no permission to read the file") from None
+    except OSError as exc:
+        raise _fail(path, f"the file cannot be read ({_detail(exc)})") from None
+
+
+def _load_keras(path: str | os.PathLike[str], fmt: str, trust: bool) -> keras.Model:
+    config = read_config(path, fmt)
+    if not trust:
+        reasons = unsafe_reasons(config)
+        if reasons:
+            raise _fail(path, f"{'; '.join(reasons)}; {TRUST_HINT}", UnsafeModelError)
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=not trust)
+    except Exception as exc:  # untrusted bytes: name what we can, never let a traceback out
+        raise _explain_load_failure(path, config, exc) from None
+    if not isinstance(model, keras.Model):
+        raise _fail(path, f"the file holds a {type(model).__name__}, not a model")
+    return model
+
+
+def _explain_load_failure(path: str | os.PathLike[str], config: dict[str, Any], exc: Exception) -> GlassboxError:
+    """The most useful one-line reason for a failed keras load."""
+    if "safe_mode" in str(exc):
+        first = str(exc).split(". ")[0].strip()
+        return _fail(path, f"needs unsafe deserialisation ({first}); {TRUST_HINT}", UnsafeModelError)
+    missing = missing_classes(config)
+    if missing:
+        names = ", ".join(_class_label(name) for name in missing)
+        return _fail(
+            path,
+            f"uses custom class {names}, which this app cannot build "
+            "(register it with keras.saving.register_keras_serializable)",
+        )
+    if isinstance(exc, MemoryError):
+        return _fail(path, "not enough memory to load the model")
+    return _fail(path, f"the file is damaged or not a Keras model ({_detail(exc)})")
+
+
+def _load_savedmodel(path: str | os.PathLike[str]) -> keras.Model:
+    """Wrap a SavedModel's serving signature as a one-layer Keras model (inner layers hidden)."""
+    layer = None
+    last_error: Exception | None = None
+    for endpoint in SAVEDMODEL_ENDPOINTS:
+        try:
+            layer = keras.layers.TFSMLayer(os.fspath(path), call_endpoint=endpoint, name="savedmodel")
+            break
+        except ValueError as exc:  # no such endpoint: try the next one
+            last_error = exc
+        except Exception as exc:
+            raise _fail(path, f"the SavedModel is damaged ({_detail(exc)})") from None
+    if layer is None:
+        raise _fail(path, f"the SavedModel has no serving signature ({_detail(last_error)})")
+    specs = _signature_inputs(layer.call_endpoint_fn)
+    if len(specs) != 1:
+        raise NotSupportedError(f"Cannot open {os.fspath(path)}: SavedModels with {len(specs)} inputs are not supported yet")
+    name, spec = specs[0]
+    inputs = keras.Input(batch_shape=tuple(spec.shape.as_list()), dtype=spec.dtype.name, name=name)
+    try:
+        outputs = layer(inputs)
+    except Exception as exc:
+        raise _fail(path, f"the SavedModel signature cannot be called ({_detail(exc)})") from None
+    if isinstance(outputs, dict):
+        outputs = [outputs[key] for key in sorted(outputs)]
+        outputs = outputs[0] if len(outputs) == 1 else outputs
+    return keras.Model(inputs, outputs, name=Path(path).name or "savedmodel")
+
+
+def _signature_inputs(fn: Any) -> list[tuple[str, Any]]:
+    """(name, tf.TensorSpec) of each input of a SavedModel endpoint, in call order."""
+    import tensorflow as tf
+
+    signature = getattr(fn, "structured_input_signature", None)
+    if signature is None:  # a restored tf.function: take its (first) concrete function
+        signature = fn.concrete_functions[0].structured_input_signature
+    args, kwargs = signature
+    specs = [(s.name or f"input_{i}", s) for i, s in enumerate(tf.nest.flatten(args))]
+    specs += [(key, kwargs[key]) for key in sorted(kwargs)]
+    return specs
+
+
+# ---------------------------------------------------------------------------------------------
+# Description
+
+
+def describe(model: keras.Model, path: str = "", fmt: str = "keras", sha256: str = "") -> ModelDescription:
+    """Everything the browser, CLI and explainers need to know about `model`, as plain data."""
+    layers = tuple(_describe_layer(layer, model, "") for layer in _sublayers(model))
+    trainable, non_trainable = _param_counts(model.weights)
+    n_layers = sum(len(info.walk()) for info in layers)
+    notes: tuple[str, ...] = ()
+    if fmt == "savedmodel":
+        notes = (
+            "SavedModel: wrapped as one TFSMLayer calling its serving signature; "
+            "the layers inside are not visible.",
+        )
+    return ModelDescription(
+        path=path,
+        format=fmt,
+        sha256=sha256,
+        name=model.name,
+        inputs=tuple(_tensor_spec(t, t.name) for t in model.inputs),
+        outputs=tuple(_tensor_spec(t, _producer(t).name) for t in model.outputs),
+        total_params=trainable + non_trainable,
+        trainable_params=trainable,
+        non_trainable_params=non_trainable,
+        n_layers=n_layers,
+        layers=layers,
+        output_activation=output_activation(model),
+        notes=notes,
+    )
+
+
+def _tensor_spec(tensor: Any, name: str) -> TensorSpec:
+    shape = tuple(None if d is None else int(d) for d in tensor.shape)
+    return TensorSpec(name=str(name), shape=shape, dtype=str(tensor.dtype))
+
+
+def _producer(tensor: Any) -> Any:
+    """The layer that computed a symbolic tensor."""
+    return tensor._keras_history.operation
+
+
+def _param_counts(weights: list[Any]) -> tuple[int, int]:
+    """(trainable, non-trainable) scalar counts; a weight shared by two layers counts once."""
+    unique = {id(w): w for w in weights}.values()
+    trainable = sum(int(np.prod(w.shape)) for w in unique if w.trainable)
+    total = sum(int(np.prod(w.shape)) for w in unique)
+    return trainable, total - trainable
+
+
+def _describe_layer(layer: Any, parent: Any, prefix: str) -> LayerInfo:
+    path = f"{prefix}{layer.name}"
+    trainable, non_trainable = _param_counts(layer.weights)
+    config = _config(layer)
+    return LayerInfo(
+        path=path,
+        name=layer.name,
+        class_name=type(layer).__name__,
+        output_shape=_output_shape(layer),
+        params=trainable + non_trainable,
+        trainable_params=trainable,
+        trainable=bool(layer.trainable),
+        dtype=_dtype(layer),
+        activation=_activation(layer, config),
+        config=config,
+        inbound=_inbound(layer, parent),
+        weights=tuple(
+            WeightInfo(name=w.path, shape=tuple(int(d) for d in w.shape), dtype=str(w.dtype), trainable=bool(w.trainable))
+            for w in layer.weights
+        ),
+        children=tuple(_describe_layer(sub, layer, path + SEP) for sub in _sublayers(layer)),
+    )
+
+
+def _config(layer: Any) -> dict[str, Any]:
+    try:
+        return plain(layer.get_config())
+    except Exception as exc:  # subclassed layers may not implement get_config
+        return {"unavailable": _detail(exc)}
+
+
+def _dtype(layer: Any) -> str:
+    policy = getattr(layer, "dtype_policy", None)
+    return str(getattr(policy, "name", None) or layer.dtype)
+
+
+def _output_shape(layer: Any) -> tuple[Any, ...] | str:
+    """The layer's symbolic output shape; "multiple" for a layer used at several places."""
+    try:
+        output = layer.output
+    except (AttributeError, ValueError, RuntimeError):
+        return "multiple" if len(getattr(layer, "_inbound_nodes", ())) > 1 else "?"
+    if isinstance(output, (list, tuple)):
+        return tuple(_shape(t) for t in output)
+    if isinstance(output, dict):
+        return tuple(_shape(output[k]) for k in sorted(output))
+    return _shape(output)
+
+
+def _shape(tensor: Any) -> tuple[int | None, ...]:
+    return tuple(None if d is None else int(d) for d in tensor.shape)
+
+
+def _activation(layer: Any, config: dict[str, Any]) -> str | None:
+    """The activation a layer applies last, by name ("relu", "softmax"...), or None."""
+    class_name = type(layer).__name__
+    if class_name in {"Softmax", "ReLU", "ELU", "LeakyReLU", "PReLU"}:
+        return class_name.lower().replace("leakyrelu", "leaky_relu")
+    value = config.get("activation")
+    if isinstance(value, dict):  # a serialised function
+        value = value.get("config", value.get("class_name"))
+    if isinstance(value, str) and value != "linear":
+        return value
+    return None
+
+
+def _inbound(layer: Any, parent: Any) -> tuple[str, ...]:
+    """Names of the layers feeding `layer` inside `parent` (the model that holds it)."""
+    if isinstance(parent, keras.Sequential):
+        siblings = _sublayers(parent)
+        index = next(i for i, sub in enumerate(siblings) if sub is layer)
+        return (siblings[index - 1].name,) if index else ()
+    names: list[str] = []
+    for nodes in getattr(parent, "_nodes_by_depth", {}).values():
+        for node in nodes:
+            if node.operation is layer:
+                names.extend(_producer(t).name for t in node.arguments.keras_tensors)
+    return tuple(dict.fromkeys(names))
+
+
+def output_activation(model: keras.Model) -> str | None:
+    """"softmax"/"sigmoid" if the model's first output ends with one, else None (logits).
+
+    Explainers use it to attribute to pre-activation scores where that matters.
+    """
+    try:
+        layer = _producer(model.outputs[0])
+    except (AttributeError, IndexError, ValueError):
+        return None
+    while isinstance(layer, keras.Model):
+        try:
+            layer = _producer(layer.outputs[0])
+        except (AttributeError, IndexError, ValueError):
+            return None
+    activation = _activation(layer, _config(layer))
+    return activation if activation in OUTPUT_ACTIVATIONS else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Task
+
+
+def open_model_task(ctx: JobContext, path: str, trust: bool = False) -> ModelDescription:
+    """Load, describe, and only then make it the workspace's model (a failure keeps the old one)."""
+    ctx.progress(0.0, f"Opening {Path(path).name}")
+    model, description = load_model(path, trust=trust)
+    ctx.check()
+    ctx.progress(0.9, "Loaded; releasing the previous model")
+    ctx.workspace.set_model(model, description)
+    ctx.progress(1.0, f"Opened {Path(path).name}")
+    return description
