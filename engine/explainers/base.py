@@ -32,10 +32,11 @@ batches and a retry at half the batch size on out-of-memory):
   function of its range (it is called again after an out-of-memory retry);
   ``consume(start, stop, outputs)`` receives each batch's numpy outputs in order.
 - ``self.run_batches(fn, n_rows, rows, consume=None, span=(0, 1))`` for your own compiled
-  function ``fn`` from ``self.compiled(key, build)``: ``build(forward)`` returns a
-  ``tf.function``; ``forward(x, net=None)`` runs the model (or ``net``, e.g. a
+  function ``fn`` from ``self.compiled(key, build, kind="forward"|"gradient")``:
+  ``build(forward)`` returns a ``tf.function`` (reduce_retracing=True); ``forward(x, net=None)`` runs the model (or ``net``, e.g. a
   ``engine.graph.tap_model`` of it, whose last output is the model's) with the ``output``
-  parameter applied (logit or probability), so target scores are ``gather_targets(out, t)``.
+  parameter applied (logit or probability), so target scores are ``gather_targets(out, t)``
+  (after ``t = resolve_targets(out, t)`` if -1 targets may reach it).
   Build closures must not hold ``self`` or the model (use ``forward``; it holds weak refs).
 - ``add_by_case(total, cases, values)``: sum rows of ``values`` into ``total[cases]``.
 - Randomness: ``self.rng`` (a fresh Generator per call, seeded by ``seed``) or
@@ -48,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -116,6 +118,11 @@ class Forward:
             self.post = "sigmoid" if units == 1 else "softmax"
         self.key = (strip, self.post)
 
+    @property
+    def model(self) -> Any:
+        """The model (None once it has been collected)."""
+        return self._model()
+
     def __call__(self, x: Any, net: Any = None) -> Any:
         net = self._model() if net is None else net
         with self._stripped():
@@ -164,11 +171,14 @@ def gather_targets(outputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
     return tf.gather(outputs, tf.cast(targets, tf.int32), axis=1, batch_dims=1)
 
 
-def _resolve(outputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+def resolve_targets(outputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
     """Targets with -1 replaced by the row's predicted class."""
     predicted = tf.argmax(outputs, axis=-1, output_type=tf.int32)
     targets = tf.cast(targets, tf.int32)
     return tf.where(targets < 0, predicted, targets)
+
+
+_resolve = resolve_targets  # earlier name, still imported by engine/explainers/cam.py
 
 
 def _build_outputs(forward: Forward) -> Callable[..., Any]:
@@ -183,7 +193,7 @@ def _build_scores(forward: Forward) -> Callable[..., Any]:
     @tf.function(reduce_retracing=True)
     def scores(x: tf.Tensor, targets: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         out = forward(x)
-        targets = _resolve(out, targets)
+        targets = resolve_targets(out, targets)
         return gather_targets(out, targets), targets
 
     return scores
@@ -195,7 +205,7 @@ def _build_gradients(forward: Forward) -> Callable[..., Any]:
         with tf.GradientTape() as tape:
             tape.watch(x)
             out = forward(x)
-            targets = _resolve(out, targets)
+            targets = resolve_targets(out, targets)
             score = gather_targets(out, targets)
         return tape.gradient(score, x), score, targets
 
@@ -209,6 +219,7 @@ class _ModelFunctions:
     def __init__(self) -> None:
         self.forwards: dict[str, Forward] = {}
         self.functions: dict[Any, Any] = {}
+        self.kinds: dict[int, str] = {}  # id(function) -> "forward" | "gradient"
 
 
 _CACHE: weakref.WeakKeyDictionary[Any, _ModelFunctions] = weakref.WeakKeyDictionary()
@@ -281,6 +292,7 @@ class Explainer:
         self._cancel: Callable[[], bool] | None = None
         self._done = 0.0
         self.rng = np.random.default_rng(self.params["seed"])
+        self.evaluations: Counter[str] = Counter()  # rows evaluated by the last explain()
 
     # ---------------------------------------------------------------- description for the GUI
     @classmethod
@@ -317,6 +329,7 @@ class Explainer:
         self._progress, self._cancel, self._done = progress, cancel, 0.0
         self._batch_size = int(self.params["batch_size"])
         self.rng = np.random.default_rng(self.params["seed"])
+        self.evaluations = Counter()
         try:
             wanted = self._check_targets(targets, len(x))
             if wanted is None:
@@ -369,16 +382,21 @@ class Explainer:
         return self.run_batches(fn, n_rows, rows, consume, span)
 
     def gradient_batches(self, n_rows: int, rows: Rows, consume: Consume | None = None, span: Span = (0.0, 1.0)) -> Any:
-        fn = self.compiled(("gradients",), _build_gradients)
+        fn = self.compiled(("gradients",), _build_gradients, kind="gradient")
         return self.run_batches(fn, n_rows, rows, consume, span)
 
-    def compiled(self, key: Any, build: Callable[[Forward], Any]) -> Any:
-        """A compiled function for this model and output mode, built once and cached per model."""
+    def compiled(self, key: Any, build: Callable[[Forward], Any], kind: str = "forward") -> Any:
+        """A compiled function for this model and output mode, built once and cached per model.
+
+        `kind` ("forward" or "gradient") says what one row costs; `self.evaluations` counts
+        the rows of each kind an explanation evaluated (the bench's floor runs as many).
+        """
         entry = _functions(self.model)
         full_key = (key, self._forward.key)
         fn = entry.functions.get(full_key)
         if fn is None:
             fn = entry.functions[full_key] = build(self._forward)
+            entry.kinds[id(fn)] = kind
         return fn
 
     def run_batches(
@@ -395,6 +413,7 @@ class Explainer:
         `consume` is given. Progress moves from span[0] to span[1] of the whole explanation.
         """
         collected: list[tuple[np.ndarray, ...]] = []
+        kind = _functions(self.model).kinds.get(id(fn), "forward")
         begin = 0
         while begin < n_rows:
             self.check_cancel()
@@ -415,6 +434,7 @@ class Explainer:
                 collected.append(outputs)
             else:
                 consume(begin, stop, outputs)
+            self.evaluations[kind] += stop - begin
             begin = stop
             self.report(span[0] + (span[1] - span[0]) * stop / n_rows)
         if consume is not None:
