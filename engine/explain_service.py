@@ -1,0 +1,182 @@
+"""Explanations of one case of the open dataset with the open model, cached for instant revisits.
+
+The canvas asks for (case, method, params, target); the answer is an `Explanation` computed by
+`engine.explainers` on the engine thread. Results are kept in a bounded LRU in
+``workspace.cache`` (dropped with the model) keyed by model hash, input hash, method, every
+parameter (seed included) and target, so going back to a case shows its maps at once and the
+same request always gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine import explainers
+from engine.errors import BadInputError
+from engine.jobs import JobContext
+
+CACHE_KEY = "explain_service.results"
+CACHE_SIZE = 48  # a 224x224x3 result is ~0.8 MB: the cache stays well under 100 MB
+
+
+@dataclass(frozen=True)
+class TopPredictions:
+    case: int
+    classes: np.ndarray  # int (k,), most probable first
+    probabilities: np.ndarray  # float32 (k,)
+    n_classes: int
+    class_names: tuple[str, ...]  # all classes ("" where the dataset names none)
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What the canvas needs to show a case before any attribution: image and predictions."""
+
+    case: int
+    name: str
+    label: int  # true label, -1 if unknown
+    image: np.ndarray  # float32 (H, W) or (H, W, 3) in 0..1, as the model sees it
+    top: TopPredictions
+
+
+def available_methods_task(ctx: JobContext) -> list[dict[str, Any]]:
+    """The explainers as plain dicts (name, title, params, choices, stochastic, ...) for forms."""
+    return [dataclasses.asdict(info) for info in explainers.available()]
+
+
+def case_view_task(ctx: JobContext, case: int, k: int = 5) -> CaseView:
+    dataset = _dataset(ctx, case)
+    return CaseView(
+        case=case,
+        name=str(dataset.names[case]),
+        label=int(dataset.labels[case]) if len(dataset.labels) else -1,
+        image=np.asarray(dataset.display_image(case), dtype=np.float32),
+        top=top_predictions_task(ctx, case, k),
+    )
+
+
+def top_predictions_task(ctx: JobContext, case: int, k: int = 5) -> TopPredictions:
+    """The k most probable classes of one case (softmax applied when the model gives logits)."""
+    model = ctx.workspace.require_model()
+    x = _dataset(ctx, case).inputs([case])
+    output = model(x, training=False)
+    if isinstance(output, (list, tuple, dict)):
+        output = list(output.values())[0] if isinstance(output, dict) else output[0]
+    probs = _as_probabilities(np.asarray(output, dtype=np.float64).reshape(-1), _activation(ctx))
+    order = np.argsort(-probs, kind="stable")[: max(1, int(k))]
+    names = list(getattr(ctx.workspace.dataset, "class_names", []) or [])
+    class_names = tuple(names) if len(names) == probs.size else ("",) * probs.size
+    return TopPredictions(case, order.astype(np.int64), probs[order].astype(np.float32), probs.size, class_names)
+
+
+def explain_case_task(
+    ctx: JobContext, case: int, method: str, params: dict[str, Any] | None = None, target: int | None = None
+) -> Any:
+    """Explain one case; a cached result for the same request comes back without recomputing."""
+    model = ctx.workspace.require_model()
+    dataset = _dataset(ctx, case)
+    info = _method_info(method)
+    full = _full_params(info, params or {})
+    x = np.ascontiguousarray(dataset.inputs([case]), dtype=np.float32)
+    if info.image_only and x.ndim != 4:
+        raise BadInputError(f"{info.title} explains images only; this input has shape {x.shape[1:]}.")
+    model_sha = _model_sha256(ctx)
+    input_sha = hashlib.sha256(x.tobytes() + str(x.shape).encode()).hexdigest()
+    key = (model_sha, input_sha, method, _params_key(full), full.get("seed"), target)
+    cache = _cache(ctx)
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+
+    ctx.progress(0.0, f"{info.title}: starting")
+    explainer = explainers.create(method, model, **full)
+    targets = None if target is None else np.asarray([int(target)], dtype=np.int64)
+    result = explainer.explain(
+        x,
+        targets,
+        progress=lambda f: ctx.progress(f, f"{info.title}: {100 * f:.0f}%"),
+        cancel=ctx.cancel,
+    )
+    ctx.check()
+    provenance = {
+        **(result.provenance or {}),
+        "model_sha256": model_sha,
+        "input_sha256": input_sha,
+        "case": int(case),
+        "case_name": str(dataset.names[case]),
+        "dataset": getattr(dataset, "name", ""),
+        "dataset_hash": getattr(dataset, "hash", ""),
+    }
+    result = dataclasses.replace(result, provenance=provenance)
+    cache[key] = result
+    while len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+    return result
+
+
+def _dataset(ctx: JobContext, case: int) -> Any:
+    dataset = ctx.workspace.dataset
+    if dataset is None:
+        raise BadInputError("No cases are open: open an image folder or a cases file first.")
+    if not 0 <= int(case) < len(dataset):
+        raise BadInputError(f"Case {case} does not exist: the dataset has {len(dataset)} cases.")
+    return dataset
+
+
+def _method_info(method: str) -> Any:
+    for info in explainers.available():
+        if info.name == method:
+            return info
+    names = ", ".join(info.name for info in explainers.available())
+    raise BadInputError(f"Unknown attribution method {method!r}; available: {names}.")
+
+
+def _full_params(info: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with the request, so that the cache key names every value used."""
+    unknown = sorted(set(params) - set(info.params))
+    if unknown:
+        raise BadInputError(f"{info.title} has no parameter {', '.join(unknown)}.")
+    return {**info.params, **params}
+
+
+def _params_key(params: dict[str, Any]) -> str:
+    def encode(value: Any) -> Any:
+        if isinstance(value, np.ndarray):
+            return {"array_sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()}
+        if isinstance(value, np.generic):
+            return value.item()
+        return repr(value)
+
+    return json.dumps(params, sort_keys=True, default=encode)
+
+
+def _model_sha256(ctx: JobContext) -> str:
+    sha = getattr(ctx.workspace.description, "sha256", None)
+    return str(sha) if sha else f"unsaved-model-{id(ctx.workspace.model)}"
+
+
+def _activation(ctx: JobContext) -> str | None:
+    return getattr(ctx.workspace.description, "output_activation", None)
+
+
+def _as_probabilities(values: np.ndarray, activation: str | None) -> np.ndarray:
+    """Class probabilities from a model output, whatever its last activation."""
+    if values.size == 1:  # one sigmoid unit: probability of class 1
+        p = values[0] if activation == "sigmoid" or 0 <= values[0] <= 1 else 1 / (1 + np.exp(-values[0]))
+        return np.array([1.0 - p, p])
+    looks_like_probs = values.min() >= 0 and abs(values.sum() - 1.0) < 1e-3
+    if activation in ("softmax", "sigmoid") or (activation is None and looks_like_probs):
+        return values
+    shifted = np.exp(values - values.max())
+    return shifted / shifted.sum()
+
+
+def _cache(ctx: JobContext) -> OrderedDict:
+    return ctx.workspace.cache.setdefault(CACHE_KEY, OrderedDict())
