@@ -496,15 +496,16 @@ class Explainer:
             value = value.item()
         if key in cls.array_params and isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)  # a constant: e.g. an all-0.5 baseline
-        if isinstance(default, bool) or isinstance(value, bool):
-            if not isinstance(value, bool) or not isinstance(default, bool):
-                raise BadInputError(f"{label} must be {type(default).__name__}, got {value!r}.")
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise BadInputError(f"{label} must be true or false, got {value!r}.")
         elif isinstance(default, int):
-            if not isinstance(value, int) and not (isinstance(value, float) and value.is_integer()):
+            integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+            if isinstance(value, bool) or not integral:
                 raise BadInputError(f"{label} must be an integer, got {value!r}.")
             value = int(value)
         elif isinstance(default, float):
-            if not isinstance(value, (int, float)) or not np.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
                 raise BadInputError(f"{label} must be a number, got {value!r}.")
             value = float(value)
         elif isinstance(default, tuple):
