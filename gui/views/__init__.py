@@ -19,4 +19,5 @@ class ViewSpec(NamedTuple):
 
 VIEWS: list[ViewSpec] = [
     ViewSpec("modelBrowser", "Model", "gui.views.model_browser:ModelBrowser", "left", "Ctrl+1"),
+    ViewSpec("cases", "Cases", "gui.views.cases:CaseView", "left", "Ctrl+2"),
 ]

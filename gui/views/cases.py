@@ -1,0 +1,709 @@
+"""The case browser: open cases, see each one's thumbnail, labels, prediction and verdict.
+
+Scales to tens of thousands of cases: the table model reads numpy columns, sorts with argsort
+(not through millions of Python `lessThan` calls) and the filter proxy tests a precomputed mask.
+Thumbnails become QImages only when a row is painted. Predictions run on the engine thread after
+the cases open and whenever the model or the preprocessing changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QAction, QBrush, QColor, QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleRangeSlider
+
+from engine.errors import GlassboxError
+from engine.jobs import JobError
+from engine.review import VERDICT_TITLES, ReviewStore, default_review_path
+from gui.app import RESOURCES, show_error
+from gui.context import AppContext
+from gui.settings import config_dir
+from gui.views.preprocessing import PreprocessingPanel
+from gui.views.review import VERDICT_COLOURS, ReviewPanel
+
+Index = QModelIndex | QPersistentModelIndex
+COLUMNS = ("Case", "True", "Pred.", "Conf.", "Verdict")
+COLUMN_TIPS = ("File or case name", "True label", "Predicted class", "Probability of the predicted class", "Reviewer's verdict")
+SHORT_VERDICTS = {"plausible": "plausible", "spurious feature": "spurious", "needs review": "review"}
+NAME, TRUE, PREDICTED, CONFIDENCE, VERDICT = range(len(COLUMNS))
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff);;All files (*)"
+NPZ_FILTER = "NumPy arrays (*.npz);;All files (*)"
+SETTINGS_RECIPES = "preprocessing"  # {model sha256: recipe dict}
+SETTINGS_REVIEW_FILES = "review_files"  # {case source: chosen review file}
+MISCLASSIFIED_COLOUR = QColor("#c62828")
+
+
+class CaseTableModel(QAbstractTableModel):
+    """Rows are cases in the current sort order (`order` maps row -> case index)."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.summary: Any = None
+        self.predictions: Any = None
+        self.verdicts: list[str | None] = []
+        self.order = np.zeros(0, np.int64)
+        self._images: dict[int, QImage] = {}
+        self._sort: tuple[int, Qt.SortOrder] = (-1, Qt.SortOrder.AscendingOrder)
+
+    # ----- data in ------------------------------------------------------------------------
+    def set_summary(self, summary: Any, verdicts: list[str | None]) -> None:
+        self.beginResetModel()
+        self.summary = summary
+        self.predictions = None
+        self.verdicts = list(verdicts)
+        self.order = np.arange(len(summary) if summary is not None else 0)
+        self._images.clear()
+        self._sort = (-1, Qt.SortOrder.AscendingOrder)
+        self.endResetModel()
+
+    def set_predictions(self, predictions: Any) -> None:
+        self.predictions = predictions
+        self._resort()
+        self._changed(PREDICTED, CONFIDENCE)
+
+    def set_verdicts(self, verdicts: list[str | None]) -> None:
+        self.verdicts = list(verdicts)
+        self._changed(VERDICT, VERDICT)
+
+    def set_verdict(self, case: int, verdict: str | None) -> None:
+        self.verdicts[case] = verdict
+        row = self.row_of(case)
+        self.dataChanged.emit(self.index(row, VERDICT), self.index(row, VERDICT))
+
+    def _changed(self, first: int, last: int) -> None:
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, first), self.index(self.rowCount() - 1, last))
+
+    # ----- Qt model API -------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.order)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS[section]
+        return None
+
+    def case_at(self, row: int) -> int:
+        return int(self.order[row])
+
+    def row_of(self, case: int) -> int:
+        hits = np.flatnonzero(self.order == case)
+        return int(hits[0]) if len(hits) else -1
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        case, column = int(self.order[index.row()]), index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(case, column)
+        if role == Qt.ItemDataRole.DecorationRole and column == NAME:
+            return self._image(case)
+        if role == Qt.ItemDataRole.ForegroundRole and column == PREDICTED and self._wrong(case):
+            return QBrush(MISCLASSIFIED_COLOUR)
+        if role == Qt.ItemDataRole.ForegroundRole and column == VERDICT and self.verdicts[case]:
+            return QBrush(QColor(VERDICT_COLOURS[self.verdicts[case]]))
+        if role == Qt.ItemDataRole.ToolTipRole and column == NAME:
+            return self.summary.names[case]
+        if role == Qt.ItemDataRole.ToolTipRole and column == VERDICT and self.verdicts[case]:
+            return VERDICT_TITLES[self.verdicts[case]]
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == CONFIDENCE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _class(self, label: int) -> str:
+        names = self.summary.class_names
+        if label < 0:
+            return ""
+        return names[label] if label < len(names) else str(label)
+
+    def _wrong(self, case: int) -> bool:
+        p = self.predictions
+        label = int(self.summary.labels[case])
+        return p is not None and label >= 0 and int(p.predicted[case]) != label
+
+    def _text(self, case: int, column: int) -> str:
+        if column == NAME:
+            return self.summary.names[case]
+        if column == TRUE:
+            return self._class(int(self.summary.labels[case]))
+        if column == VERDICT:
+            verdict = self.verdicts[case]
+            return SHORT_VERDICTS[verdict] if verdict else ""
+        if self.predictions is None:
+            return "…"
+        if column == PREDICTED:
+            return self._class(int(self.predictions.predicted[case]))
+        return f"{float(self.predictions.confidence[case]):.3f}"
+
+    def _image(self, case: int) -> QImage:
+        image = self._images.get(case)
+        if image is None:
+            tile = np.ascontiguousarray(self.summary.thumbnails[case])
+            h, w, _ = tile.shape
+            image = QImage(tile.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            self._images[case] = image
+        return image
+
+    # ----- sorting with numpy -------------------------------------------------------------------
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self._sort = (column, order)
+        self._resort()
+
+    def _resort(self) -> None:
+        column, order = self._sort
+        if self.summary is None or column < 0:
+            return
+        keys = self.sort_keys(column)
+        new = np.argsort(keys, kind="stable")
+        if order == Qt.SortOrder.DescendingOrder:
+            new = new[::-1]
+        self.layoutAboutToBeChanged.emit()
+        old = self.order
+        self.order = new.astype(np.int64)
+        new_rows = np.empty_like(self.order)
+        new_rows[self.order] = np.arange(len(self.order))
+        for index in self.persistentIndexList():
+            row = int(new_rows[old[index.row()]])
+            self.changePersistentIndex(index, self.index(row, index.column()))
+        self.layoutChanged.emit()
+
+    def sort_keys(self, column: int) -> np.ndarray:
+        s, p = self.summary, self.predictions
+        n = len(s)
+        if column == NAME:
+            return np.array([name.lower() for name in s.names])
+        if column == TRUE:
+            return np.asarray(s.labels, np.float64)
+        if column == VERDICT:
+            rank = {None: 0, "plausible": 1, "needs review": 2, "spurious feature": 3}
+            return np.array([rank[v] for v in self.verdicts], np.float64)
+        if p is None:
+            return np.zeros(n)
+        return np.asarray(p.predicted if column == PREDICTED else p.confidence, np.float64)
+
+
+class CaseFilter(QSortFilterProxyModel):
+    """Filters with a boolean mask over cases, recomputed only when a filter changes."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.mask = np.zeros(0, bool)
+
+    def set_mask(self, mask: np.ndarray) -> None:
+        self.mask = mask
+        self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, _parent: Index) -> bool:  # noqa: N802 - Qt override
+        model: CaseTableModel = self.sourceModel()  # type: ignore[assignment]
+        return bool(self.mask[model.order[source_row]]) if len(self.mask) else True
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sorting is the source model's numpy argsort; the proxy keeps its order."""
+        self.sourceModel().sort(column, order)
+
+
+class CaseView(QWidget):
+    """The case list with its open buttons, preprocessing panel, filters and review panel."""
+
+    predictions_changed = Signal(object)  # engine.predictions.Predictions, or None
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.summary: Any = None
+        self.predictions: Any = None
+        self.model: Any = None  # ModelDescription of the open model
+        self.review_store: ReviewStore | None = None
+        self.table_model = CaseTableModel(self)
+        self.proxy = CaseFilter(self)
+        self.proxy.setSourceModel(self.table_model)
+        self._build()
+        state = ctx.state
+        state.dataset_requested.connect(self.open)
+        state.model_changed.connect(self._on_model_changed)
+        state.case_selected.connect(self._on_case_selected_elsewhere)
+
+    # ----- construction ------------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addLayout(self._build_open_row())
+        self.preprocessing = PreprocessingPanel(self)
+        self.preprocessing.recipe_edited.connect(self._on_recipe_edited)
+        layout.addWidget(self.preprocessing)
+        layout.addLayout(self._build_filter_rows())
+        layout.addLayout(self._build_progress_row())
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self._build_table())
+        self.review = ReviewPanel(self)
+        self.review.verdict_saved.connect(self.table_model.set_verdict)
+        self.review.verdict_saved.connect(lambda *_: self._update_status())
+        splitter.addWidget(self.review)
+        splitter.setStretchFactor(0, 1)
+        splitter.setCollapsible(0, False)
+        layout.addWidget(splitter, 1)
+        self.status = QLabel("Open images, a folder or an .npz file.")
+        self.status.setObjectName("caseStatus")
+        layout.addWidget(self.status)
+        for keys, step in (("J", 1), ("K", -1), ("PgDown", 1), ("PgUp", -1)):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda s=step: self.step(s))
+
+    def _action(self, text: str, shortcut: str, slot: Any) -> QToolButton:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setToolTip(f"{text.rstrip('…')} ({shortcut})")
+        action.triggered.connect(slot)
+        self.addAction(action)
+        button = QToolButton()
+        button.setDefaultAction(action)
+        return button
+
+    def _build_open_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(self._action("Open folder…", "Ctrl+Shift+O", self.choose_folder))
+        row.addWidget(self._action("Open images…", "Ctrl+Shift+I", self.choose_images))
+        row.addWidget(self._action("Open .npz…", "Ctrl+Shift+N", self.choose_npz))
+        row.addStretch(1)
+        self.review_file_button = QToolButton()
+        self.review_file_button.setText("Review file…")
+        self.review_file_button.setToolTip("Where verdicts and notes for these cases are saved")
+        self.review_file_button.clicked.connect(self.choose_review_file)
+        self.review_file_button.setEnabled(False)
+        row.addWidget(self.review_file_button)
+        return row
+
+    def _build_filter_rows(self) -> QVBoxLayout:
+        rows = QVBoxLayout()
+        first = QHBoxLayout()
+        self.name_filter = QLineEdit()
+        self.name_filter.setPlaceholderText("Filter by name…")
+        self.name_filter.setClearButtonEnabled(True)
+        self.name_filter.textChanged.connect(self.update_filter)
+        self.misclassified_check = QCheckBox("Misclassified")
+        self.misclassified_check.setToolTip("Only cases whose prediction differs from the true label")
+        self.misclassified_check.toggled.connect(self.update_filter)
+        self.class_combo = QComboBox()
+        self.class_combo.setToolTip("Only cases of one true or predicted class")
+        self.class_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.class_combo.currentIndexChanged.connect(self.update_filter)
+        first.addWidget(self.name_filter, 1)
+        first.addWidget(self.class_combo)
+        first.addWidget(self.misclassified_check)
+        second = QHBoxLayout()
+        second.addWidget(QLabel("Confidence"))
+        self.confidence_slider = QLabeledDoubleRangeSlider(Qt.Orientation.Horizontal)
+        self.confidence_slider.setRange(0.0, 1.0)
+        self.confidence_slider.setSingleStep(0.01)
+        self.confidence_slider.setDecimals(2)
+        self.confidence_slider.setValue((0.0, 1.0))
+        self.confidence_slider.setHandleLabelPosition(QLabeledDoubleRangeSlider.LabelPosition.NoLabel)
+        self.confidence_slider.setEdgeLabelMode(QLabeledDoubleRangeSlider.EdgeLabelMode.LabelIsValue)
+        self.confidence_slider.setToolTip("Only cases whose predicted-class probability is in this range")
+        self.confidence_slider.valueChanged.connect(self.update_filter)
+        second.addWidget(self.confidence_slider, 1)
+        rows.addLayout(first)
+        rows.addLayout(second)
+        return rows
+
+    def _build_progress_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.cancel_button)
+        self._set_busy("")
+        return row
+
+    def _build_table(self) -> QTableView:
+        table = QTableView()
+        table.setObjectName("caseTable")
+        table.setModel(self.proxy)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setIconSize(QSize(40, 40))
+        table.setWordWrap(False)
+        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        table.verticalHeader().hide()
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        table.verticalHeader().setDefaultSectionSize(44)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        for column in (TRUE, PREDICTED, CONFIDENCE, VERDICT):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        table.setSortingEnabled(True)
+        table.selectionModel().currentRowChanged.connect(self._on_current_row)
+        self.table = table
+        return table
+
+    # ----- opening cases -----------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", self._start_dir())
+        if folder:
+            self.open(folder)
+
+    def choose_images(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open images", self._start_dir(), IMAGE_FILTER)
+        if files:
+            self.open(files[0], paths=files)
+
+    def choose_npz(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open cases (.npz)", self._start_dir(), NPZ_FILTER)
+        if path:
+            self.open(path)
+
+    def _start_dir(self) -> str:
+        return str(Path(self.summary.source).parent) if self.summary else ""
+
+    def open(self, path: str, paths: list[str] | None = None) -> None:
+        """Open cases (folder, .npz, image files) on the engine thread, fitted to the model."""
+        engine = self.ctx.engine
+        engine.cancel("cases.refit")
+        engine.cancel("cases.predict")
+        self._set_busy(f"Opening {Path(path).name}…")
+        engine.submit(
+            "cases.open",
+            "engine.data:open_dataset_task",
+            path=path,
+            paths=paths,
+            preprocessing=self._recipe_for_model(),
+            on_result=self._on_opened,
+            on_error=lambda error: self._on_job_error(error, "Could not open cases"),
+            on_progress=self._on_progress,
+        )
+
+    def _on_opened(self, summary: Any) -> None:
+        self._set_busy("")
+        self._show_summary(summary)
+        if summary.skipped:
+            self._report_skipped(summary.skipped)
+        self.predict()
+
+    def _show_summary(self, summary: Any) -> None:
+        """A new dataset (or a new recipe): reset list, filters, review file; publish it."""
+        self.summary = summary
+        self.predictions = None
+        self.preprocessing.set_recipe(summary.preprocessing)
+        self.preprocessing.set_problem("")
+        self._open_review_store(summary)
+        verdicts = self.review_store.verdicts(summary.names, summary.case_hashes) if self.review_store else []
+        self.table_model.set_summary(summary, verdicts or [None] * len(summary))
+        self._fill_class_combo(summary.class_names)
+        self.proxy.set_mask(np.ones(len(summary), bool))
+        self.review.set_case(None)
+        self.update_filter()
+        self.ctx.state.set_dataset(summary)
+        self.predictions_changed.emit(None)
+
+    def _fill_class_combo(self, class_names: tuple[str, ...]) -> None:
+        self.class_combo.blockSignals(True)
+        self.class_combo.clear()
+        self.class_combo.addItem("All classes", None)
+        for kind in ("true", "predicted"):
+            for index, name in enumerate(class_names):
+                self.class_combo.addItem(f"{kind.capitalize()}: {name}", (kind, index))
+        self.class_combo.blockSignals(False)
+
+    def _report_skipped(self, skipped: tuple[str, ...]) -> None:
+        box = QMessageBox(self)
+        box.setObjectName("skippedDialog")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Some files were skipped")
+        box.setText(f"{len(skipped)} file(s) could not be read and were skipped; the others are open.")
+        box.setDetailedText("\n".join(skipped))
+        box.open()
+
+    # ----- model and preprocessing ---------------------------------------------------------------
+    def _recipe_for_model(self) -> dict | None:
+        """The recipe stored for this model, else the current one (refitted), else the default."""
+        if self.model is not None:
+            stored = self.ctx.settings.get(SETTINGS_RECIPES, {}).get(self.model.sha256)
+            if stored:
+                return stored
+        return self.summary.preprocessing if self.summary is not None else None
+
+    def _on_model_changed(self, description: Any) -> None:
+        self.model = description
+        self.review.model_sha256 = getattr(description, "sha256", "") or ""
+        if self.summary is not None and description is not None:
+            self._refit(self._recipe_for_model())
+
+    def _on_recipe_edited(self, recipe: dict) -> None:
+        if self.model is not None:
+            recipes = dict(self.ctx.settings.get(SETTINGS_RECIPES, {}))
+            recipes[self.model.sha256] = recipe
+            self.ctx.settings.set(SETTINGS_RECIPES, recipes)
+        if self.summary is not None:
+            self._refit(recipe)
+
+    def _refit(self, recipe: dict | None) -> None:
+        self.ctx.engine.cancel("cases.predict")
+        self._set_busy("Applying preprocessing…")
+        self.ctx.engine.submit(
+            "cases.refit",
+            "engine.data:set_preprocessing_task",
+            preprocessing=recipe,
+            on_result=self._on_refitted,
+            on_error=self._on_refit_error,
+            on_progress=self._on_progress,
+        )
+
+    def _on_refitted(self, summary: Any) -> None:
+        self._set_busy("")
+        self.preprocessing.set_problem("")
+        if summary.hash != self.summary.hash:
+            self._show_summary(summary)
+        self.predict()
+
+    def _on_refit_error(self, error: JobError) -> None:
+        self._set_busy("")
+        if error.kind == "cancelled":
+            return
+        self.preprocessing.set_recipe(self.summary.preprocessing)
+        self.preprocessing.set_problem(error.message)
+        self._set_predictions(None)
+
+    # ----- predictions ---------------------------------------------------------------------------
+    def predict(self) -> None:
+        """Predict every case in the background (needs an open model and cases)."""
+        if self.summary is None or self.model is None:
+            return
+        self._set_busy("Predicting…")
+        self.ctx.engine.submit(
+            "cases.predict",
+            "engine.predictions:predict_task",
+            on_result=self._on_predicted,
+            on_error=lambda error: self._on_job_error(error, "Could not predict the cases"),
+            on_progress=self._on_progress,
+        )
+
+    def _on_predicted(self, predictions: Any) -> None:
+        self._set_busy("")
+        if self.summary is None or predictions.dataset_hash != self.summary.hash:
+            return  # made for an older dataset or recipe; a newer job is on its way
+        self._set_predictions(predictions)
+
+    def _set_predictions(self, predictions: Any) -> None:
+        self.predictions = predictions
+        self.table_model.set_predictions(predictions)
+        self.update_filter()
+        self.predictions_changed.emit(predictions)
+
+    def cancel(self) -> None:
+        for key in ("cases.open", "cases.refit", "cases.predict"):
+            self.ctx.engine.cancel(key)
+
+    def _on_job_error(self, error: JobError, title: str) -> None:
+        self._set_busy("")
+        if error.kind == "cancelled":
+            return
+        if error.kind == "bad_input" and self.summary is not None:
+            self.preprocessing.set_problem(error.message)
+            return
+        show_error(self, error, title)
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        if message:
+            self.progress.setFormat(message)
+
+    def _set_busy(self, message: str) -> None:
+        busy = bool(message)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.progress.setValue(0)
+        self.progress.setFormat(message)
+
+    # ----- filtering -----------------------------------------------------------------------------
+    def filter_mask(self) -> np.ndarray:
+        """Which cases pass the name, class, misclassified and confidence filters."""
+        s, p = self.summary, self.predictions
+        mask = np.ones(len(s), bool)
+        text = self.name_filter.text().strip().lower()
+        if text:
+            mask &= np.fromiter((text in name.lower() for name in s.names), bool, len(s))
+        choice = self.class_combo.currentData()
+        if choice is not None:
+            kind, index = choice
+            if kind == "true":
+                mask &= s.labels == index
+            else:  # no predictions yet: nothing is known to be predicted as this class
+                mask &= (p.predicted == index) if p is not None else False
+        if self.misclassified_check.isChecked():
+            mask &= ((s.labels >= 0) & (p.predicted != s.labels)) if p is not None else False
+        low, high = self.confidence_slider.value()
+        if p is not None and (low > 0.0 or high < 1.0):
+            mask &= (p.confidence >= low - 1e-6) & (p.confidence <= high + 1e-6)
+        return mask
+
+    def update_filter(self) -> None:
+        if self.summary is None:
+            return
+        self.proxy.set_mask(self.filter_mask())
+        self._update_status()
+
+    def _update_status(self) -> None:
+        s, p = self.summary, self.predictions
+        if s is None:
+            return
+        parts = [f"{len(s)} cases", f"{self.proxy.rowCount()} shown"]
+        labelled = s.labels >= 0
+        if p is not None and labelled.any():
+            wrong = int(((p.predicted != s.labels) & labelled).sum())
+            parts.append(f"{wrong} misclassified (accuracy {1 - wrong / labelled.sum():.1%})")
+        reviewed = sum(v is not None for v in self.table_model.verdicts)
+        if reviewed:
+            parts.append(f"{reviewed} reviewed")
+        if s.skipped:
+            parts.append(f"{len(s.skipped)} skipped")
+        self.status.setText(" · ".join(parts))
+
+    # ----- selection and navigation ----------------------------------------------------------------
+    def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            return
+        case = self.table_model.case_at(self.proxy.mapToSource(current).row())
+        self._show_review(case)
+        self.ctx.state.select_case(case)
+
+    def _show_review(self, case: int) -> None:
+        s = self.summary
+        self.review.set_case((case, s.names[case], s.case_hashes[case]))
+
+    def _on_case_selected_elsewhere(self, case: int) -> None:
+        if self.summary is None or not 0 <= case < len(self.summary) or case == self.current_case():
+            return
+        proxy_index = self.proxy.mapFromSource(self.table_model.index(self.table_model.row_of(case), 0))
+        if proxy_index.isValid():
+            self.table.selectionModel().setCurrentIndex(
+                proxy_index,
+                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+            )
+            self.table.scrollTo(proxy_index)
+        else:  # hidden by a filter: still review it
+            self._show_review(case)
+
+    def current_case(self) -> int:
+        current = self.table.currentIndex()
+        if not current.isValid():
+            return -1
+        return self.table_model.case_at(self.proxy.mapToSource(current).row())
+
+    def select_row(self, row: int) -> None:
+        """Select the `row`-th visible case (in the current sort and filter)."""
+        if not 0 <= row < self.proxy.rowCount():
+            return
+        index = self.proxy.index(row, 0)
+        self.table.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        )
+        self.table.scrollTo(index)
+
+    def step(self, delta: int) -> None:
+        """Next (+1) or previous (-1) visible case: J/K, PageDown/PageUp."""
+        current = self.table.currentIndex()
+        self.select_row(max(0, current.row() + delta) if current.isValid() else 0)
+
+    # ----- review file ---------------------------------------------------------------------------
+    def _review_path(self, source: str) -> Path:
+        chosen = self.ctx.settings.get(SETTINGS_REVIEW_FILES, {}).get(source)
+        if chosen:
+            return Path(chosen)
+        fallback = config_dir() / "reviews"
+        if Path(source).resolve().is_relative_to(RESOURCES.resolve()):
+            fallback.mkdir(parents=True, exist_ok=True)
+            return default_review_path(fallback / Path(source).name, None)  # bundled demo: read-only
+        return default_review_path(source, fallback)
+
+    def _open_review_store(self, summary: Any) -> None:
+        if self.review_store is not None and self.review_store.source == summary.source:
+            return  # same cases under a new recipe: keep the store
+        self.review.set_store(None)
+        self.review_store = None
+        try:
+            self.review_store = ReviewStore(self._review_path(summary.source), source=summary.source)
+        except (OSError, GlassboxError) as exc:
+            show_error(self, JobError("bad_input", f"Reviews are off for these cases: {exc}"))
+        self.review.set_store(self.review_store)
+        self.review_file_button.setEnabled(self.review_store is not None)
+        if self.review_store is not None:
+            self.review_file_button.setToolTip(f"Reviews are saved in {self.review_store.path}")
+            if self.review_store.warning:
+                show_error(self, JobError("bad_input", self.review_store.warning), "Review file")
+
+    def choose_review_file(self) -> None:
+        if self.summary is None or self.review_store is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save reviews in", str(self.review_store.path), "Review files (*.json)"
+        )
+        if path:
+            self.use_review_file(path)
+
+    def use_review_file(self, path: str) -> None:
+        """Keep reviews in `path` from now on; carries over the current ones if it is new."""
+        self.review.flush()
+        previous = self.review_store
+        store = ReviewStore(path, source=self.summary.source)
+        if not store.cases and previous is not None and previous.cases:
+            store.cases = dict(previous.cases)
+            store.save()
+        files = dict(self.ctx.settings.get(SETTINGS_REVIEW_FILES, {}))
+        files[self.summary.source] = str(Path(path).resolve())
+        self.ctx.settings.set(SETTINGS_REVIEW_FILES, files)
+        self.review_store = store
+        self.review.set_store(store)
+        self.review_file_button.setToolTip(f"Reviews are saved in {store.path}")
+        self.table_model.set_verdicts(store.verdicts(self.summary.names, self.summary.case_hashes))
+        case = self.current_case()
+        if case >= 0:
+            self._show_review(case)
+
+    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override: closing the window hides us
+        self.review.flush()
+        super().hideEvent(event)

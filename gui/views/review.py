@@ -1,0 +1,169 @@
+"""The reviewer's verdict buttons and note editor for the selected case.
+
+Every verdict click is written at once; the note is written after a short pause in typing
+(superqt's qdebounced) and immediately when the editor loses focus, the case changes or the view
+closes, so at most the last half-second of typing is at risk if the app is killed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt.utils import qdebounced
+
+from engine.errors import GlassboxError
+from engine.review import VERDICT_TITLES, VERDICTS, ReviewStore
+
+NOTE_DEBOUNCE_MS = 500
+VERDICT_COLOURS = {"plausible": "#2e7d32", "spurious feature": "#c62828", "needs review": "#ef6c00"}
+
+
+class ReviewPanel(QWidget):
+    """Verdict + note of one case, saved to a `ReviewStore`; see the module docstring."""
+
+    verdict_saved = Signal(int, object)  # case index, verdict (str) or None
+    save_failed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store: ReviewStore | None = None
+        self.model_sha256 = ""
+        self._case: tuple[int, str, str] | None = None  # index, name, content hash
+        self.buttons = QButtonGroup(self)
+        self.buttons.setExclusive(False)  # clicking the checked verdict again clears it
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        for number, verdict in enumerate(VERDICTS, start=1):
+            button = QPushButton(f"{number} {VERDICT_TITLES[verdict]}")
+            button.setCheckable(True)
+            button.setToolTip(f"{VERDICT_TITLES[verdict]} ({number} or Alt+{number}); click again to clear")
+            button.setStyleSheet(f"QPushButton:checked {{ background: {VERDICT_COLOURS[verdict]}; color: white; }}")
+            self.buttons.addButton(button, number - 1)
+            row.addWidget(button)
+        self.buttons.idClicked.connect(self._clicked)
+        self.note = QPlainTextEdit()
+        self.note.setObjectName("reviewNote")
+        self.note.setPlaceholderText("Note on this case (saved as you type)")
+        self.note.setMaximumHeight(90)
+        self.note.textChanged.connect(self._note_typed)
+        self.note.installEventFilter(self)
+        self._save_note_later = qdebounced(self.save_note, timeout=NOTE_DEBOUNCE_MS, parent=self)
+        self.status = QLabel()
+        self.status.setObjectName("reviewStatus")
+        self.status.setStyleSheet("color: palette(mid);")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(3)
+        layout.addLayout(row)
+        layout.addWidget(self.note)
+        layout.addWidget(self.status)
+        self._shortcuts()
+        self.set_case(None)
+
+    def _shortcuts(self) -> None:
+        """1/2/3 (typed text goes to the note editor, not here) and Alt+1/2/3 anywhere in the view."""
+        target = self.parentWidget() or self
+        for number, verdict in enumerate(VERDICTS, start=1):
+            for keys in (str(number), f"Alt+{number}"):
+                shortcut = QShortcut(QKeySequence(keys), target)
+                shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                shortcut.activated.connect(lambda v=verdict: self.toggle_verdict(v))
+
+    # ----- case and store -------------------------------------------------------------------
+    def set_store(self, store: ReviewStore | None) -> None:
+        self.flush()
+        self.store = store
+        self.set_case(None)
+
+    def set_case(self, case: tuple[int, str, str] | None) -> None:
+        """Show the review of (index, name, hash); the previous case's note is saved first."""
+        self.flush()
+        self._case = case
+        review = self.store.get(case[1], case[2]) if (self.store and case) else None
+        self._show_verdict(review.verdict if review else None)
+        self.note.blockSignals(True)
+        self.note.setPlainText(review.note if review else "")
+        self.note.blockSignals(False)
+        enabled = case is not None and self.store is not None
+        for button in self.buttons.buttons():
+            button.setEnabled(enabled)
+        self.note.setEnabled(enabled)
+        if review:
+            self.status.setText(f"Reviewed {review.updated.replace('T', ' ')[:19]} UTC · {self._where()}")
+        else:
+            self.status.setText(self._where() if enabled else "Select a case to review it.")
+
+    def _where(self) -> str:
+        return f"saved in {self.store.path.name}" if self.store else ""
+
+    def _show_verdict(self, verdict: str | None) -> None:
+        for index, button in enumerate(self.buttons.buttons()):
+            button.setChecked(VERDICTS[index] == verdict)
+
+    # ----- writing ----------------------------------------------------------------------------
+    def _clicked(self, button_id: int) -> None:
+        verdict = VERDICTS[button_id]
+        checked = self.buttons.button(button_id).isChecked()
+        self.set_verdict(verdict if checked else None)
+
+    def toggle_verdict(self, verdict: str) -> None:
+        current = self.verdict()
+        self.set_verdict(None if current == verdict else verdict)
+
+    def verdict(self) -> str | None:
+        for index, button in enumerate(self.buttons.buttons()):
+            if button.isChecked():
+                return VERDICTS[index]
+        return None
+
+    def set_verdict(self, verdict: str | None) -> None:
+        if self._case is None or self.store is None:
+            return
+        self._show_verdict(verdict)
+        index, name, case_hash = self._case
+        if self._write(lambda: self.store.set_verdict(name, case_hash, verdict, self.model_sha256)):
+            self.verdict_saved.emit(index, verdict)
+
+    def _note_typed(self) -> None:
+        self.status.setText("Unsaved note…")
+        self._save_note_later()
+
+    def save_note(self) -> None:
+        if self._case is None or self.store is None:
+            return
+        _index, name, case_hash = self._case
+        text = self.note.toPlainText()
+        self._write(lambda: self.store.set_note(name, case_hash, text, self.model_sha256))
+
+    def flush(self) -> None:
+        """Write a pending note now (before switching case, on focus-out, on close)."""
+        self._save_note_later.cancel()
+        if self._case is not None and self.store is not None:
+            review = self.store.get(self._case[1], self._case[2])
+            if self.note.toPlainText() != (review.note if review else ""):
+                self.save_note()
+
+    def _write(self, action) -> bool:  # noqa: ANN001 - a zero-argument callable returning a Review
+        try:
+            review = action()
+        except (OSError, GlassboxError) as exc:
+            message = f"Could not save the review to {self.store.path}: {exc}"
+            self.status.setText(message)
+            self.save_failed.emit(message)
+            return False
+        self.status.setText(f"Saved {review.updated.replace('T', ' ')[:19]} UTC · {self._where()}")
+        return True
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.note and event.type() == QEvent.Type.FocusOut:
+            self.flush()
+        return super().eventFilter(watched, event)
