@@ -73,6 +73,17 @@ def segment_boundaries(segments: np.ndarray) -> np.ndarray:
     return edges
 
 
+def outline_mask(segments: np.ndarray, min_size: int = 448) -> np.ndarray:
+    """Superpixel boundaries drawn on a grid upsampled by a whole factor to >= `min_size` pixels.
+
+    On a 28x28 digit a one-pixel boundary would cover a third of the image; drawn at 16x it
+    is a thin line between image pixels. The caller stretches the mask over the image.
+    """
+    seg = np.asarray(segments)
+    factor = max(1, int(np.ceil(min_size / max(seg.shape[:2]))))
+    return segment_boundaries(np.repeat(np.repeat(seg, factor, axis=0), factor, axis=1))
+
+
 def alpha_ramp(n: int, diverging: bool, gamma: float = 0.6) -> np.ndarray:
     """Per-LUT-entry alpha (0..255): near-zero attribution is transparent, so the image shows.
 

@@ -20,4 +20,5 @@ class ViewSpec(NamedTuple):
 VIEWS: list[ViewSpec] = [
     ViewSpec("modelBrowser", "Model", "gui.views.model_browser:ModelBrowser", "left", "Ctrl+1"),
     ViewSpec("cases", "Cases", "gui.views.cases:CaseView", "left", "Ctrl+2"),
+    ViewSpec("attribution", "Attribution", "gui.views.canvas:AttributionView", "center", "Ctrl+0"),
 ]

@@ -177,6 +177,8 @@ def test_segment_boundaries_and_alpha_ramp():
     segments[:, 2:] = 1
     edges = overlay.segment_boundaries(segments)
     assert edges[:, 1].all() and edges.sum() == 4
+    fine = overlay.outline_mask(segments, min_size=16)
+    assert fine.shape == (16, 16) and fine[:, 7].all() and fine.sum() == 16  # one line between pixels
     ramp = overlay.alpha_ramp(255, diverging=True)
     assert ramp[127] == 0 and ramp[0] == 255 and ramp[-1] == 255
     assert overlay.alpha_ramp(10, diverging=False)[0] == 0

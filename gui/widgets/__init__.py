@@ -1,0 +1,1 @@
+"""Reusable widgets shared by the views (pyqtgraph panels, forms, controls)."""

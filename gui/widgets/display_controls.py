@@ -1,0 +1,76 @@
+"""Overlay display controls: mode, opacity, percentile clip, top-k%, superpixel outlines.
+
+They only change how a result is drawn (no recomputation), so every edit re-renders at once.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QWidget
+from superqt import QLabeledDoubleSlider, QLabeledSlider
+
+from gui.widgets.attribution_canvas import DisplaySettings
+
+MODE_LABELS = {
+    "signed": "Signed (diverging)",
+    "absolute": "Absolute value",
+    "positive": "Positive only",
+    "top_k": "Top k% of pixels",
+}
+
+
+class DisplayControls(QWidget):
+    changed = Signal(object)  # DisplaySettings
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        defaults = DisplaySettings()
+        self.mode = QComboBox()
+        self.mode.setObjectName("overlayMode")
+        for key, label in MODE_LABELS.items():
+            self.mode.addItem(label, key)
+        self.opacity = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.opacity.setObjectName("overlayOpacity")
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(round(defaults.opacity * 100))
+        self.clip = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.clip.setObjectName("clipPercentile")
+        self.clip.setRange(80.0, 100.0)
+        self.clip.setValue(defaults.clip_percentile)
+        self.top_k = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.top_k.setObjectName("topK")
+        self.top_k.setRange(1, 50)
+        self.top_k.setValue(round(defaults.top_k))
+        self.outlines = QCheckBox("Superpixel outlines (LIME, Kernel SHAP)")
+        self.outlines.setChecked(defaults.outlines)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Display", self.mode)
+        form.addRow("Opacity %", self.opacity)
+        form.addRow("Clip at pct.", self.clip)
+        form.addRow("Top k %", self.top_k)
+        form.addRow(self.outlines)
+        self.mode.currentIndexChanged.connect(self._emit)
+        self.opacity.valueChanged.connect(self._emit)
+        self.clip.valueChanged.connect(self._emit)
+        self.top_k.valueChanged.connect(self._emit)
+        self.outlines.toggled.connect(self._emit)
+        self._emit()
+
+    def settings(self) -> DisplaySettings:
+        return DisplaySettings(
+            mode=self.mode.currentData(),
+            opacity=self.opacity.value() / 100.0,
+            clip_percentile=float(self.clip.value()),
+            top_k=float(self.top_k.value()),
+            outlines=self.outlines.isChecked(),
+        )
+
+    def set_mode(self, mode: str) -> None:
+        self.mode.setCurrentIndex(self.mode.findData(mode))
+
+    def _emit(self) -> None:
+        settings = self.settings()
+        self.top_k.setEnabled(settings.mode == "top_k")
+        self.clip.setEnabled(settings.mode != "top_k")
+        self.changed.emit(settings)
