@@ -1,0 +1,50 @@
+"""Occlusion (Zeiler & Fergus, 2014): how much the target score drops when a patch is hidden.
+
+A patch of `patch_size` (all channels) slides every `stride` and takes `fill_value`; each
+location gets the mean drop f(x) - f(x occluded) over the patches that covered it. Tabular rows
+are 1-D: patch_size=1 hides one feature at a time, so for a linear model the map is exactly
+w * (x - fill_value).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.errors import BadInputError
+from engine.explainers.base import Explainer
+from engine.explainers.masking import as_pair, blend, overlap_average, patch_anchors, patch_masks
+
+
+class Occlusion(Explainer):
+    name = "occlusion"
+    title = "Occlusion"
+    description = "Drop in the class score when a sliding patch of the input is hidden."
+    defaults = {**Explainer.defaults, "patch_size": 8, "stride": 4, "fill_value": 0.0}
+    bounds = {**Explainer.bounds, "patch_size": (1, 100000), "stride": (1, 100000)}
+    gradient_based = False
+    heatmap_reduce = "mean"  # one value per location, repeated over channels
+
+    def compute(self, x: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        spatial = x.shape[1:-1] if self.is_image(x) else x.shape[1:]
+        patch = as_pair(self.params["patch_size"], len(spatial), "patch_size")
+        stride = as_pair(self.params["stride"], len(spatial), "stride")
+        if any(p > s for p, s in zip(patch, spatial)):
+            raise BadInputError(
+                f"Occlusion: patch_size {self.params['patch_size']} is larger than the input {spatial}"
+                " (use patch_size=1 for tabular rows)."
+            )
+        anchors = patch_anchors(spatial, patch, stride)
+        fill = float(self.params["fill_value"])
+        n_patches = len(anchors)
+        full, _ = self.scores(x, targets, span=(0.0, 0.01))
+
+        def rows(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+            index = np.arange(a, b)
+            cases, where = index // n_patches, index % n_patches
+            keep = 1.0 - patch_masks(anchors[where], patch, spatial)
+            return blend(x[cases], keep, fill), targets[cases]
+
+        (occluded, _) = self.score_batches(len(x) * n_patches, rows, span=(0.01, 1.0))
+        drops = full[:, None] - occluded.reshape(len(x), n_patches)
+        maps = np.stack([overlap_average(d, anchors, patch, spatial) for d in drops])
+        return maps[..., None] if self.is_image(x) else maps
