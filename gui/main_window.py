@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -32,6 +32,7 @@ AREAS = {
     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
 }
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
+OPEN_MODEL_TASK = "engine.models:open_model_task"
 
 
 class MainWindow(QMainWindow):
@@ -48,6 +49,7 @@ class MainWindow(QMainWindow):
         self._build_views()
         self._build_menus()
         self._restore_geometry()
+        self.setAcceptDrops(True)
         engine = self.ctx.engine
         engine.ready.connect(self._on_engine_ready)
         engine.failed.connect(self._on_engine_failure)
@@ -56,8 +58,11 @@ class MainWindow(QMainWindow):
 
     # ----- construction -----------------------------------------------------------------
     def _build_status_bar(self) -> None:
-        self.status_label = QLabel("Loading engine (TensorFlow)…")
-        self.status_label.setObjectName("engineStatus")
+        """Left: what is happening now. Right: the engine's state, which outlives messages."""
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("statusMessage")
+        self.engine_label = QLabel("Engine: loading TensorFlow…")
+        self.engine_label.setObjectName("engineStatus")
         self.progress_bar = QProgressBar()
         self.progress_bar.setMaximumWidth(220)
         self.progress_bar.setRange(0, 1000)
@@ -65,11 +70,15 @@ class MainWindow(QMainWindow):
         self.progress_bar.hide()
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.progress_bar)
+        self.statusBar().addPermanentWidget(self.engine_label)
 
     def _build_views(self) -> None:
         self.setDockOptions(
             QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AnimatedDocks
         )
+        # Side docks run the full height; the bottom dock sits between them under the canvas.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         first_in_area: dict[str, QDockWidget] = {}
         for spec in VIEWS:
             module_name, _, class_name = spec.factory.partition(":")
@@ -105,7 +114,7 @@ class MainWindow(QMainWindow):
         demo_action.triggered.connect(self.open_demo)
         file_menu.addAction(demo_action)
         self.recent_menu = file_menu.addMenu("&Recent models")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -159,7 +168,7 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Opening {Path(path).name}…")
         self.ctx.engine.submit(
             "model",
-            "engine.models:open_model_task",
+            OPEN_MODEL_TASK,
             path=path,
             trust=trust,
             on_result=lambda desc: self._on_model_opened(path, desc, dataset),
@@ -170,7 +179,10 @@ class MainWindow(QMainWindow):
         self.model_path = path
         self.setWindowTitle(f"Glassbox — {Path(path).name}")
         self.ctx.settings.add_recent_model(path)
-        self.status_label.setText(f"Opened {Path(path).name}")
+        self._fill_recent_menu()
+        self.status_label.setText(
+            f"Opened {Path(path).name}: {description.n_layers} layers, {description.total_params:,} params"
+        )
         self.ctx.state.set_model(description)
         if dataset:
             self.ctx.state.dataset_requested.emit(dataset)
@@ -194,6 +206,7 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def _fill_recent_menu(self) -> None:
+        """Rebuilt whenever the list changes (a disabled menu never emits aboutToShow)."""
         self.recent_menu.clear()
         for path in self.ctx.settings.recent_models:
             action = self.recent_menu.addAction(path)
@@ -202,13 +215,13 @@ class MainWindow(QMainWindow):
 
     # ----- engine feedback --------------------------------------------------------------
     def _on_engine_ready(self, versions: dict) -> None:
-        self.status_label.setText(
-            f"Engine ready — TensorFlow {versions.get('tensorflow', '?')}, Keras {versions.get('keras', '?')}"
+        self.engine_label.setText(
+            f"Engine ready: TensorFlow {versions.get('tensorflow', '?')}, Keras {versions.get('keras', '?')}"
         )
 
     def _on_engine_failure(self, key: str, _job_id: int, error: JobError) -> None:
         if key == "engine":
-            self.status_label.setText("Engine failed to start")
+            self.engine_label.setText("Engine failed to start")
             show_error(self, error, "Engine failed to start")
 
     def _on_progress(self, _key: str, _job_id: int, fraction: float, message: str) -> None:
@@ -221,18 +234,32 @@ class MainWindow(QMainWindow):
         if busy:
             self.progress_bar.setValue(0)
 
-    def show_about(self) -> None:
+    def show_about(self) -> QMessageBox:
+        """Versions of everything that shapes results (the engine's once TensorFlow is loaded)."""
         from PySide6 import __version__ as pyside_version
 
         versions = dict(self.ctx.engine.versions) or {"engine": "still loading"}
         versions["PySide6"] = pyside_version
-        rows = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in sorted(versions.items()))
-        QMessageBox.about(
-            self,
-            "About Glassbox",
-            "<b>Glassbox</b> explains Keras models case by case, offline."
-            f"<table>{rows}</table>",
-        )
+        rows = "".join(f"<tr><td>{k}&nbsp;</td><td>{v}</td></tr>" for k, v in sorted(versions.items()))
+        box = QMessageBox(self)
+        box.setObjectName("aboutDialog")
+        box.setWindowTitle("About Glassbox")
+        box.setIconPixmap(self.windowIcon().pixmap(48, 48))
+        box.setText(f"<b>Glassbox</b> explains Keras models case by case, offline.<table>{rows}</table>")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        """Dropping a model file (or SavedModel folder) on the window opens it."""
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.open_model(paths[0])
+            event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         settings = self.ctx.settings

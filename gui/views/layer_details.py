@@ -108,7 +108,6 @@ class LayerDetails(QWidget):
         self.summary.setText(_summary_html(layer))
         search = self.config.filter.text()
         self.config.setData(_inline_scalars(layer.config))
-        self.config.tree.expandToDepth(0)
         self.config.tree.resizeColumnToContents(0)
         self.config.filter.setText(search)  # keep the user's search across layers
         for weight in layer.weights:
@@ -130,21 +129,14 @@ class LayerDetails(QWidget):
 
 
 def _summary_html(layer: LayerInfo) -> str:
-    inbound = ", ".join(f'<a href="{escape(p)}">{escape(p)}</a>' for p in layer.inbound) or "—"
-    rows = [
-        ("Path", escape(layer.path)),
-        ("Output", escape(format_shape(layer.output_shape))),
-        (
-            "Params",
-            f"{format_count(layer.params)} ({format_count(layer.trainable_params)} trainable, "
-            f"{format_count(layer.non_trainable_params)} non-trainable)",
-        ),
-        ("Trainable", "yes" if layer.trainable else "no (frozen)"),
-        ("Dtype", escape(layer.dtype)),
-        ("Activation", escape(layer.activation or "—")),
-        ("Inbound", inbound),
-    ]
-    if layer.children:
-        rows.append(("Contains", f"{len(layer.children)} layers"))
-    body = "".join(f"<tr><td><i>{k}</i>&nbsp;</td><td>{v}</td></tr>" for k, v in rows)
-    return f"<b>{escape(layer.name)}</b> &nbsp;{escape(layer.class_name)}<table>{body}</table>"
+    """Three short lines: the tree row already shows output shape, params and trainable."""
+    inbound = ", ".join(f'<a href="{escape(p)}">{escape(p)}</a>' for p in layer.inbound) or "none"
+    frozen = "" if layer.trainable else " · <b>frozen</b>"
+    contains = f" · contains {len(layer.children)} layers" if layer.children else ""
+    return (
+        f"<b>{escape(layer.path)}</b> &nbsp;{escape(layer.class_name)} · {escape(layer.dtype)}"
+        f" · activation {escape(layer.activation or 'none')}{frozen}<br>"
+        f"params {format_count(layer.params)}: {format_count(layer.trainable_params)} trainable, "
+        f"{format_count(layer.non_trainable_params)} non-trainable{contains}<br>"
+        f"inbound: {inbound}"
+    )

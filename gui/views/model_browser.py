@@ -11,7 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from html import escape
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+)
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -91,12 +98,16 @@ def _specs(specs: tuple[TensorSpec, ...]) -> str:
     return ", ".join(f"{escape(s.name)} {format_shape(s.shape)} {escape(s.dtype)}" for s in specs)
 
 
-def header_html(model: ModelDescription) -> str:
+def title_html(model: ModelDescription) -> str:
     file_name = model.path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-    activation = f" · {escape(model.output_activation)}" if model.output_activation else ""
+    return f"<b>{escape(file_name)}</b> · {escape(model.format)}"
+
+
+def io_html(model: ModelDescription) -> str:
+    activation = f" ({escape(model.output_activation)} output)" if model.output_activation else ""
     return (
-        f"<b>{escape(file_name)}</b> &nbsp;{escape(model.name)} · {escape(model.format)}<br>"
-        f"<i>in</i> {_specs(model.inputs)}<br><i>out</i> {_specs(model.outputs)}{activation}"
+        f"<i>model</i> {escape(model.name)}{activation}<br>"
+        f"<i>in</i> {_specs(model.inputs)}<br><i>out</i> {_specs(model.outputs)}"
     )
 
 
@@ -139,8 +150,10 @@ class ModelBrowser(QWidget):
 
         self.header = QLabel("No model open.")
         self.header.setObjectName("modelHeader")
-        self.header.setWordWrap(True)
-        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.io = QLabel("")
+        self.io.setObjectName("modelInputsOutputs")
+        self.io.setWordWrap(True)
+        self.io.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.sha_button = ShaButton(self)
         self.filter = QLineEdit()
         self.filter.setObjectName("layerFilter")
@@ -162,7 +175,7 @@ class ModelBrowser(QWidget):
         self.tree.setAlternatingRowColors(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.header().setStretchLastSection(False)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.tree.selectionModel().currentRowChanged.connect(self._on_current_row)
 
         self.details = LayerDetails()
@@ -170,15 +183,17 @@ class ModelBrowser(QWidget):
 
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
-        top.addWidget(self.sha_button, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.sha_button)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.tree)
         splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([420, 280])
         self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.io)
         layout.addWidget(self.filter)
         layout.addWidget(self.totals)
         layout.addWidget(splitter, 1)
@@ -195,6 +210,10 @@ class ModelBrowser(QWidget):
         if ctx.state.model is not None:
             self.set_model(ctx.state.model)
 
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """Wide enough for the five columns of a typical CNN without scrolling."""
+        return QSize(460, 720)
+
     # ----- filling -------------------------------------------------------------------------
     def set_model(self, model: ModelDescription | None) -> None:
         self.model = model
@@ -203,18 +222,18 @@ class ModelBrowser(QWidget):
         self.details.show_layer(None)
         if model is None:
             self.header.setText("No model open.")
+            self.io.setText("")
             self.sha_button.set_sha("")
             self.totals.setText("")
             return
-        self.header.setText(header_html(model))
+        self.header.setText(title_html(model))
+        self.io.setText(io_html(model))
         self.header.setToolTip(model.path)
         self.sha_button.set_sha(model.sha256)
         for layer in model.layers:
             self.source.appendRow(_row(layer))
         self._index_items(QModelIndex())
         self._apply_filter(self.filter.text())
-        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         if self.ctx.state.layer:
             self.show_layer(self.ctx.state.layer)
 

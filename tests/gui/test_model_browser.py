@@ -51,9 +51,10 @@ def test_tree_shows_nested_layers_with_columns(browser: ModelBrowser) -> None:
 
 
 def test_header_and_totals(browser: ModelBrowser) -> None:
-    header = browser.header.text()
-    assert "tiny.keras" in header and "tiny_classifier" in header
-    assert "input (None, 8) float32" in header and "probabilities (None, 3) float32" in header
+    assert browser.header.text() == "<b>tiny.keras</b> · keras"
+    io = browser.io.text()
+    assert "tiny_classifier (softmax output)" in io
+    assert "input (None, 8) float32" in io and "probabilities (None, 3) float32" in io
     assert browser.totals.text() == "6 layers · 259 params: 195 trainable, 64 non-trainable"
     assert browser.sha_button.text() == "sha256 abababababab…"
 
@@ -85,7 +86,8 @@ def test_selecting_a_row_selects_the_layer_everywhere(qtbot, browser: ModelBrows
     assert signal.args == ["encoder/enc_dense"]
     assert state.layer == "encoder/enc_dense"
     details = browser.details
-    assert "enc_dense" in details.summary.text() and "144 trainable" in details.summary.text()
+    assert details.summary.text().startswith("<b>encoder/enc_dense</b> &nbsp;Dense · float32")
+    assert "params 144: 144 trainable, 0 non-trainable" in details.summary.text()
     weights = [
         [details.weights.topLevelItem(i).text(c) for c in range(5)]
         for i in range(details.weights.topLevelItemCount())
@@ -105,7 +107,7 @@ def test_selecting_a_row_selects_the_layer_everywhere(qtbot, browser: ModelBrows
 def test_follows_layer_selected_elsewhere(browser: ModelBrowser) -> None:
     browser.ctx.state.select_layer("encoder/enc_bn")
     assert browser.tree.currentIndex().data(LAYER_ROLE).path == "encoder/enc_bn"
-    assert "no (frozen)" in browser.details.summary.text()
+    assert "<b>frozen</b>" in browser.details.summary.text()
     assert browser.details.weights.topLevelItemCount() == 4
     browser.ctx.state.select_layer("no/such/layer")
     assert browser.details.layer is None
