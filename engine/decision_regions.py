@@ -19,10 +19,11 @@ import numpy as np
 
 from engine.errors import BadInputError
 
+SUPPORT_REACH = 0.05
 MEANING = (
     "Shading: the class that a k-nearest-neighbour classifier, fitted on the map's points and "
-    "the model's predicted labels, gives each area; paler where the neighbours disagree, fading "
-    "out away from any case. It is a classifier of the projection, not the model's decision "
+    "the model's predicted labels, gives each area; paler where the neighbours disagree and "
+    "away from any case. It is a classifier of the projection, not the model's decision "
     "function: areas between clusters are extrapolation, and t-SNE/UMAP distort distances."
 )
 
@@ -62,7 +63,8 @@ def decision_regions(
     """Fit a kNN classifier on (coords -> predicted) and evaluate it on a resolution² grid.
 
     Cases with an unknown prediction (-1) are left out. `support` is a Gaussian of the grid
-    cell's distance to its nearest case, in units of three typical nearest-neighbour spacings.
+    cell's distance to its nearest case, in units of the larger of three typical
+    nearest-neighbour spacings and SUPPORT_REACH of the map's diagonal.
     """
     from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
@@ -88,7 +90,8 @@ def decision_regions(
     confidence = proba.max(axis=1)
 
     spacing = NearestNeighbors(n_neighbors=2).fit(points).kneighbors(points)[0][:, 1]
-    scale = 3.0 * max(float(np.median(spacing)), 1e-12)
+    diagonal = float(np.hypot(extent[1] - extent[0], extent[3] - extent[2]))
+    scale = max(3.0 * float(np.median(spacing)), SUPPORT_REACH * diagonal, 1e-12)
     nearest = knn.kneighbors(grid, n_neighbors=1)[0][:, 0]
     support = np.exp(-((nearest / scale) ** 2))
 

@@ -21,6 +21,7 @@ VIEWS: list[ViewSpec] = [
     ViewSpec("modelBrowser", "Model", "gui.views.model_browser:ModelBrowser", "left", "Ctrl+1"),
     ViewSpec("cases", "Cases", "gui.views.cases:CaseView", "left", "Ctrl+2"),
     ViewSpec("attribution", "Attribution", "gui.views.canvas:AttributionView", "center", "Ctrl+0"),
+    ViewSpec("embedding", "Embedding", "gui.views.embedding:EmbeddingView", "bottom", "Ctrl+5"),
     ViewSpec("activations", "Activations", "gui.views.activations:ActivationView", "right", "Ctrl+3"),
     ViewSpec("weights", "Weights", "gui.views.weights:WeightView", "right", "Ctrl+4"),
 ]

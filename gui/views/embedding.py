@@ -1,0 +1,463 @@
+"""The embedding view: every case of the open dataset on one map, coloured, filtered, clickable.
+
+Features and the map are computed by `engine.embedding:embedding_task` on the engine thread;
+this view only draws the result. Clicking a point opens that case in the case list and in the
+attribution canvas; a box (Shift-drag) or lasso (Ctrl-drag) lists the cases it encloses.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.jobs import JobError
+from gui.app import show_error
+from gui.context import AppContext
+from gui.widgets.embedding_scatter import EmbeddingScatter, PointGroup
+
+TASK = "engine.embedding:embedding_task"
+JOB_KEY = "embedding"
+AUTO_LAYER = "Auto: input of the last Dense layer"
+METHODS = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
+POOLINGS = {"avg": "Global average", "max": "Global max", "flatten": "Flatten"}
+COLOUR_BY = {
+    "label": "True label",
+    "predicted": "Predicted label",
+    "correct": "Correct / misclassified",
+    "confidence": "Confidence",
+}
+# tab10, then generated hues: distinct for the usual handful of classes.
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+UNKNOWN = QColor("#b0b0b0")
+CORRECT, WRONG = QColor(120, 160, 200), QColor(215, 25, 28)
+CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.9, 0.99, 1.0 + 1e-6)
+REGION_ALPHA = 120
+REGION_FLOOR = 0.3  # share of the shading kept far from any case (extrapolated areas stay visible)
+MAX_LISTED = 2000
+POINT_HELP = (
+    "Hover a point to see the case; click it to open it in the case list and the attribution "
+    "canvas. Shift-drag draws a box, Ctrl-drag a lasso (or pick Box / Lasso); the cases inside "
+    "are listed on the right. Right-drag or the wheel zooms."
+)
+
+
+def class_colors(n: int) -> list[QColor]:
+    if n <= len(PALETTE):
+        return [QColor(c) for c in PALETTE[:n]]
+    return [pg.intColor(i, hues=n, values=1, maxValue=220) for i in range(n)]
+
+
+def region_image(classes: np.ndarray, confidence: np.ndarray, support: np.ndarray, colors: list[QColor]) -> np.ndarray:
+    """RGBA shading: the class colour, strongest where neighbours agree and cases are near."""
+    table = np.array([c.getRgb()[:3] for c in colors] + [UNKNOWN.getRgb()[:3]], dtype=np.uint8)
+    rgba = np.empty((*classes.shape, 4), np.uint8)
+    rgba[..., :3] = table[np.where(classes >= 0, classes, len(colors))]
+    fade = REGION_FLOOR + (1.0 - REGION_FLOOR) * support
+    rgba[..., 3] = (REGION_ALPHA * confidence**2 * fade).astype(np.uint8)
+    return rgba
+
+
+def thumbnail_pixmap(tile: np.ndarray, size: int = 96) -> QPixmap:
+    tile = np.ascontiguousarray(tile[..., :3], dtype=np.uint8)
+    h, w = tile.shape[:2]
+    image = QImage(tile.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
+
+
+def layer_paths(description: Any) -> list[tuple[str, str]]:
+    """(path, "path  (Class, shape)") for every layer of a model description, nested included."""
+    found: list[tuple[str, str]] = []
+
+    def walk(layers: Any) -> None:
+        for layer in layers:
+            found.append((layer.path, f"{layer.path}  ({layer.class_name}, {layer.output_shape})"))
+            walk(layer.children)
+
+    walk(getattr(description, "layers", ()) or ())
+    return found
+
+
+class EmbeddingView(QWidget):
+    """Controls on top, the map in the middle, the selected cases on the right."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.result: Any = None
+        self.wrong = np.zeros(0, dtype=bool)  # misclassified cases of the result
+        self.selection = np.zeros(0, np.int64)
+        self.scatter = EmbeddingScatter(self)
+        self.scatter.setToolTip(POINT_HELP)
+        self.scatter.card_provider = self.describe_case
+        self._build_controls()
+        self._build_side_panel()
+        self._build_layout()
+        self._build_shortcuts()
+        self.scatter.point_clicked.connect(self.open_case)
+        self.scatter.selection_changed.connect(self._on_selection)
+        ctx.state.model_changed.connect(self._on_model_changed)
+        ctx.state.dataset_changed.connect(lambda _summary: self.clear("Dataset changed: compute the map again."))
+        ctx.state.case_selected.connect(self.scatter.set_current)
+        self._on_model_changed(ctx.state.model)
+
+    # ----- construction ------------------------------------------------------------------
+    def _combo(self, name: str, items: dict[str, str], tip: str) -> QComboBox:
+        combo = QComboBox()
+        combo.setObjectName(name)
+        for key, title in items.items():
+            combo.addItem(title, key)
+        combo.setToolTip(tip)
+        return combo
+
+    def _build_controls(self) -> None:
+        self.layer = QComboBox()
+        self.layer.setObjectName("embeddingLayer")
+        self.layer.setMinimumContentsLength(18)
+        self.layer.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.layer.setToolTip("The layer whose output places the cases (default: what the classifier head reads).")
+        self.pooling = self._combo("embeddingPooling", POOLINGS, "How image-shaped (4-D) layer outputs become one vector per case.")
+        self.method = self._combo("embeddingMethod", METHODS, "PCA is linear and fast; t-SNE and UMAP keep neighbours, not distances.")
+        self.perplexity = QDoubleSpinBox(decimals=0, minimum=2, maximum=500, value=30)
+        self.perplexity.setToolTip("t-SNE perplexity: roughly how many neighbours each case keeps close.")
+        self.n_neighbors = QSpinBox(minimum=2, maximum=500, value=15)
+        self.n_neighbors.setToolTip("UMAP n_neighbors: larger keeps more of the global layout.")
+        self.min_dist = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05, value=0.1)
+        self.min_dist.setToolTip("UMAP min_dist: how tightly cases may pack together.")
+        self.params = QStackedWidget()
+        for widgets in ((("perplexity", self.perplexity),), (("neighbours", self.n_neighbors), ("min dist", self.min_dist)), ()):
+            page = QWidget()
+            row = QHBoxLayout(page)
+            row.setContentsMargins(0, 0, 0, 0)
+            for title, widget in widgets:
+                row.addWidget(QLabel(title))
+                row.addWidget(widget)
+            self.params.addWidget(page)
+        self.method.currentIndexChanged.connect(self.params.setCurrentIndex)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
+        self.seed.setToolTip("Random seed: the same seed gives the same map.")
+        self.compute_button = QPushButton("Compute")
+        self.compute_button.setObjectName("embeddingCompute")
+        self.compute_button.setToolTip("Compute features and the map (Ctrl+Enter). Results are cached on disk.")
+        self.compute_button.clicked.connect(self.compute)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+
+        self.colour_by = self._combo("embeddingColour", COLOUR_BY, "What the point colours show.")
+        self.class_filter = QComboBox()
+        self.class_filter.setObjectName("embeddingClassFilter")
+        self.class_filter.setToolTip("Show only the cases of one class (true label; predicted label when colouring by it).")
+        self.misclassified_only = QCheckBox("Misclassified only")
+        self.mark_misclassified = QCheckBox("Ring misclassified")
+        self.mark_misclassified.setChecked(True)
+        self.show_regions = QCheckBox("Decision regions")
+        self.show_regions.setChecked(True)
+        self.show_regions.setToolTip("Shading: computed with the map.")
+        for signal in (
+            self.colour_by.currentIndexChanged,
+            self.class_filter.currentIndexChanged,
+            self.misclassified_only.toggled,
+            self.mark_misclassified.toggled,
+            self.show_regions.toggled,
+        ):
+            signal.connect(self.refresh)
+        self.modes = QButtonGroup(self)
+        self.mode_buttons: dict[str, QToolButton] = {}
+        for mode, title, key in (("pan", "Pan", "P"), ("box", "Box", "B"), ("lasso", "Lasso", "L")):
+            button = QToolButton()
+            button.setText(title)
+            button.setCheckable(True)
+            button.setToolTip(f"Left-drag to {'pan' if mode == 'pan' else 'select with a ' + mode} ({key})")
+            button.setChecked(mode == "pan")
+            button.clicked.connect(lambda _=False, m=mode: self.set_mode(m))
+            self.modes.addButton(button)
+            self.mode_buttons[mode] = button
+        self.status = QLabel("Open a model and its cases, then Compute (Ctrl+Enter).")
+        self.status.setObjectName("embeddingStatus")
+
+    def _build_side_panel(self) -> None:
+        self.selection_title = QLabel("Selection: Shift-drag a box or Ctrl-drag a lasso.")
+        self.selection_title.setWordWrap(True)
+        self.selection_list = QListWidget()
+        self.selection_list.setObjectName("embeddingSelection")
+        self.selection_list.itemClicked.connect(self._on_list_item)
+        self.selection_list.itemActivated.connect(self._on_list_item)
+        self.clear_selection_button = QPushButton("Clear selection")
+        self.clear_selection_button.clicked.connect(lambda: self._on_selection(np.zeros(0, np.int64)))
+
+    def _build_layout(self) -> None:
+        top = QHBoxLayout()
+        for widget in (QLabel("Layer"), self.layer, QLabel("Pooling"), self.pooling, QLabel("Map"), self.method,
+                       self.params, QLabel("Seed"), self.seed, self.compute_button, self.cancel_button, self.progress):
+            top.addWidget(widget)
+        top.addStretch(1)
+        second = QHBoxLayout()
+        for widget in (QLabel("Colour"), self.colour_by, QLabel("Class"), self.class_filter, self.misclassified_only,
+                       self.mark_misclassified, self.show_regions, *self.mode_buttons.values()):
+            second.addWidget(widget)
+        second.addStretch(1)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.selection_title)
+        side_layout.addWidget(self.selection_list, 1)
+        side_layout.addWidget(self.clear_selection_button)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.scatter)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addLayout(second)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.status)
+
+    def _build_shortcuts(self) -> None:
+        context = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        for keys, slot in (
+            ("Ctrl+Return", self.compute),
+            ("Escape", self.cancel),
+            ("P", lambda: self.set_mode("pan")),
+            ("B", lambda: self.set_mode("box")),
+            ("L", lambda: self.set_mode("lasso")),
+        ):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(context)
+            shortcut.activated.connect(slot)
+
+    # ----- model, dataset, compute -------------------------------------------------------
+    def _on_model_changed(self, description: Any) -> None:
+        self.layer.clear()
+        self.layer.addItem(AUTO_LAYER, "")
+        for path, title in layer_paths(description):
+            self.layer.addItem(title, path)
+        self.clear("Model changed: compute the map again." if description is not None else "Open a model.")
+
+    def clear(self, message: str) -> None:
+        self.result = None
+        self.wrong = np.zeros(0, dtype=bool)
+        self.scatter.set_points(np.zeros((0, 2), np.float32))
+        self.scatter.set_regions(None)
+        self._on_selection(np.zeros(0, np.int64))
+        self.status.setText(message)
+
+    def request(self) -> dict[str, Any]:
+        """The task's keyword arguments from the controls."""
+        method = self.method.currentData()
+        params = {
+            "tsne": {"perplexity": float(self.perplexity.value())},
+            "umap": {"n_neighbors": int(self.n_neighbors.value()), "min_dist": float(self.min_dist.value())},
+            "pca": {},
+        }[method]
+        summary = self.ctx.state.dataset
+        return {
+            "layer": self.layer.currentData() or "",
+            "pooling": self.pooling.currentData(),
+            "method": method,
+            "params": params,
+            "seed": int(self.seed.value()),
+            "regions": True,
+            "thumbnails": getattr(summary, "thumbnails", None) is None,
+        }
+
+    def compute(self) -> None:
+        self.compute_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.status.setText("Computing…")
+        self.ctx.engine.submit(
+            JOB_KEY, TASK, on_result=self._on_result, on_error=self._on_error, on_progress=self._on_progress,
+            **self.request(),
+        )
+
+    def cancel(self) -> None:
+        if self.cancel_button.isEnabled():
+            self.ctx.engine.cancel(JOB_KEY)
+
+    def _job_done(self) -> None:
+        self.compute_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.hide()
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        if message:
+            self.status.setText(message)
+
+    def _on_error(self, error: JobError) -> None:
+        self._job_done()
+        self.status.setText("Cancelled." if error.kind == "cancelled" else f"Failed: {error.message}")
+        if error.kind != "cancelled":
+            show_error(self, error, "Could not compute the embedding")
+
+    def _on_result(self, result: Any) -> None:
+        self._job_done()
+        self.show_result(result)
+
+    def show_result(self, result: Any) -> None:
+        """Draw a computed `engine.embedding.Embedding`."""
+        self.result = result
+        self.wrong = self._misclassified()
+        self.class_filter.blockSignals(True)
+        self.class_filter.clear()
+        self.class_filter.addItem("All classes", -1)
+        for i, name in enumerate(result.class_names):
+            self.class_filter.addItem(name, i)
+        self.class_filter.blockSignals(False)
+        self.show_regions.setToolTip(result.regions.meaning if result.regions is not None else "No regions.")
+        self.scatter.set_points(result.coords)
+        self.scatter.set_current(self.ctx.state.case)
+        self._on_selection(np.zeros(0, np.int64))
+        self.refresh()
+        cached = [what for what, hit in result.cached.items() if hit]
+        wrong = int(self.wrong.sum())
+        self.status.setText(
+            f"{METHODS[result.method]} of {len(result.coords)} cases at {result.layer} "
+            f"({result.feature_dim} values); {wrong} misclassified; {result.elapsed:.1f} s"
+            + (f" ({', '.join(cached)} from cache)" if cached else "")
+        )
+
+    # ----- drawing -----------------------------------------------------------------------
+    def _misclassified(self) -> np.ndarray:
+        r = self.result
+        return (r.labels >= 0) & (r.predicted >= 0) & (r.labels != r.predicted)
+
+    def visible_mask(self) -> np.ndarray:
+        r = self.result
+        mask = np.ones(len(r.coords), dtype=bool)
+        chosen = self.class_filter.currentData()
+        if chosen is not None and chosen >= 0:
+            by_predicted = self.colour_by.currentData() == "predicted" or not (r.labels >= 0).any()
+            mask &= (r.predicted if by_predicted else r.labels) == chosen
+        if self.misclassified_only.isChecked():
+            mask &= self.wrong
+        return mask
+
+    def groups(self, mask: np.ndarray) -> list[PointGroup]:
+        """The colour groups of the visible cases under the current colour mode."""
+        r = self.result
+        mode = self.colour_by.currentData()
+        colors = class_colors(len(r.class_names))
+        if mode in ("label", "predicted"):
+            values = r.labels if mode == "label" else r.predicted
+            found = [PointGroup(name, colors[i], np.flatnonzero(mask & (values == i))) for i, name in enumerate(r.class_names)]
+            found.append(PointGroup("unknown", UNKNOWN, np.flatnonzero(mask & (values < 0))))
+        elif mode == "correct":
+            unknown = (r.labels < 0) | (r.predicted < 0)
+            found = [
+                PointGroup("correct", CORRECT, np.flatnonzero(mask & ~self.wrong & ~unknown)),
+                PointGroup("misclassified", WRONG, np.flatnonzero(mask & self.wrong)),
+                PointGroup("no label", UNKNOWN, np.flatnonzero(mask & unknown)),
+            ]
+        else:
+            cmap = pg.colormap.get("viridis")
+            found = []
+            for lo, hi in zip(CONFIDENCE_BINS[:-1], CONFIDENCE_BINS[1:]):
+                color = cmap.map((lo + min(hi, 1.0)) / 2, mode="qcolor")
+                name = f"confidence {lo:.2f}–{min(hi, 1.0):.2f}"
+                found.append(PointGroup(name, color, np.flatnonzero(mask & (r.confidence >= lo) & (r.confidence < hi))))
+        return [g for g in found if len(g.indices)]
+
+    def refresh(self) -> None:
+        """Redraw from the current result and display controls (no recomputation)."""
+        if self.result is None:
+            return
+        mask = self.visible_mask()
+        flagged = np.flatnonzero(mask & self.wrong) if self.mark_misclassified.isChecked() else None
+        self.scatter.set_groups(self.groups(mask), flagged, "ring: misclassified")
+        self.scatter.set_selection(self.selection)
+        regions = self.result.regions
+        if self.show_regions.isChecked() and regions is not None:
+            colors = class_colors(len(self.result.class_names))
+            self.scatter.set_regions(region_image(regions.classes, regions.confidence, regions.support, colors), regions.extent)
+        else:
+            self.scatter.set_regions(None)
+
+    def set_mode(self, mode: str) -> None:
+        self.scatter.view_box.mode = mode
+        self.mode_buttons[mode].setChecked(True)
+
+    # ----- cases -------------------------------------------------------------------------
+    def thumbnails(self) -> np.ndarray | None:
+        if self.result is not None and self.result.thumbnails is not None:
+            return self.result.thumbnails
+        tiles = getattr(self.ctx.state.dataset, "thumbnails", None)
+        return tiles if tiles is not None and self.result is not None and len(tiles) == len(self.result.coords) else None
+
+    def case_text(self, i: int) -> str:
+        r = self.result
+        label = r.class_names[r.labels[i]] if r.labels[i] >= 0 else "?"
+        predicted = r.class_names[r.predicted[i]] if 0 <= r.predicted[i] < len(r.class_names) else "?"
+        return f"{r.names[i]}: {label} → {predicted} ({r.confidence[i]:.0%})"
+
+    def describe_case(self, i: int) -> tuple[QPixmap | None, str]:
+        """The hover card's thumbnail and text for case `i`."""
+        r = self.result
+        tiles = self.thumbnails()
+        label = escape(r.class_names[r.labels[i]]) if r.labels[i] >= 0 else "unknown"
+        predicted = escape(r.class_names[r.predicted[i]]) if 0 <= r.predicted[i] < len(r.class_names) else "?"
+        verdict = "<br><span style='color:#d7191c'><b>misclassified</b></span>" if self.wrong[i] else ""
+        text = (
+            f"<b>{escape(r.names[i])}</b><br>label: {label}<br>predicted: {predicted} "
+            f"({r.confidence[i]:.1%}){verdict}<br><i>click to open</i>"
+        )
+        return (thumbnail_pixmap(tiles[i]) if tiles is not None else None), text
+
+    def open_case(self, i: int) -> None:
+        """Open case `i` in the case list and the attribution canvas."""
+        self.ctx.state.select_case(int(i))
+        self.ctx.state.explain_requested.emit(int(i), "")
+
+    def _on_selection(self, indices: np.ndarray) -> None:
+        self.selection = np.asarray(indices, dtype=np.int64)
+        self.scatter.set_selection(self.selection)
+        self.selection_list.clear()
+        if not len(self.selection):
+            self.selection_title.setText("Selection: Shift-drag a box or Ctrl-drag a lasso.")
+            return
+        wrong = int(self.wrong[self.selection].sum())
+        self.selection_title.setText(f"Selected {len(self.selection)} cases, {wrong} misclassified. Click one to open it.")
+        for i in self.selection[:MAX_LISTED]:
+            item = QListWidgetItem(self.case_text(int(i)))
+            item.setData(Qt.ItemDataRole.UserRole, int(i))
+            if self.wrong[i]:
+                item.setForeground(WRONG)
+            self.selection_list.addItem(item)
+        if len(self.selection) > MAX_LISTED:
+            self.selection_list.addItem(f"… and {len(self.selection) - MAX_LISTED} more")
+
+    def _on_list_item(self, item: QListWidgetItem) -> None:
+        index = item.data(Qt.ItemDataRole.UserRole)
+        if index is not None:
+            self.open_case(int(index))
