@@ -195,15 +195,18 @@ class MainWindow(QMainWindow):
         show_error(self, error, "Could not open model")
 
     def _confirm_trust(self, path: str, reason: str) -> bool:
-        answer = QMessageBox.warning(
-            self,
+        """Ask before unsafe deserialisation; "No" is the default, so Enter never trusts a file."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
             "Trust this model file?",
             f"{reason}\n\nLoading it runs code stored in the file. Load {Path(path).name} only if "
             "you trust where it came from.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
+            self,
         )
-        return answer == QMessageBox.StandardButton.Yes
+        box.setObjectName("trustDialog")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def _fill_recent_menu(self) -> None:
         """Rebuilt whenever the list changes (a disabled menu never emits aboutToShow)."""
