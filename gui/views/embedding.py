@@ -53,7 +53,10 @@ COLOUR_BY = {
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 UNKNOWN = QColor("#b0b0b0")
 CORRECT, WRONG = QColor(120, 160, 200), QColor(215, 25, 28)
-CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.9, 0.99, 1.0 + 1e-6)
+# Confidence bins from high to low (drawn in this order, so unsure cases land on top), coloured
+# from a calm blue to an alarming red.
+CONFIDENCE_BINS = ((0.99, 1.0), (0.9, 0.99), (0.7, 0.9), (0.5, 0.7), (0.0, 0.5))
+CONFIDENCE_COLORS = ("#313695", "#74add1", "#fdae61", "#f46d43", "#d7191c")
 REGION_ALPHA = 120
 REGION_FLOOR = 0.3  # share of the shading kept far from any case (extrapolated areas stay visible)
 MAX_LISTED = 2000
@@ -174,6 +177,7 @@ class EmbeddingView(QWidget):
         self.colour_by = self._combo("embeddingColour", COLOUR_BY, "What the point colours show.")
         self.class_filter = QComboBox()
         self.class_filter.setObjectName("embeddingClassFilter")
+        self.class_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.class_filter.setToolTip("Show only the cases of one class (true label; predicted label when colouring by it).")
         self.misclassified_only = QCheckBox("Misclassified only")
         self.mark_misclassified = QCheckBox("Ring misclassified")
@@ -233,8 +237,10 @@ class EmbeddingView(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.scatter)
         splitter.addWidget(side)
-        splitter.setStretchFactor(0, 4)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        side.setMinimumWidth(180)
+        splitter.setSizes([800, 260])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
@@ -381,12 +387,10 @@ class EmbeddingView(QWidget):
                 PointGroup("no label", UNKNOWN, np.flatnonzero(mask & unknown)),
             ]
         else:
-            cmap = pg.colormap.get("viridis")
             found = []
-            for lo, hi in zip(CONFIDENCE_BINS[:-1], CONFIDENCE_BINS[1:]):
-                color = cmap.map((lo + min(hi, 1.0)) / 2, mode="qcolor")
-                name = f"confidence {lo:.2f}–{min(hi, 1.0):.2f}"
-                found.append(PointGroup(name, color, np.flatnonzero(mask & (r.confidence >= lo) & (r.confidence < hi))))
+            for (lo, hi), color in zip(CONFIDENCE_BINS, CONFIDENCE_COLORS):
+                inside = (r.confidence >= lo) & ((r.confidence < hi) | (hi >= 1.0))
+                found.append(PointGroup(f"confidence {lo:.2f}–{hi:.2f}", QColor(color), np.flatnonzero(mask & inside)))
         return [g for g in found if len(g.indices)]
 
     def refresh(self) -> None:

@@ -162,7 +162,7 @@ class EmbeddingScatter(pg.PlotWidget):
         self.addItem(self.regions, ignoreBounds=True)
         self._groups: list[pg.ScatterPlotItem] = []
         self._flagged = self._overlay(symbol="o", pen=pg.mkPen(215, 25, 28, width=1.6), z=5)
-        self._selected = self._overlay(symbol="o", pen=pg.mkPen(0, 0, 0, width=1.2), z=6)
+        self._selected = self._overlay(symbol="o", pen=pg.mkPen(0, 0, 0, width=1.0), z=6)
         self._current = self._overlay(symbol="star", pen=pg.mkPen("k", width=1.5), brush=pg.mkBrush(255, 215, 0), z=8)
         self._hover = self._overlay(symbol="o", pen=pg.mkPen("k", width=2.5), z=9)
         self.coords = np.zeros((0, 2), np.float32)
@@ -229,7 +229,7 @@ class EmbeddingScatter(pg.PlotWidget):
     def set_selection(self, indices: np.ndarray) -> None:
         """Ring the selected cases that are visible."""
         shown = indices[np.isin(indices, self.visible)]
-        self._selected.setData(pos=self.coords[shown], size=marker_size(len(self.coords)) + 4)
+        self._selected.setData(pos=self.coords[shown], size=marker_size(len(self.coords)) + 2)
 
     def set_current(self, index: int) -> None:
         """Mark the case that is open elsewhere (case list, canvas)."""
