@@ -1,0 +1,133 @@
+"""The case browser on the demo model: listing, predictions, filters, selection, review persistence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from gui.app import DEMO_CASES, DEMO_MODEL
+from gui.context import AppContext
+from gui.settings import Settings
+from gui.state import AppState
+from gui.views.cases import CONFIDENCE, PREDICTED, VERDICT, CaseView
+
+pytestmark = pytest.mark.skipif(not DEMO_MODEL.exists(), reason="demo model not built yet")
+
+
+@pytest.fixture
+def make_view(qtbot, engine):
+    """A CaseView on the shared engine thread; the demo model is opened once per view."""
+
+    def make() -> CaseView:
+        ctx = AppContext(engine, AppState(), Settings())
+        view = CaseView(ctx)
+        qtbot.addWidget(view)
+        view.resize(460, 800)
+        view.show()
+        with qtbot.waitSignal(ctx.state.model_changed, timeout=60000):
+            engine.submit("model", "engine.models:open_model_task", path=str(DEMO_MODEL), on_result=ctx.state.set_model)
+        return view
+
+    return make
+
+
+def open_demo_cases(qtbot, view: CaseView) -> None:
+    with qtbot.waitSignal(view.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
+        view.ctx.state.dataset_requested.emit(str(DEMO_CASES))
+
+
+def test_demo_cases_listed_predicted_filtered_and_selected(qtbot, make_view) -> None:
+    view = make_view()
+    published = []
+    view.ctx.state.dataset_changed.connect(published.append)
+    open_demo_cases(qtbot, view)
+    assert view.table_model.rowCount() == 1797
+    assert len(published) == 1 and len(published[0]) == 1797
+    p = view.predictions
+    assert p.probabilities.shape == (1797, 10) and view.summary.hash == p.dataset_hash
+    wrong = np.flatnonzero(p.predicted != view.summary.labels)
+    assert 0 < len(wrong) < 100  # a trained model: a few mistakes
+    first = view.table_model.index(0, PREDICTED).data()
+    assert first == view.summary.class_names[p.predicted[0]]
+
+    view.misclassified_check.setChecked(True)
+    assert view.table_model.rowCount() == len(wrong)
+    shown = sorted(view.table_model.case_at(r) for r in range(len(wrong)))
+    assert shown == wrong.tolist()
+    view.misclassified_check.setChecked(False)
+
+    view.class_combo.setCurrentIndex(view.class_combo.findText("True: 3"))
+    assert view.table_model.rowCount() == int((view.summary.labels == 3).sum())
+    view.class_combo.setCurrentIndex(0)
+    view.confidence_slider.setValue((0.0, 0.9))
+    assert view.table_model.rowCount() == int((p.confidence <= 0.9 + 1e-6).sum())
+    view.confidence_slider.setValue((0.0, 1.0))
+
+    view.table.sortByColumn(CONFIDENCE, Qt.SortOrder.AscendingOrder)
+    conf = [float(view.table_model.index(r, CONFIDENCE).data()) for r in range(5)]
+    assert conf == sorted(conf) and conf[0] == pytest.approx(float(p.confidence.min()), abs=1e-3)
+
+    with qtbot.waitSignal(view.ctx.state.case_selected) as selected:
+        view.select_row(0)
+    assert selected.args == [int(np.argmin(p.confidence))]
+    with qtbot.waitSignal(view.ctx.state.case_selected) as selected:
+        qtbot.keyClick(view.table, Qt.Key.Key_J)
+    assert selected.args == [view.table_model.case_at(1)]
+
+
+def test_verdict_and_note_persist_across_reopen(qtbot, make_view) -> None:
+    view = make_view()
+    open_demo_cases(qtbot, view)
+    view.select_row(3)
+    case = view.current_case()
+    qtbot.keyClick(view.table, Qt.Key.Key_2)  # spurious feature
+    assert view.review.verdict() == "spurious feature"
+    assert view.table_model.index(3, VERDICT).data() == "spurious"
+    view.review.note.setFocus()
+    qtbot.keyClicks(view.review.note, "looks at the border")
+    path = view.review_store.path
+    assert path.parent.name == "reviews"  # bundled demo cases: reviews live in the config folder
+    qtbot.waitUntil(lambda: "looks at the border" in path.read_text(), timeout=3000)  # debounced write
+    qtbot.keyClicks(view.review.note, " too")
+    view.review.flush()  # what focus-out and closing do
+    entry = json.loads(path.read_text())["cases"][view.summary.names[case]]
+    assert entry["note"] == "looks at the border too" and entry["verdict"] == "spurious feature"
+    assert entry["model_sha256"] == view.model.sha256
+
+    again = make_view()
+    open_demo_cases(qtbot, again)
+    assert again.table_model.verdicts[case] == "spurious feature"
+    again.ctx.state.select_case(case)
+    assert again.current_case() == case
+    assert again.review.verdict() == "spurious feature"
+    assert again.review.note.toPlainText() == "looks at the border too"
+
+
+def test_folder_with_corrupt_file_and_recipe_edit(qtbot, make_view, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    (tmp_path / "a" / "bad.jpg").write_bytes(b"not a jpeg")
+    view = make_view()
+    with qtbot.waitSignal(view.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
+        view.open(str(tmp_path))
+    assert view.table_model.rowCount() == 6 and view.summary.skipped[0].startswith("a/bad.jpg")
+    assert view.summary.preprocessing["size"] == [28, 28]  # fitted to the demo model
+    assert view.findChild(object, "skippedDialog") is not None
+    old_hash = view.summary.hash
+    with qtbot.waitSignal(view.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
+        view.preprocessing.resize_combo.setCurrentIndex(view.preprocessing.resize_combo.findData("pad"))
+    assert view.summary.preprocessing["resize"] == "pad" and view.summary.hash != old_hash
+    sha = view.model.sha256
+    assert view.ctx.settings.get("preprocessing")[sha]["resize"] == "pad"  # stored per model
+    view.preprocessing.channels_combo.setCurrentIndex(view.preprocessing.channels_combo.findData("rgb"))
+    qtbot.waitUntil(lambda: view.preprocessing.problem_label.isVisible(), timeout=60000)
+    assert "expects 1" in view.preprocessing.problem_label.text()
+    assert view.preprocessing.channels_combo.currentData() == "auto"  # reverted to the working recipe
