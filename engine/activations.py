@@ -109,18 +109,20 @@ def summarize(path: str, class_name: str, values: np.ndarray, cases: tuple[int, 
               images: tuple[np.ndarray | None, ...], seconds: float) -> LayerActivations:
     """Per-case statistics and, for feature maps, per-channel means and maxima."""
     kind = KINDS.get(values.ndim, "other")
+    stats = tuple(tensor_stats(v) for v in values)
     channel_mean = channel_max = None
     if kind == "maps":
         flat = values.reshape(values.shape[0], -1, values.shape[-1])
-        channel_mean = np.nanmean(flat, axis=1).astype(np.float32)
-        channel_max = np.nanmax(flat, axis=1).astype(np.float32)
+        finite = not any(s.nonfinite for s in stats)
+        channel_mean = (flat.mean(axis=1) if finite else np.nanmean(flat, axis=1)).astype(np.float32)
+        channel_max = (flat.max(axis=1) if finite else np.nanmax(flat, axis=1)).astype(np.float32)
     return LayerActivations(
         path=path,
         class_name=class_name,
         cases=cases,
         values=values,
         kind=kind,
-        stats=tuple(tensor_stats(v) for v in values),
+        stats=stats,
         channel_mean=channel_mean,
         channel_max=channel_max,
         images=images,

@@ -52,7 +52,7 @@ TASK = "engine.activations:activations_task"
 PAGE = 144  # feature maps per page: 96-channel layers fit on one
 TOP_UNITS = 5
 SORTS = {"Channel index": None, "Mean activation": "channel_mean", "Max activation": "channel_max"}
-OVERLAY_OPACITY = 0.6
+OVERLAY_OPACITY = 0.8
 
 
 class ActivationView(QWidget):

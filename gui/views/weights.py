@@ -98,6 +98,7 @@ class WeightView(QWidget):
         self.tensors.itemSelectionChanged.connect(self._render_tensor)
 
         self.mode = QComboBox()
+        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.mode.currentIndexChanged.connect(lambda _: self._render_filters())
         self.channel = QSpinBox()
         self.channel.setPrefix("input channel ")
@@ -367,7 +368,7 @@ class OverviewModel(QAbstractTableModel):
             if COLUMNS[index.column()] == "near zero":
                 return f"{value:.1%}"
             if isinstance(value, float):
-                return fmt(value)
+                return fmt(value) if np.isfinite(value) else "–"
             return f"{value:,}" if isinstance(value, int) else value
         if role == Qt.ItemDataRole.BackgroundRole and row.flags:
             return QBrush(FLAGGED)
@@ -409,6 +410,7 @@ class OverviewTable(QWidget):
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.doubleClicked.connect(self._open_layer)
         self.search = QLineEdit(placeholderText="Filter layers…", clearButtonEnabled=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pyqtgraph as pg
@@ -51,9 +52,13 @@ def columns_for(n: int, height: int, width: int, aspect: float = 1.4) -> int:
     return max(1, min(n, math.ceil(math.sqrt(n * height * aspect / max(1, width)))))
 
 
-def tile_atlas(tiles: np.ndarray, cols: int, gap: int = 1) -> tuple[np.ndarray, TileLayout]:
-    """(n, h, w) or (n, h, w, 3) tiles -> one float32 image, NaN (transparent) between tiles."""
+def tile_atlas(tiles: np.ndarray, cols: int, gap: int | None = None) -> tuple[np.ndarray, TileLayout]:
+    """(n, h, w) or (n, h, w, 3) tiles -> one float32 image, NaN (transparent) between tiles.
+
+    The default gap grows with the tiles (1 px per 16) so that it stays visible when zoomed out.
+    """
     n, h, w = tiles.shape[:3]
+    gap = max(1, min(h, w) // 16) if gap is None else gap
     extra = tiles.shape[3:]
     layout = TileLayout(n, h, w, cols, gap)
     canvas = np.full((layout.rows * cols, h + gap, w + gap, *extra), np.nan, np.float32)
@@ -92,6 +97,21 @@ def upsample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return (top * (1 - fr) + bottom * fr).astype(np.float32)
 
 
+def indexed(image: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
+    """Colour indices 0..254 for `levels`, 255 for NaN: uint8 images take Qt's fast indexed path."""
+    lo, hi = levels
+    scaled = (image - lo) * (254.0 / (hi - lo) if hi > lo else 0.0)
+    np.clip(scaled, 0, 254, out=scaled)
+    return np.nan_to_num(scaled, nan=255, copy=False).astype(np.uint8)
+
+
+@lru_cache(maxsize=8)
+def _gap_lut(colormap: str) -> np.ndarray:
+    """254 colours of the map, and white (the background) for index 255, the gaps."""
+    colours = pg.colormap.get(colormap).getLookupTable(nPts=255, alpha=False)
+    return np.vstack([colours, [[255, 255, 255]]]).astype(np.uint8)
+
+
 @dataclass
 class Panel:
     """One image in the grid widget: an atlas, a single map, or a map over a background image."""
@@ -101,8 +121,8 @@ class Panel:
     layout: TileLayout
     levels: tuple[float, float] = (0.0, 1.0)
     colormap: str | None = SEQUENTIAL  # None for RGB images
-    background: np.ndarray | None = None  # drawn under `image`, same pixel grid, 0..1
-    opacity: float = 1.0
+    background: np.ndarray | None = None  # drawn under `image` (same pixel grid, 0..1); then the
+    opacity: float = 1.0  # colormap fades from transparent (low) to opaque (high)
 
 
 class FeatureGrid(pg.GraphicsLayoutWidget):
@@ -166,8 +186,14 @@ class FeatureGrid(pg.GraphicsLayoutWidget):
             background.setVisible(True)
         else:
             background.setVisible(False)
-        lut = pg.colormap.get(panel.colormap).getLookupTable(nPts=256) if panel.colormap else None
-        item.setImage(panel.image, levels=panel.levels, lut=lut, autoLevels=False)
+        if panel.colormap and panel.background is None and panel.image.ndim == 2:
+            image, levels, lut = indexed(panel.image, panel.levels), (0, 255), _gap_lut(panel.colormap)
+        else:
+            image, levels, lut = panel.image, panel.levels, None
+            if panel.colormap:  # over an image: low values transparent, high values opaque
+                lut = pg.colormap.get(panel.colormap).getLookupTable(nPts=256, alpha=True)
+                lut[:, 3] = np.linspace(0, 255, 256) ** 0.7 * 255 ** 0.3
+        item.setImage(image, levels=levels, lut=lut, autoLevels=False)
         item.setOpacity(panel.opacity)
 
     def mark(self, tile: int) -> None:

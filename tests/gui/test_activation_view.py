@@ -16,7 +16,7 @@ from gui.settings import Settings
 from gui.state import AppState
 from gui.views.activations import PAGE, ActivationView
 from gui.views.weights import WeightView
-from gui.widgets.feature_grid import TileLayout, columns_for, normalise_tiles, tile_atlas, upsample
+from gui.widgets.feature_grid import TileLayout, columns_for, indexed, normalise_tiles, tile_atlas, upsample
 
 INSTALL = "tests.gui.test_activation_view:install_task"
 
@@ -118,6 +118,7 @@ def test_atlas_layout_puts_tile_i_at_row_i_div_cols() -> None:
     assert columns_for(96, 112, 112) == 12
     assert upsample(np.array([[0.0, 1.0]]), (1, 4)).tolist() == [[0.0, 0.25, 0.75, 1.0]]
     assert TileLayout(1, 4, 4, 1, 0).locate(3.5, 3.5) == (0, 3, 3)
+    assert indexed(np.array([[-1.0, 0.5, 2.0, np.nan]]), (-1.0, 2.0)).tolist() == [[0, 127, 254, 255]]
 
 
 def test_selecting_conv_dense_and_nested_layers_updates_both_viewers(qtbot, engine, ctx, views) -> None:
