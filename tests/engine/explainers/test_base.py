@@ -170,8 +170,8 @@ def _oom_when_larger_than(limit: int):
 def test_out_of_memory_retries_at_half_batch_size(linear_model):
     explainer = explainers.create("saliency", linear_model, batch_size=16)
     fn, calls = _oom_when_larger_than(4)
-    data = np.arange(20, dtype=np.float32).reshape(10, 2)
-    (out,) = explainer.run_batches(fn, 10, lambda a, b: (data[a:b],))
+    data = np.arange(80, dtype=np.float32).reshape(40, 2)
+    (out,) = explainer.run_batches(fn, 40, lambda a, b: (data[a:b],))
     np.testing.assert_array_equal(out, data * 2)
     assert calls[:3] == [16, 8, 4] and max(calls[3:]) == 4
 
@@ -183,18 +183,21 @@ def test_out_of_memory_at_batch_size_one_is_an_error(linear_model):
         explainer.run_batches(fn, 3, lambda a, b: (np.zeros((b - a, 2), "float32"),))
 
 
-def test_short_batches_are_padded_to_powers_of_two(linear_model):
+def test_one_trace_serves_every_batch_length_without_padding(linear_model):
     explainer = explainers.create("saliency", linear_model, batch_size=16)
-    seen: list[int] = []
+    traces: list[int] = []
 
+    @tf.function
     def fn(x):
-        seen.append(len(x))
-        return x
+        traces.append(1)  # runs only while tracing
+        return x * 2.0, tf.fill(tf.shape(x)[:1], tf.shape(x)[0])
 
     data = np.arange(21, dtype=np.float32)[:, None]
-    (out,) = explainer.run_batches(fn, 21, lambda a, b: (data[a:b],))
-    assert seen == [16, 8] and out.shape == (21, 1)
-    np.testing.assert_array_equal(out, data)
+    doubled, lengths = explainer.run_batches(fn, 21, lambda a, b: (data[a:b],))
+    np.testing.assert_array_equal(doubled, data * 2)
+    assert lengths.tolist() == [16] * 16 + [5] * 5 and len(traces) == 1
+    explainer.run_batches(fn, 3, lambda a, b: (data[a:b],))
+    assert len(traces) == 1
 
 
 def test_progress_monotonic_and_cancel_between_batches(tiny_cnn, images):

@@ -1,0 +1,173 @@
+"""Time per case of every attribution method, and its ratio to the floor.
+
+The floor is what the same model evaluations cost with nothing around them: the rows each
+method actually evaluated (counted by the explainer, by kind: forward for perturbation methods,
+forward+backward for gradient methods) run as one plain loop of full batches of the same batch
+size through a compiled tf.function, in the same process, right after the method (method and
+floor alternate; each figure is the best of --repeats runs, after a warm-up that traces).
+Target: every method within 1.3x its floor.
+
+    .venv/bin/python bench/explainers.py                 # demo CNN and MobileNetV2, defaults
+    .venv/bin/python bench/explainers.py --quick         # fewer cases, MobileNet with fewer samples
+    .venv/bin/python bench/explainers.py --methods saliency,rise --cases 16 --models demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from engine import explainers  # noqa: E402
+
+TARGET = 1.3
+# --quick on MobileNet: fewer samples per case so that the whole table takes minutes.
+QUICK_MOBILENET = {"steps": 16, "nb_samples": 64, "stride": 16}
+
+
+def demo_model(cases: int) -> tuple[keras.Model, np.ndarray]:
+    demo = ROOT / "resources" / "demo"
+    model = keras.models.load_model(demo / "digits_cnn.keras")
+    x = np.load(demo / "digits_cases.npz")["x"][:cases].astype("float32") / 255.0
+    return model, x
+
+
+def mobilenet_model(cases: int) -> tuple[keras.Model, np.ndarray]:
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
+    x = np.random.default_rng(0).uniform(-1, 1, size=(cases, 224, 224, 3)).astype("float32")
+    return model, x
+
+
+def floor_runner(model: keras.Model, shape: tuple[int, ...], batch_size: int) -> Callable[[dict], float]:
+    """A function timing `counts` = {"forward": rows, "gradient": rows} as plain batched loops."""
+
+    @tf.function(reduce_retracing=True)
+    def forward(x: tf.Tensor) -> tf.Tensor:
+        return model(x, training=False)
+
+    @tf.function(reduce_retracing=True)
+    def gradient(x: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = tf.reduce_sum(model(x, training=False)[:, 0])
+        return tape.gradient(score, x)
+
+    rng = np.random.default_rng(1)
+    batches: dict[int, tf.Tensor] = {}
+
+    def batch(rows: int) -> tf.Tensor:
+        if rows not in batches:
+            batches[rows] = tf.constant(rng.uniform(0, 1, size=(rows, *shape)).astype("float32"))
+        return batches[rows]
+
+    def loop(fn: Callable, rows: int) -> None:
+        full, rest = divmod(rows, batch_size)
+        for _ in range(full):
+            out = fn(batch(batch_size))
+        if rest:
+            out = fn(batch(rest))
+        if rows:
+            out.numpy()  # wait for the last batch
+
+    def run(counts: dict) -> float:
+        start = time.perf_counter()
+        loop(forward, counts.get("forward", 0))
+        loop(gradient, counts.get("gradient", 0))
+        return time.perf_counter() - start
+
+    return run
+
+
+def bench_model(label: str, model: keras.Model, x: np.ndarray, names: list[str], overrides: dict, repeats: int) -> dict:
+    """{method: (seconds per case, floor seconds per case, evaluations per case)}."""
+    results = {}
+    floors: dict[int, Callable[[dict], float]] = {}
+    for name in names:
+        info = next(i for i in explainers.available() if i.name == name)
+        params = {k: v for k, v in overrides.items() if k in info.params}
+        explainer = explainers.create(name, model, **params)
+        explainer.explain(x)  # warm-up: traces every batch shape
+        counts = dict(explainer.evaluations)
+        batch_size = int(explainer.params["batch_size"])
+        floor = floors.setdefault(batch_size, floor_runner(model, x.shape[1:], batch_size))
+        floor(counts)  # warm-up
+        method_times, floor_times = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            explainer.explain(x)
+            method_times.append(time.perf_counter() - start)
+            floor_times.append(floor(counts))
+        n = len(x)
+        results[name] = (min(method_times) / n, min(floor_times) / n, {k: v / n for k, v in counts.items()})
+        t, f, _ = results[name]
+        print(f"  {label:9s} {name:22s} {1e3 * t:10.1f} ms/case  floor {1e3 * f:10.1f}  ratio {t / f:5.2f}", flush=True)
+    return results
+
+
+def table(columns: dict[str, dict], names: list[str]) -> str:
+    head = f"{'method':22s} {'evals/case (fwd, grad)':>24s}"
+    for label in columns:
+        head += f" | {label + ' ms/case':>18s} {'floor':>9s} {'ratio':>6s}"
+    lines = [head + " | verdict", "-" * (len(head) + 10)]
+    for name in names:
+        first = next(iter(columns.values()))[name][2]
+        evals = f"{first.get('forward', 0):.0f}, {first.get('gradient', 0):.0f}"
+        line = f"{name:22s} {evals:>24s}"
+        worst = 0.0
+        for results in columns.values():
+            t, f, _ = results[name]
+            worst = max(worst, t / f)
+            line += f" | {1e3 * t:18.1f} {1e3 * f:9.1f} {t / f:6.2f}"
+        lines.append(line + (" | ok" if worst <= TARGET else f" | MISS (> {TARGET}x)"))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--methods", default="", help="comma-separated names (default: every available method)")
+    parser.add_argument("--cases", type=int, default=0, help="cases per model (default 16 demo / 2 MobileNet)")
+    parser.add_argument("--models", default="demo,mobilenet", help="demo and/or mobilenet")
+    parser.add_argument("--repeats", type=int, default=0, help="timed runs per method (best is kept)")
+    parser.add_argument("--quick", action="store_true", help="4 demo cases, 1 MobileNet case with fewer samples")
+    args = parser.parse_args(argv)
+
+    names = [i.name for i in explainers.available()]
+    if args.methods:
+        wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = sorted(set(wanted) - set(names))
+        if unknown:
+            parser.error(f"unknown methods: {', '.join(unknown)}; available: {', '.join(names)}")
+        names = wanted
+    repeats = args.repeats or (1 if args.quick else 3)
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs, "
+          f"load {os.getloadavg()[0]:.1f}; best of {repeats}", flush=True)
+    columns: dict[str, dict] = {}
+    for label in [m.strip() for m in args.models.split(",") if m.strip()]:
+        if label == "demo":
+            model, x = demo_model(args.cases or (4 if args.quick else 16))
+            overrides: dict = {}
+        elif label == "mobilenet":
+            model, x = mobilenet_model(args.cases or (1 if args.quick else 2))
+            overrides = QUICK_MOBILENET if args.quick else {}
+        else:
+            parser.error(f"unknown model {label!r} (demo, mobilenet)")
+        print(f"{label}: {len(x)} cases of shape {x.shape[1:]}" + (f", overrides {overrides}" if overrides else ""))
+        columns[label] = bench_model(label, model, x, names, overrides, repeats)
+    print()
+    print(table(columns, names))
+
+
+if __name__ == "__main__":
+    main()
