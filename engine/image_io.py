@@ -45,7 +45,9 @@ def read_image(
             array = _read_pillow(source, reduce_to)
     except BadInputError:
         raise
-    except (OSError, ValueError, UnidentifiedImageError, SyntaxError) as exc:
+    except UnidentifiedImageError as exc:
+        raise BadInputError(f"{path.name}: not a readable image (unknown format or corrupt data).") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
         raise BadInputError(f"{path.name}: not a readable image ({_reason(exc)}).") from exc
     return _check(path, array)
 

@@ -75,6 +75,7 @@ class CaseTableModel(QAbstractTableModel):
         self.summary: Any = None
         self.predictions: Any = None
         self.verdicts: list[str | None] = []
+        self.misclassified: np.ndarray | None = None  # None: no predictions, or other classes
         self.order = np.zeros(0, np.int64)
         self.mask = np.zeros(0, bool)
         self.rows = np.zeros(0, np.int64)
@@ -87,6 +88,7 @@ class CaseTableModel(QAbstractTableModel):
         self.beginResetModel()
         self.summary = summary
         self.predictions = None
+        self.misclassified = None
         self.verdicts = list(verdicts)
         n = len(summary) if summary is not None else 0
         self.order = np.arange(n)
@@ -98,6 +100,7 @@ class CaseTableModel(QAbstractTableModel):
 
     def set_predictions(self, predictions: Any) -> None:
         self.predictions = predictions
+        self.misclassified = misclassified(self.summary, predictions)
         self._resort()
         self._changed(PREDICTED, CONFIDENCE)
 
@@ -175,9 +178,7 @@ class CaseTableModel(QAbstractTableModel):
         return names[label] if label < len(names) else str(label)
 
     def _wrong(self, case: int) -> bool:
-        p = self.predictions
-        label = int(self.summary.labels[case])
-        return p is not None and label >= 0 and int(p.predicted[case]) != label
+        return self.misclassified is not None and bool(self.misclassified[case])
 
     def _text(self, case: int, column: int) -> str:
         if column == NAME:
@@ -190,7 +191,8 @@ class CaseTableModel(QAbstractTableModel):
         if self.predictions is None:
             return "…"
         if column == PREDICTED:
-            return self._class(int(self.predictions.predicted[case]))
+            predicted = int(self.predictions.predicted[case])
+            return self._class(predicted) if self.misclassified is not None else str(predicted)
         return f"{float(self.predictions.confidence[case]):.3f}"
 
     def _image(self, case: int) -> QImage:
@@ -237,6 +239,22 @@ class CaseTableModel(QAbstractTableModel):
         if p is None:
             return np.zeros(n)
         return np.asarray(p.predicted if column == PREDICTED else p.confidence, np.float64)
+
+
+def misclassified(summary: Any, predictions: Any) -> np.ndarray | None:
+    """Cases whose prediction differs from a known true label.
+
+    None when the model's classes are evidently not the dataset's (a folder of 4 class names
+    under a 1000-class model): comparing indices there would invent mistakes.
+    """
+    if predictions is None:
+        return None
+    names = summary.class_names
+    k = predictions.probabilities.shape[1]
+    numeric = tuple(names) == tuple(str(i) for i in range(len(names)))
+    if len(names) != k and not (numeric and len(names) <= k):
+        return None
+    return (summary.labels >= 0) & (predictions.predicted != summary.labels)
 
 
 class CaseView(QWidget):
@@ -433,7 +451,7 @@ class CaseView(QWidget):
         self._open_review_store(summary)
         verdicts = self.review_store.verdicts(summary.names, summary.case_hashes) if self.review_store else []
         self.table_model.set_summary(summary, verdicts or [None] * len(summary))
-        self._fill_class_combo(summary.class_names)
+        self._fill_class_combo()
         self._size_columns(summary.class_names)
         self.review.set_case(None)
         self.update_filter()
@@ -451,14 +469,25 @@ class CaseView(QWidget):
         for column, width in widths.items():
             self.table.setColumnWidth(column, width)
 
-    def _fill_class_combo(self, class_names: tuple[str, ...]) -> None:
+    def _fill_class_combo(self) -> None:
+        """True-label entries, and predicted-class entries when the model's classes are ours."""
+        kept = self.class_combo.currentData()
+        kinds = ("true", "predicted") if self.table_model.misclassified is not None else ("true",)
         self.class_combo.blockSignals(True)
         self.class_combo.clear()
         self.class_combo.addItem("All classes", None)
-        for kind in ("true", "predicted"):
-            for index, name in enumerate(class_names):
+        for kind in kinds:
+            for index, name in enumerate(self.summary.class_names):
                 self.class_combo.addItem(f"{kind.capitalize()}: {name}", (kind, index))
+        self.class_combo.setCurrentIndex(max(0, self.class_combo.findData(kept)))
         self.class_combo.blockSignals(False)
+        comparable = self.table_model.misclassified is not None
+        self.misclassified_check.setEnabled(comparable)
+        self.misclassified_check.setToolTip(
+            "Only cases whose prediction differs from the true label"
+            if comparable or self.predictions is None
+            else "The model's classes are not this dataset's classes"
+        )
 
     def _report_skipped(self, skipped: tuple[str, ...]) -> None:
         box = QMessageBox(self)
@@ -542,6 +571,7 @@ class CaseView(QWidget):
     def _set_predictions(self, predictions: Any) -> None:
         self.predictions = predictions
         self.table_model.set_predictions(predictions)
+        self._fill_class_combo()
         self.update_filter()
         self.predictions_changed.emit(predictions)
 
@@ -585,8 +615,9 @@ class CaseView(QWidget):
                 mask &= s.labels == index
             else:  # no predictions yet: nothing is known to be predicted as this class
                 mask &= (p.predicted == index) if p is not None else False
+        wrong = self.table_model.misclassified
         if self.misclassified_check.isChecked():
-            mask &= ((s.labels >= 0) & (p.predicted != s.labels)) if p is not None else False
+            mask &= wrong if wrong is not None else False
         low, high = self.confidence_slider.value()
         if p is not None and (low > 0.0 or high < 1.0):
             mask &= (p.confidence >= low - 1e-6) & (p.confidence <= high + 1e-6)
@@ -603,14 +634,14 @@ class CaseView(QWidget):
         self._update_status()
 
     def _update_status(self) -> None:
-        s, p = self.summary, self.predictions
+        s = self.summary
         if s is None:
             return
         parts = [f"{len(s)} cases", f"{self.table_model.rowCount()} shown"]
-        labelled = s.labels >= 0
-        if p is not None and labelled.any():
-            wrong = int(((p.predicted != s.labels) & labelled).sum())
-            parts.append(f"{wrong} misclassified (accuracy {1 - wrong / labelled.sum():.1%})")
+        labelled = int((s.labels >= 0).sum())
+        wrong = self.table_model.misclassified
+        if wrong is not None and labelled:
+            parts.append(f"{int(wrong.sum())} misclassified (accuracy {1 - wrong.sum() / labelled:.1%})")
         reviewed = sum(v is not None for v in self.table_model.verdicts)
         if reviewed:
             parts.append(f"{reviewed} reviewed")

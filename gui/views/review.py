@@ -27,6 +27,11 @@ NOTE_DEBOUNCE_MS = 500
 VERDICT_COLOURS = {"plausible": "#2e7d32", "spurious feature": "#c62828", "needs review": "#ef6c00"}
 
 
+def _when(iso: str) -> str:
+    """'2026-11-24T02:59:48+00:00' -> '2026-11-24 02:59 UTC'."""
+    return iso.replace("T", " ")[:16] + " UTC"
+
+
 class ReviewPanel(QWidget):
     """Verdict + note of one case, saved to a `ReviewStore`; see the module docstring."""
 
@@ -98,12 +103,15 @@ class ReviewPanel(QWidget):
             button.setEnabled(enabled)
         self.note.setEnabled(enabled)
         if review:
-            self.status.setText(f"Reviewed {review.updated.replace('T', ' ')[:19]} UTC · {self._where()}")
+            self.status.setText(f"Reviewed {_when(review.updated)} {self._where()}")
         else:
             self.status.setText(self._where() if enabled else "Select a case to review it.")
 
     def _where(self) -> str:
-        return f"saved in {self.store.path.name}" if self.store else ""
+        if self.store is None:
+            return ""
+        self.status.setToolTip(str(self.store.path))
+        return f"in {self.store.path.name}"
 
     def _show_verdict(self, verdict: str | None) -> None:
         for index, button in enumerate(self.buttons.buttons()):
@@ -160,7 +168,7 @@ class ReviewPanel(QWidget):
             self.status.setText(message)
             self.save_failed.emit(message)
             return False
-        self.status.setText(f"Saved {review.updated.replace('T', ' ')[:19]} UTC · {self._where()}")
+        self.status.setText(f"Saved {_when(review.updated)} {self._where()}")
         return True
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
