@@ -21,6 +21,7 @@ NEAR_ZERO_REL = 1e-3  # "near zero" means |w| < NEAR_ZERO_REL * max|w|
 MAX_DISPLAY = 2048  # a matrix larger than this in a dimension is downsampled for display
 MAX_VALUES = 50_000_000  # tensors up to this size travel to the GUI whole (exact readout)
 OUTLIER_Z = 3.5  # modified z-score (MAD based) above which a layer's weight scale is flagged
+MIN_MAD = 0.15  # log10 units: with z 3.5 a layer is flagged only when ~6x off the median scale
 _CACHE_KEY = "weights:overview"
 
 
@@ -284,7 +285,7 @@ def scale_outliers(gains: np.ndarray, z: float = OUTLIER_Z) -> np.ndarray:
         return out
     logs = np.log10(gains[positive])
     median = np.median(logs)
-    mad = np.median(np.abs(logs - median)) or 1e-12
+    mad = max(float(np.median(np.abs(logs - median))), MIN_MAD)
     scores = 0.6745 * (logs - median) / mad
     out[np.flatnonzero(positive)] = np.where(scores > z, 1, np.where(scores < -z, -1, 0))
     return out

@@ -83,18 +83,18 @@ class Heatmap(pg.PlotWidget):
         if self.display is None or not self.getPlotItem().vb.sceneBoundingRect().contains(pos):
             return
         point = self.getPlotItem().vb.mapSceneToView(pos)
-        r, c = int(np.floor(point.y())), int(np.floor(point.x()))
+        self.hovered.emit(self.value_text(int(np.floor(point.y())), int(np.floor(point.x()))))
+
+    def value_text(self, r: int, c: int) -> str:
+        """The exact value at full-matrix (row, column), or the block's shown value if not kept."""
         rows, cols = self.display.shape
         if not (0 <= r < rows and 0 <= c < cols):
-            self.hovered.emit("")
-            return
+            return ""
         where = f"{self.display.row_label} {r}, {self.display.col_label} {c}"
         if self.values is not None:
-            self.hovered.emit(f"{where}: {self.values[r, c]:.6g}")
-        else:
-            br, bc = self.display.block
-            shown = self.display.image[r // br, c // bc]
-            self.hovered.emit(f"{where}: block max-abs {shown:.6g} (matrix too large to keep whole)")
+            return f"{where}: {self.values[r, c]:.6g}"
+        br, bc = self.display.block
+        return f"{where}: block max-abs {self.display.image[r // br, c // bc]:.6g} (matrix too large to keep whole)"
 
 
 def _expand(lo: float, hi: float, size: int) -> tuple[int, int]:

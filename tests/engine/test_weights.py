@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from engine.jobs import JobContext
+from engine.jobs import CancelToken, JobContext
 from engine.weights import (
     NEAR_ZERO_REL,
     downsample_max_abs,
@@ -21,10 +21,10 @@ from engine.weights import (
 from engine.workspace import Workspace
 
 
-def _ctx(model: keras.Model) -> JobContext:
+def _ctx(model: keras.Model, progress=None) -> JobContext:
     workspace = Workspace()
     workspace.set_model(model, None)
-    return JobContext(workspace)
+    return JobContext(workspace, progress)
 
 
 def _small_model() -> keras.Model:
@@ -154,3 +154,25 @@ def test_overview_flags_exploding_zero_and_nan_layers() -> None:
     assert overview.total_params == 6 * (16 * 16 + 16)
     d0 = overview.rows[0]
     np.testing.assert_allclose(d0.gain, model.get_layer("d0").kernel.numpy().std() * 4.0, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_resnet50_overview_with_progress_and_cancel() -> None:
+    from engine.errors import Cancelled
+
+    model = keras.applications.ResNet50(weights=None)
+    fractions: list[float] = []
+    ctx = _ctx(model, lambda fraction, _message: fractions.append(fraction))
+    overview = weight_overview_task(ctx)
+    assert overview.total_params == model.count_params() == 25_636_712
+    assert len(overview.rows) == sum(1 for layer in model.layers if layer.weights)
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) > 100
+    assert not [row.path for row in overview.rows if row.flags]  # a healthy init flags nothing
+    dense = layer_weights_task(ctx, "predictions").tensors[0]
+    assert dense.matrix.shape == (2048, 1000) and dense.matrix.method == "full"
+
+    token = CancelToken()
+    cancelled = JobContext(ctx.workspace, lambda fraction, _m: fraction > 0.1 and token.cancel(), token)
+    ctx.workspace.cache.clear()
+    with pytest.raises(Cancelled):
+        weight_overview_task(cancelled)
