@@ -6,15 +6,25 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
+    QTabBar,
     QWidget,
 )
 
@@ -33,10 +43,17 @@ AREAS = {
 }
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 OPEN_MODEL_TASK = "engine.models:open_model_task"
+DOCK_SIZE_LIMITS = {
+    "left": (Qt.Orientation.Horizontal, 400),
+    "right": (Qt.Orientation.Horizontal, 360),
+    "bottom": (Qt.Orientation.Vertical, 260),
+}
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, build_views: bool = True) -> None:
+        """`build_views=False` leaves the docks empty until `build_views()`: the app entry point
+        shows the frame first, because importing the views (pyqtgraph, superqt) takes a while."""
         super().__init__()
         self.setWindowTitle("Glassbox")
         self.setObjectName("mainWindow")
@@ -46,9 +63,11 @@ class MainWindow(QMainWindow):
         self.model_path: str | None = None
         self._pending_model: tuple[str, bool] | None = None
         self._build_status_bar()
-        self._build_views()
+        self._build_docks()
         self._build_menus()
         self._restore_geometry()
+        if build_views:
+            self.build_views()
         self.setAcceptDrops(True)
         engine = self.ctx.engine
         engine.ready.connect(self._on_engine_ready)
@@ -72,7 +91,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress_bar)
         self.statusBar().addPermanentWidget(self.engine_label)
 
-    def _build_views(self) -> None:
+    def _build_docks(self) -> None:
         self.setDockOptions(
             QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AnimatedDocks
         )
@@ -81,16 +100,11 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         first_in_area: dict[str, QDockWidget] = {}
         for spec in VIEWS:
-            module_name, _, class_name = spec.factory.partition(":")
-            view = getattr(importlib.import_module(module_name), class_name)(self.ctx, self)
-            view.setObjectName(spec.name)
-            self.views[spec.name] = view
             if spec.area == "center":
-                self.setCentralWidget(view)
                 continue
             dock = QDockWidget(spec.title, self)
             dock.setObjectName(f"{spec.name}Dock")
-            dock.setWidget(view)
+            dock.setWidget(_placeholder("Loading…"))
             self.docks[spec.name] = dock
             self.addDockWidget(AREAS[spec.area], dock)
             if spec.area in first_in_area:
@@ -99,10 +113,48 @@ class MainWindow(QMainWindow):
                 first_in_area[spec.area] = dock
         for dock in first_in_area.values():
             dock.raise_()
-        if self.centralWidget() is None:
-            placeholder = QLabel("Open a model with File ▸ Open model… (Ctrl+O)")
-            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.setCentralWidget(placeholder)
+        self.setCentralWidget(_placeholder("Open a model with File ▸ Open model… (Ctrl+O)"))
+        if not self.ctx.settings.get("window_state"):
+            QTimer.singleShot(0, self._size_docks)
+
+    def build_views(self) -> None:
+        """Import and build every view into its dock (once)."""
+        if self.views:
+            return
+        for spec in VIEWS:
+            module_name, _, class_name = spec.factory.partition(":")
+            view = getattr(importlib.import_module(module_name), class_name)(self.ctx, self)
+            view.setObjectName(spec.name)
+            self.views[spec.name] = view
+            if spec.area == "center":
+                self.setCentralWidget(view)
+            else:
+                self.docks[spec.name].setWidget(_scrollable(view))
+        if not self.ctx.settings.get("window_state"):
+            QTimer.singleShot(0, self._size_docks)  # once the new widgets are laid out
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        QTimer.singleShot(0, self._hide_stray_tab_bars)
+
+    def _hide_stray_tab_bars(self) -> None:
+        """Work around a Qt 6 bug: tabifying docks in a second dock area before the window is
+        shown leaves a stale copy of that area's tab bar floating over the canvas. The real bar
+        sits right under its docks; the stray one touches none of them."""
+        for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            if bar.isVisible() and not any(_under(bar, dock) for dock in self.docks.values()):
+                bar.hide()
+
+    def _size_docks(self) -> None:
+        """Give each dock area its first view's preferred size, within limits that leave the
+        canvas room on a first start (later starts restore the user's layout) (the scroll areas let a view be smaller than it wants)."""
+        for area, (orientation, limit) in DOCK_SIZE_LIMITS.items():
+            first = next((self.docks[spec.name] for spec in VIEWS if spec.area == area), None)
+            if first is not None:
+                view = self.views.get(first.objectName().removesuffix("Dock"))
+                hint = view.sizeHint() if view is not None else QSize(limit, limit)
+                size = hint.width() if orientation == Qt.Orientation.Horizontal else hint.height()
+                self.resizeDocks([first], [min(size, limit)], orientation)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -271,3 +323,28 @@ class MainWindow(QMainWindow):
         settings.save()
         self.ctx.engine.shutdown()
         super().closeEvent(event)
+
+
+def _placeholder(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label
+
+
+def _scrollable(view: QWidget) -> QScrollArea:
+    """A dock's view scrolls instead of forcing its minimum size on the whole window."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(view)
+    return area
+
+
+def _under(bar: QTabBar, dock: QDockWidget) -> bool:
+    """Is `bar` the tab strip just below `dock` (tabs sit under the docks they switch)?"""
+    frame = dock.geometry()
+    return (
+        dock.isVisible()
+        and abs(bar.y() - (frame.bottom() + 1)) <= 4
+        and frame.left() - 4 <= bar.x() <= frame.right()
+    )
