@@ -252,15 +252,19 @@ class AttributionView(QWidget):
     def quick_look(self) -> None:
         """Saliency, Integrated Gradients, Grad-CAM and occlusion side by side, run one after another."""
         available = {m["name"] for m in self.methods}
-        methods = [m for m in QUICK_LOOK if m in available] or list(QUICK_LOOK)
+        self.show_grid([(m, {}) for m in QUICK_LOOK if m in available or not available])
+
+    def show_grid(self, specs: list[tuple[str, dict[str, Any]]]) -> None:
+        """Grid mode with one panel per (method, params), 2 to 6 of them, all run in turn."""
+        specs = specs[:MAX_PANELS]
         self.panel_count.blockSignals(True)
-        self.panel_count.setValue(max(2, len(methods)))
+        self.panel_count.setValue(max(2, len(specs)))
         self.panel_count.blockSignals(False)
         self.grid_action.blockSignals(True)
         self.grid_action.setChecked(True)
         self.grid_action.blockSignals(False)
         self.panel_count.setEnabled(True)
-        self.panels = [Panel(m) for m in methods]
+        self.panels = [Panel(method, dict(params)) for method, params in specs]
         self.active = 0
         self._sync_canvases()
         self.run_all()
@@ -315,8 +319,11 @@ class AttributionView(QWidget):
 
     # ----- cases ------------------------------------------------------------------------
     def _on_model_changed(self, _description: Any) -> None:
+        """Everything shown was computed by the old model: recompute for the selected case."""
         self.cancel()
         self._forget_case_data()
+        if self.ctx.state.case >= 0:
+            self.show_case(self.ctx.state.case)
 
     def _forget_case_data(self) -> None:
         """A new model or dataset: every cached result and image is stale."""
@@ -498,9 +505,11 @@ class AttributionView(QWidget):
             f"{k}={_short(v)}" for k, v in result.params.items() if k not in HIDDEN_IN_TITLE and _short(v)
         )
         target = int(result.targets[0])
+        name = self.target.class_name(target)
+        explained = name if name == f"class {target}" else f"class {target} ({name})"
         return (
             f"<b>{self.method_panel.title(result.method)}</b> · {result.elapsed:.2f} s · "
-            f"class {target} ({self.target.class_name(target)})<br><small>{params}</small>"
+            f"{explained}<br><small>{params}</small>"
         )
 
     def _show_elapsed(self, panel: Panel) -> None:
