@@ -33,7 +33,9 @@ batches and a retry at half the batch size on out-of-memory):
   ``consume(start, stop, outputs)`` receives each batch's numpy outputs in order.
 - ``self.run_batches(fn, n_rows, rows, consume=None, span=(0, 1))`` for your own compiled
   function ``fn`` from ``self.compiled(key, build, kind="forward"|"gradient")``:
-  ``build(forward)`` returns a ``tf.function`` (reduce_retracing=True); ``forward(x, net=None)`` runs the model (or ``net``, e.g. a
+  ``build(forward)`` returns a ``tf.function`` whose arguments are all row arrays (batch
+  first); it is traced once with an open batch dimension, so the last short batch needs no
+  padding and nothing retraces. ``forward(x, net=None)`` runs the model (or ``net``, e.g. a
   ``engine.graph.tap_model`` of it, whose last output is the model's) with the ``output``
   parameter applied (logit or probability), so target scores are ``gather_targets(out, t)``
   (after ``t = resolve_targets(out, t)`` if -1 targets may reach it).
@@ -176,9 +178,6 @@ def resolve_targets(outputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
     predicted = tf.argmax(outputs, axis=-1, output_type=tf.int32)
     targets = tf.cast(targets, tf.int32)
     return tf.where(targets < 0, predicted, targets)
-
-
-_resolve = resolve_targets  # earlier name, still imported by engine/explainers/cam.py
 
 
 def _build_outputs(forward: Forward) -> Callable[..., Any]:
