@@ -60,10 +60,9 @@ CONFIDENCE_COLORS = ("#313695", "#74add1", "#fdae61", "#f46d43", "#d7191c")
 REGION_ALPHA = 120
 REGION_FLOOR = 0.3  # share of the shading kept far from any case (extrapolated areas stay visible)
 MAX_LISTED = 2000
-POINT_HELP = (
-    "Hover a point to see the case; click it to open it in the case list and the attribution "
-    "canvas. Shift-drag draws a box, Ctrl-drag a lasso (or pick Box / Lasso); the cases inside "
-    "are listed on the right. Right-drag or the wheel zooms."
+SELECTION_HELP = (
+    "Hover a point to see the case, click it to open it. Shift-drag a box or Ctrl-drag a lasso "
+    "(or pick Box / Lasso) to list cases here. Wheel or right-drag zooms."
 )
 
 
@@ -113,7 +112,6 @@ class EmbeddingView(QWidget):
         self.wrong = np.zeros(0, dtype=bool)  # misclassified cases of the result
         self.selection = np.zeros(0, np.int64)
         self.scatter = EmbeddingScatter(self)
-        self.scatter.setToolTip(POINT_HELP)
         self.scatter.card_provider = self.describe_case
         self._build_controls()
         self._build_side_panel()
@@ -184,7 +182,7 @@ class EmbeddingView(QWidget):
         self.mark_misclassified.setChecked(True)
         self.show_regions = QCheckBox("Decision regions")
         self.show_regions.setChecked(True)
-        self.show_regions.setToolTip("Shading: computed with the map.")
+        self.show_regions.setToolTip("Shade the map by the class predicted around each area (computed with the map).")
         for signal in (
             self.colour_by.currentIndexChanged,
             self.class_filter.currentIndexChanged,
@@ -208,7 +206,7 @@ class EmbeddingView(QWidget):
         self.status.setObjectName("embeddingStatus")
 
     def _build_side_panel(self) -> None:
-        self.selection_title = QLabel("Selection: Shift-drag a box or Ctrl-drag a lasso.")
+        self.selection_title = QLabel(SELECTION_HELP)
         self.selection_title.setWordWrap(True)
         self.selection_list = QListWidget()
         self.selection_list.setObjectName("embeddingSelection")
@@ -270,6 +268,8 @@ class EmbeddingView(QWidget):
         self.clear("Model changed: compute the map again." if description is not None else "Open a model.")
 
     def clear(self, message: str) -> None:
+        """Forget the map (and stop computing one) when the model or the cases change."""
+        self.cancel()
         self.result = None
         self.wrong = np.zeros(0, dtype=bool)
         self.scatter.set_points(np.zeros((0, 2), np.float32))
@@ -448,7 +448,7 @@ class EmbeddingView(QWidget):
         self.scatter.set_selection(self.selection)
         self.selection_list.clear()
         if not len(self.selection):
-            self.selection_title.setText("Selection: Shift-drag a box or Ctrl-drag a lasso.")
+            self.selection_title.setText(SELECTION_HELP)
             return
         wrong = int(self.wrong[self.selection].sum())
         self.selection_title.setText(f"Selected {len(self.selection)} cases, {wrong} misclassified. Click one to open it.")
