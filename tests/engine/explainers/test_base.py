@@ -256,3 +256,15 @@ def test_tabular_result_has_no_heatmap(linear_model, x5):
 def test_array_parameters_are_recorded_by_hash(linear_model, x5):
     result = explainers.create("integrated_gradients", linear_model, baseline=np.ones(5, "float32")).explain(x5)
     assert result.params["baseline"].startswith("array(5,) sha256=")
+
+
+def test_sigmoid_head_kept_by_auto_and_stripped_by_logit(x5):
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="head")(inputs))
+    w = model.get_layer("head").get_weights()[0][:, 0]
+    logit = explainers.create("saliency", model, output="logit").explain(x5, 0).maps
+    np.testing.assert_allclose(logit, np.tile(w, (4, 1)), rtol=1e-5)
+    p = model.predict(x5, verbose=0)
+    auto = explainers.create("saliency", model).explain(x5, 0).maps
+    np.testing.assert_allclose(auto, (p * (1 - p)) * w, rtol=1e-4, atol=1e-7)
