@@ -318,10 +318,14 @@ class AttributionView(QWidget):
             self._auto_timer.start()
 
     # ----- cases ------------------------------------------------------------------------
-    def _on_model_changed(self, _description: Any) -> None:
+    def _on_model_changed(self, description: Any) -> None:
         """Everything shown was computed by the old model: recompute for the selected case."""
         self.cancel()
         self._forget_case_data()
+        layers = description.all_layers() if description is not None else []
+        self.method_panel.set_layer_paths(
+            [info.path for info in layers if isinstance(info.output_shape, tuple) and len(info.output_shape) == 4]
+        )
         if self.ctx.state.case >= 0:
             self.show_case(self.ctx.state.case)
 

@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 INT_LIMIT = 1_000_000_000
+LAYER_PARAMS = frozenset({"layer"})  # offered as a list of the model's spatial layers
+AUTO_LAYER = "auto (last spatial layer)"
 
 
 class MethodPanel(QWidget):
@@ -35,6 +37,7 @@ class MethodPanel(QWidget):
         super().__init__(parent)
         self.methods: dict[str, dict[str, Any]] = {}
         self.editors: dict[str, QWidget] = {}
+        self.layer_paths: list[str] = []
         self.combo = QComboBox()
         self.combo.setObjectName("methodCombo")
         self.combo.currentIndexChanged.connect(self._on_combo)
@@ -58,6 +61,11 @@ class MethodPanel(QWidget):
             self.combo.addItem(m.get("title") or m["name"], m["name"])
         self.combo.blockSignals(False)
         self.set_method(current if current in self.methods else (methods[0]["name"] if methods else ""))
+
+    def set_layer_paths(self, paths: list[str]) -> None:
+        """The layers a `layer` parameter may name (the open model's 4-D outputs)."""
+        self.layer_paths = list(paths)
+        self._build_form(self.method(), self.params())
 
     def method(self) -> str:
         return self.combo.currentData() or ""
@@ -94,7 +102,11 @@ class MethodPanel(QWidget):
         self.description.setText(info.get("description", ""))
         choices = info.get("choices", {}) or {}
         for param, default in info.get("params", {}).items():
-            editor = _editor(values.get(param, default), choices.get(param))
+            value = values.get(param, default)
+            if param in LAYER_PARAMS and (value is None or isinstance(value, str)):
+                editor: QWidget | None = _layer_editor(value, self.layer_paths)
+            else:
+                editor = _editor(value, choices.get(param))
             if editor is None:
                 self.form.addRow(param, QLabel(_summary(default)))
                 continue
@@ -133,6 +145,15 @@ def _editor(value: Any, choices: list[Any] | None) -> QWidget | None:
         line.setProperty("none_when_empty", value is None)
         return line
     return None
+
+
+def _layer_editor(value: str | None, paths: list[str]) -> QComboBox:
+    combo = QComboBox()
+    combo.addItem(AUTO_LAYER, None)
+    for path in paths:
+        combo.addItem(path, path)
+    combo.setCurrentIndex(max(0, combo.findData(value)) if value else 0)
+    return combo
 
 
 def _value(editor: QWidget) -> Any:

@@ -258,3 +258,35 @@ def test_escape_cancels_a_long_job_within_a_batch_and_the_next_run_works(qtbot, 
     view.run_all()
     result = _wait_result(qtbot, view)
     assert result.method == "saliency" and result.heatmap.shape == (1, MID_SIZE, MID_SIZE)
+
+
+def test_cam_layer_is_chosen_from_the_models_spatial_layers(qtbot, demo):
+    demo.auto_run.setChecked(False)
+    _select_method(demo, "gradcam")
+    layer = demo.method_panel.editors["layer"]
+    paths = [layer.itemData(i) for i in range(layer.count())]
+    assert paths == [None, "conv1", "conv2", "pool", "conv3"]  # 4-D outputs only, auto first
+    layer.setCurrentIndex(paths.index("conv2"))
+    demo.ctx.state.select_case(8)
+    demo.run_all()
+    result = _wait_result(qtbot, demo)
+    assert result.method == "gradcam" and result.params["layer"] == "conv2"
+
+
+def test_grid_panel_count_and_back_to_single(qtbot, demo):
+    demo.auto_run.setChecked(False)
+    demo.ctx.state.select_case(10)
+    qtbot.waitUntil(lambda: demo.case_view is not None, timeout=30000)
+    assert demo.panels[0].result is None and not demo.ctx.engine.is_busy("canvas.panel0")  # no auto-run
+    _select_method(demo, "gradient_x_input")
+    qtbot.keyClick(demo, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert len(demo.canvases) == 4 and demo.panels[0].method == "gradient_x_input"
+    assert len({p.method for p in demo.panels}) == 4
+    demo.panel_count.setValue(6)
+    assert len(demo.canvases) == 6 and demo.grid.getItemPosition(demo.grid.indexOf(demo.canvases[5]))[:2] == (1, 2)
+    demo.panel_count.setValue(2)
+    assert len(demo.canvases) == 2
+    demo.set_active(1)
+    second = demo.panels[1].method
+    demo.set_grid(False)
+    assert len(demo.canvases) == 1 and demo.panels[0].method == second == demo.method_panel.method()
