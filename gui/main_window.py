@@ -44,8 +44,8 @@ AREAS = {
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 OPEN_MODEL_TASK = "engine.models:open_model_task"
 DOCK_SIZE_LIMITS = {
-    "left": (Qt.Orientation.Horizontal, 400),
-    "right": (Qt.Orientation.Horizontal, 360),
+    "left": (Qt.Orientation.Horizontal, 440),
+    "right": (Qt.Orientation.Horizontal, 340),
     "bottom": (Qt.Orientation.Vertical, 260),
 }
 

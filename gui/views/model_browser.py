@@ -150,6 +150,7 @@ class ModelBrowser(QWidget):
 
         self.header = QLabel("No model open.")
         self.header.setObjectName("modelHeader")
+        self.header.setWordWrap(True)
         self.io = QLabel("")
         self.io.setObjectName("modelInputsOutputs")
         self.io.setWordWrap(True)
@@ -163,6 +164,7 @@ class ModelBrowser(QWidget):
         self.filter.returnPressed.connect(self._select_first_match)
         self.totals = QLabel("")
         self.totals.setObjectName("modelTotals")
+        self.totals.setWordWrap(True)  # labels that grow must not widen the dock
 
         self.source = QStandardItemModel(0, len(COLUMNS), self)
         self.source.setHorizontalHeaderLabels(COLUMNS)
@@ -254,7 +256,7 @@ class ModelBrowser(QWidget):
         totals = totals_text(self.model)
         if text.strip():
             matches = sum(layer_matches(layer, text) for layer in self.model.all_layers())
-            totals += f" — {matches} match “{escape(text.strip())}”"
+            totals += f"<br>{matches} of {self.model.n_layers} layers match “{escape(text.strip())}”"
             self.tree.expandAll()
         elif self.model.n_layers <= EXPAND_ALL_BELOW:
             self.tree.expandAll()

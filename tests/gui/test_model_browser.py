@@ -74,7 +74,7 @@ def test_filter_by_name_or_type(browser: ModelBrowser, needle: str, names: list[
     assert [row[1] for row in visible_rows(browser)] == names
     if needle:
         matches = sum(needle.lower() in (r[1] + r[2]).lower() for r in visible_rows(browser))
-        assert browser.totals.text().endswith(f"— {matches} match “{needle}”")
+        assert browser.totals.text().endswith(f"<br>{matches} of 6 layers match “{needle}”")
 
 
 def test_selecting_a_row_selects_the_layer_everywhere(qtbot, browser: ModelBrowser) -> None:
