@@ -510,16 +510,24 @@ class CaseView(QWidget):
     def _on_model_changed(self, description: Any) -> None:
         self.model = description
         self.review.model_sha256 = getattr(description, "sha256", "") or ""
-        if self.summary is not None and description is not None:
+        if self.summary is None:
+            return
+        if description is None:  # model closed: its predictions go with it
+            self.ctx.engine.cancel("cases.predict")
+            self._set_predictions(None)
+        else:
             self._refit(self._recipe_for_model())
 
     def _on_recipe_edited(self, recipe: dict) -> None:
-        if self.model is not None:
-            recipes = dict(self.ctx.settings.get(SETTINGS_RECIPES, {}))
-            recipes[self.model.sha256] = recipe
-            self.ctx.settings.set(SETTINGS_RECIPES, recipes)
         if self.summary is not None:
             self._refit(recipe)
+
+    def _remember_recipe(self) -> None:
+        """Store the recipe that just gave predictions for this model (by sha256) in settings."""
+        recipes = dict(self.ctx.settings.get(SETTINGS_RECIPES, {}))
+        if recipes.get(self.model.sha256) != self.summary.preprocessing:
+            recipes[self.model.sha256] = self.summary.preprocessing
+            self.ctx.settings.set(SETTINGS_RECIPES, recipes)
 
     def _refit(self, recipe: dict | None) -> None:
         self.ctx.engine.cancel("cases.predict")
@@ -567,6 +575,8 @@ class CaseView(QWidget):
         if self.summary is None or predictions.dataset_hash != self.summary.hash:
             return  # made for an older dataset or recipe; a newer job is on its way
         self._set_predictions(predictions)
+        if self.model is not None and predictions.model_sha256 == self.model.sha256:
+            self._remember_recipe()
 
     def _set_predictions(self, predictions: Any) -> None:
         self.predictions = predictions

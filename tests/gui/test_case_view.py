@@ -78,6 +78,14 @@ def test_demo_cases_listed_predicted_filtered_and_selected(qtbot, make_view) -> 
     with qtbot.waitSignal(view.ctx.state.case_selected) as selected:
         qtbot.keyClick(view.table, Qt.Key.Key_J)
     assert selected.args == [view.table_model.case_at(1)]
+    with qtbot.waitSignal(view.ctx.state.case_selected) as selected:
+        qtbot.keyClick(view.table, Qt.Key.Key_PageDown)
+    assert selected.args == [view.table_model.case_at(2)]
+    with qtbot.waitSignal(view.ctx.state.case_selected) as selected:
+        qtbot.keyClick(view.table, Qt.Key.Key_Up)
+    assert selected.args == [view.table_model.case_at(1)]
+    view.ctx.state.set_model(None)  # model closed: no stale predictions
+    assert view.predictions is None and view.table_model.index(0, PREDICTED).data() == "…"
 
 
 def test_verdict_and_note_persist_across_reopen(qtbot, make_view) -> None:
@@ -131,3 +139,9 @@ def test_folder_with_corrupt_file_and_recipe_edit(qtbot, make_view, tmp_path: Pa
     qtbot.waitUntil(lambda: view.preprocessing.problem_label.isVisible(), timeout=60000)
     assert "expects 1" in view.preprocessing.problem_label.text()
     assert view.preprocessing.channels_combo.currentData() == "auto"  # reverted to the working recipe
+
+    again = make_view()  # the same model opened again: its stored recipe comes back
+    with qtbot.waitSignal(again.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
+        again.open(str(tmp_path))
+    assert again.summary.preprocessing["resize"] == "pad"
+    assert again.preprocessing.resize_combo.currentData() == "pad"
