@@ -82,8 +82,8 @@ class Dataset:
         """The case as the model sees it (geometry, channels), float32 0..1, (H, W) or (H, W, 3)."""
         if self.kind == "tabular":
             raise NotSupportedError(f"{self.names[i]} is a row of features, not an image.")
-        image = self.preprocessing.display().apply(self.raw(i))
-        return np.clip(image[..., 0] if image.shape[2] == 1 else image, 0.0, 1.0)
+        image = self.preprocessing.show(self.raw(i)).astype(np.float32)
+        return image[..., 0] if image.shape[2] == 1 else image
 
     def thumbnail(self, i: int, size: int = THUMB) -> np.ndarray:
         """uint8 (size, size, 3) tile of the stored image (not the preprocessed one)."""

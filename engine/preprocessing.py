@@ -5,7 +5,7 @@ exact resize, scaling and channel handling the model was fed, so the recipe is s
 stored per model, hashed into the dataset hash and written into provenance records.
 
 Pipeline for one image (any of uint8 / uint16 / bool / float, shape (H, W) or (H, W, C)):
-intensities to 0..1 by bit depth -> channels (RGBA drops alpha, gray <-> RGB) -> resize ->
+intensities to 0..1 by bit depth (kept as stored for scale "none") -> channels (RGBA drops alpha, gray <-> RGB) -> resize ->
 scale. Only numpy and Pillow: the GUI may import this module for the recipe's choices.
 """
 
@@ -21,7 +21,7 @@ from PIL import Image
 from engine.errors import BadInputError
 
 RESIZE_MODES = ("stretch", "pad", "crop")
-SCALE_MODES = ("0..1", "-1..1", "imagenet", "raw")
+SCALE_MODES = ("0..1", "-1..1", "imagenet", "raw", "none")
 CHANNEL_MODES = ("auto", "gray", "rgb")
 RESIZE_TITLES = {"stretch": "Stretch", "pad": "Pad (keep aspect)", "crop": "Centre-crop"}
 SCALE_TITLES = {
@@ -29,6 +29,7 @@ SCALE_TITLES = {
     "-1..1": "-1 … 1",
     "imagenet": "ImageNet mean/std",
     "raw": "Raw 0 … 255",
+    "none": "Stored values (no scaling)",
 }
 CHANNEL_TITLES = {"auto": "As the model needs", "gray": "Grayscale", "rgb": "RGB"}
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -84,7 +85,8 @@ class Preprocessing:
         channels = self.out_channels
         ch = "channels as stored" if channels is None else f"{channels} channel{'s' * (channels > 1)}"
         strict = "" if self.adapt else ", strict"
-        return f"{self.resize} to {size}, {self.scale}, {ch}{strict}"
+        scale = "no scaling" if self.scale == "none" else self.scale
+        return f"{self.resize} to {size}, {scale}, {ch}{strict}"
 
     # ----- fitting to a model -----------------------------------------------------------
     @property
@@ -117,13 +119,21 @@ class Preprocessing:
         return fitted
 
     # ----- applying -----------------------------------------------------------------------
-    def display(self) -> Preprocessing:
-        """The same geometry and channels, scaled 0..1: the image as the model sees it, for showing."""
-        return replace(self, scale="0..1")
+    def show(self, image: np.ndarray) -> np.ndarray:
+        """The image as the model sees it (geometry, channels) in 0..1, for display.
+
+        Stored values that are not intensities (scale "none", e.g. standardised arrays) are
+        stretched from their own min..max.
+        """
+        if self.scale != "none":
+            return np.clip(replace(self, scale="0..1").apply(image), 0.0, 1.0)
+        values = self.apply(image)
+        low, high = float(values.min()), float(values.max())
+        return (values - low) / (high - low) if high > low else np.zeros_like(values)
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         """One stored image -> float32 (H, W, C) model input."""
-        unit = to_unit(image)
+        unit = as_hwc(image).astype(np.float32) if self.scale == "none" else to_unit(image)
         unit = self._convert_channels(unit)
         unit = self._resize(unit)
         return self._scale(unit)
@@ -181,7 +191,7 @@ class Preprocessing:
         return scaled[top : top + th, left : left + tw]
 
     def _scale(self, unit: np.ndarray) -> np.ndarray:
-        if self.scale == "0..1":
+        if self.scale in ("0..1", "none"):
             return unit
         if self.scale == "-1..1":
             return unit * 2.0 - 1.0
@@ -199,11 +209,7 @@ def to_unit(image: np.ndarray) -> np.ndarray:
     uint8 / 255, uint16 / 65535 (16-bit medical and microscopy images keep their full range),
     bool as 0/1; floats are taken to be 0..1 already, or 0..255 if any value exceeds 1.
     """
-    array = np.asarray(image)
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
-        raise BadInputError(f"An image must be (H, W) or (H, W, 1..4), got shape {array.shape}.")
+    array = as_hwc(image)
     if array.dtype == np.bool_:
         return array.astype(np.float32)
     if np.issubdtype(array.dtype, np.integer):
@@ -213,9 +219,19 @@ def to_unit(image: np.ndarray) -> np.ndarray:
             return np.clip(array, 0, top).astype(np.float32) / top
         return array.astype(np.float32) / float(info.max)
     array = array.astype(np.float32)
-    if not np.isfinite(array).all():
-        raise BadInputError("Image contains NaN or infinite values.")
     return array / 255.0 if array.max(initial=0.0) > 1.0 else array
+
+
+def as_hwc(image: np.ndarray) -> np.ndarray:
+    """(H, W) or (H, W, C) with C in 1..4 -> (H, W, C); anything else is a BadInputError."""
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
+        raise BadInputError(f"An image must be (H, W) or (H, W, 1..4), got shape {array.shape}.")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise BadInputError("Image contains NaN or infinite values.")
+    return array
 
 
 def resize_unit(unit: np.ndarray, height: int, width: int) -> np.ndarray:

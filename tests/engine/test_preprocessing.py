@@ -103,7 +103,11 @@ def test_round_trip_and_validation() -> None:
 
 def test_display_is_unit_scaled_and_thumbnail_is_square_uint8() -> None:
     recipe = Preprocessing(scale="imagenet").fit((None, 8, 8, 3))
-    np.testing.assert_allclose(recipe.display().apply(np.full((4, 4), 255, np.uint8)), 1.0)
+    np.testing.assert_allclose(recipe.show(np.full((4, 4), 255, np.uint8)), 1.0)
+    standardised = np.array([[-2.0, 0.0], [1.0, 2.0]], np.float32)
+    stored = Preprocessing(scale="none")
+    np.testing.assert_array_equal(stored.apply(standardised)[..., 0], standardised)  # no rescaling
+    np.testing.assert_allclose(stored.show(standardised)[..., 0], [[0.0, 0.5], [0.75, 1.0]])
     tile = thumbnail(np.full((10, 40), 65535, np.uint16), 48)
     assert tile.shape == (48, 48, 3) and tile.dtype == np.uint8
     assert tile[24, 24, 0] == 255 and tile[0, 24, 0] == 0
