@@ -42,7 +42,7 @@ class CaseView:
     case: int
     name: str
     label: int  # true label, -1 if unknown
-    image: np.ndarray  # float32 (H, W) or (H, W, 3) in 0..1, as the model sees it
+    image: np.ndarray | None  # float32 (H, W) or (H, W, 3) in 0..1 as the model sees it; None: tabular
     top: TopPredictions
 
 
@@ -57,7 +57,7 @@ def case_view_task(ctx: JobContext, case: int, k: int = 5) -> CaseView:
         case=case,
         name=str(dataset.names[case]),
         label=int(dataset.labels[case]) if len(dataset.labels) else -1,
-        image=np.asarray(dataset.display_image(case), dtype=np.float32),
+        image=None if getattr(dataset, "kind", "images") == "tabular" else np.asarray(dataset.display_image(case), np.float32),
         top=top_predictions_task(ctx, case, k),
     )
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -502,6 +503,8 @@ class AttributionView(QWidget):
         heatmap = result.heatmap[0] if result.heatmap is not None else None
         segments = result.segments[0] if result.segments is not None else None
         self.canvases[index].set_result(heatmap, segments, self._title(result))
+        if heatmap is None:  # tabular: no image to paint on, list the strongest features
+            self.canvases[index].set_message(_top_features(result.maps[0]))
         self.result_shown.emit(index)
 
     def _title(self, result: Any) -> str:
@@ -572,6 +575,12 @@ def _group(title: str, widget: QWidget) -> QGroupBox:
     layout = QVBoxLayout(box)
     layout.addWidget(widget)
     return box
+
+
+def _top_features(attribution: Any, k: int = 8) -> str:
+    values = np.ravel(attribution)
+    order = np.argsort(-np.abs(values))[:k]
+    return "\n".join(f"feature {i}: {values[i]:+.4g}" for i in order)
 
 
 def _editable(value: Any) -> bool:

@@ -116,6 +116,9 @@ class AttributionCanvas(QWidget):
         self.message.setText(text)
         if self.image is not None:
             self.message.setPos(self.image.shape[1] / 2, self.image.shape[0] / 2)
+        elif text:  # no image (tabular case): the text is the content
+            self.message.setPos(0, 0)
+            self.view.setRange(xRange=(-1, 1), yRange=(-1, 1), padding=0)
 
     def set_active(self, active: bool) -> None:
         """Highlight the panel the method form is editing (grid mode)."""

@@ -41,6 +41,19 @@ def long_job_workspace_task(ctx: JobContext) -> Any:
     return len(ctx.workspace.dataset)
 
 
+def tabular_workspace_task(ctx: JobContext) -> Any:
+    """A dense model on 6 features and four rows of them (no image to paint on)."""
+    import keras
+
+    from engine.data import Dataset
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,))
+    ctx.workspace.set_model(keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs)), None)
+    ctx.workspace.dataset = Dataset.from_arrays(np.random.default_rng(1).normal(size=(4, 6)).astype("float32"))
+    return 4
+
+
 def _run(qtbot, engine, task: str, **kwargs: Any) -> Any:
     box: dict[str, Any] = {}
     engine.submit("test.setup", task, on_result=lambda r: box.setdefault("r", r),
@@ -290,3 +303,15 @@ def test_grid_panel_count_and_back_to_single(qtbot, demo):
     second = demo.panels[1].method
     demo.set_grid(False)
     assert len(demo.canvases) == 1 and demo.panels[0].method == second == demo.method_panel.method()
+
+
+def test_tabular_case_lists_strongest_features_instead_of_an_image(qtbot, engine, view):
+    _run(qtbot, engine, "tests.gui.test_canvas:tabular_workspace_task")
+    view.ctx.state.set_dataset(None)
+    view.ctx.state.select_case(2)
+    result = _wait_result(qtbot, view)
+    qtbot.waitUntil(lambda: view.case_view is not None, timeout=30000)
+    assert view.case_view.image is None and result.heatmap is None and result.maps.shape == (1, 6)
+    lines = view.canvases[0].message.toPlainText().splitlines()
+    strongest = int(np.argmax(np.abs(result.maps[0])))
+    assert len(lines) == 6 and lines[0].startswith(f"feature {strongest}:")
