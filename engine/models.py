@@ -22,16 +22,21 @@ import numpy as np
 
 from engine.description import LayerInfo, ModelDescription, TensorSpec, WeightInfo
 from engine.errors import GlassboxError, ModelLoadError, NotSupportedError, UnsafeModelError
+from engine import h5probe
 from engine.graph import SEP, _sublayers
 from engine.jobs import JobContext
 from engine.provenance import plain, sha256_path
 
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+ZIP_MAGIC = b"PK\x03\x04"
 KERAS_SUFFIXES = {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
 SAVEDMODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 SAVEDMODEL_ENDPOINTS = ("serving_default", "serve")
 OUTPUT_ACTIVATIONS = {"softmax", "sigmoid"}
 TRUST_HINT = "open it only if you trust it (--trust)"
 _MAX_DETAIL = 160
+H5_PROBE_SECONDS = 20.0  # start-up of the child plus a small file, even on a busy machine
+H5_PROBE_BYTES_PER_SECOND = 50e6
 
 
 def _fail(path: str | os.PathLike[str], problem: str, error: type[ModelLoadError] = ModelLoadError) -> ModelLoadError:
@@ -67,6 +72,12 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     _require_readable(p)
     if p.stat().st_size == 0:
         raise _fail(path, "the file is empty (0 bytes)")
+    with open(p, "rb") as handle:
+        head = handle.read(len(HDF5_MAGIC))
+    if fmt == "h5" and head.startswith(ZIP_MAGIC):
+        raise _fail(path, "the file is a zip archive (a .keras model?), not HDF5; rename it to .keras")
+    if fmt == "keras" and head == HDF5_MAGIC:
+        raise _fail(path, "the file is HDF5 (a legacy .h5 model?), not a zip archive; rename it to .h5")
     return fmt
 
 
@@ -97,10 +108,17 @@ def read_config(path: str | os.PathLike[str], fmt: str) -> dict[str, Any]:
 
 def _read_keras_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not zipfile.is_zipfile(path):
+        with open(path, "rb") as handle:
+            truncated = handle.read(len(ZIP_MAGIC)) == ZIP_MAGIC
+        if truncated:
+            raise _fail(path, "the archive is truncated or damaged (its zip directory is missing)")
         raise _fail(path, "not a Keras archive (.keras files are zip archives)")
     with zipfile.ZipFile(path) as archive:
         if "config.json" not in archive.namelist():
             raise _fail(path, "the Keras archive has no config.json (not a saved model?)")
+        damaged = archive.testzip()  # checks every member's CRC: catches flipped bytes
+        if damaged is not None:
+            raise _fail(path, f"the archive is damaged (checksum mismatch in {damaged})")
         text = archive.read("config.json")
     try:
         config = json.loads(text)
@@ -215,11 +233,18 @@ def _hash(path: str | os.PathLike[str]) -> str:
 
 
 def _load_keras(path: str | os.PathLike[str], fmt: str, trust: bool) -> keras.Model:
+    if fmt == "h5":
+        _probe_h5(path)
     config = read_config(path, fmt)
     if not trust:
         reasons = unsafe_reasons(config)
         if reasons:
             raise _fail(path, f"{'; '.join(reasons)}; {TRUST_HINT}", UnsafeModelError)
+    if fmt == "keras":
+        with zipfile.ZipFile(path) as archive:
+            members = [name for name in archive.namelist() if name.endswith(".h5")]
+        for member in members:
+            _probe_h5(path, member)
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=not trust)
     except Exception as exc:  # untrusted bytes: name what we can, never let a traceback out
@@ -227,6 +252,15 @@ def _load_keras(path: str | os.PathLike[str], fmt: str, trust: bool) -> keras.Mo
     if not isinstance(model, keras.Model):
         raise _fail(path, f"the file holds a {type(model).__name__}, not a model")
     return model
+
+
+def _probe_h5(path: str | os.PathLike[str], member: str | None = None) -> None:
+    """Read the HDF5 bytes in a killable child first: a damaged file can hang HDF5 for ever."""
+    timeout = H5_PROBE_SECONDS + os.path.getsize(path) / H5_PROBE_BYTES_PER_SECOND
+    reason = h5probe.probe(path, member, timeout=timeout)
+    if reason is not None:
+        where = f" ({member})" if member else ""
+        raise _fail(path, f"the HDF5 data{where} is damaged ({reason})")
 
 
 def _explain_load_failure(path: str | os.PathLike[str], config: dict[str, Any], exc: Exception) -> GlassboxError:
