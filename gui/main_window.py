@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.jobs import JobError
+from engine.jobs import JobError, describe_error
 from gui.app import DEMO_CASES, DEMO_MODEL, show_error
 from gui.context import AppContext
 from gui.engine_thread import EngineThread
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.ctx = AppContext(EngineThread(self), AppState(self), settings or Settings())
         self.views: dict[str, QWidget] = {}
+        self.view_errors: dict[str, str] = {}
         self.docks: dict[str, QDockWidget] = {}
         self.model_path: str | None = None
         self._pending_model: tuple[str, bool] | None = None
@@ -118,12 +120,21 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._size_docks)
 
     def build_views(self) -> None:
-        """Import and build every view into its dock (once)."""
+        """Import and build every view into its dock (once).
+
+        A view that fails to build is replaced by its error, so one broken view does not keep
+        the app from starting; `view_errors` lists them (tests assert it is empty).
+        """
         if self.views:
             return
         for spec in VIEWS:
             module_name, _, class_name = spec.factory.partition(":")
-            view = getattr(importlib.import_module(module_name), class_name)(self.ctx, self)
+            try:
+                view = getattr(importlib.import_module(module_name), class_name)(self.ctx, self)
+            except Exception as exc:  # noqa: BLE001 - shown in the dock, traceback on stderr
+                traceback.print_exc()
+                self.view_errors[spec.name] = describe_error(exc).message
+                view = _placeholder(f"The {spec.title} view failed to load:\n{self.view_errors[spec.name]}")
             view.setObjectName(spec.name)
             self.views[spec.name] = view
             if spec.area == "center":

@@ -162,6 +162,7 @@ def test_demo_opens_and_corrupt_file_keeps_it(qtbot, main_window: MainWindow, tm
     """End to end with the real model loader and every view: demo, then a corrupt .keras file."""
     with qtbot.waitSignal(main_window.ctx.state.model_changed, timeout=120000):
         main_window.start()
+    assert main_window.view_errors == {}
     demo = main_window.ctx.state.model
     assert Path(demo.path).name == DEMO_MODEL.name and demo.output_activation == "softmax"
     browser = main_window.views["modelBrowser"]
@@ -174,6 +175,17 @@ def test_demo_opens_and_corrupt_file_keeps_it(qtbot, main_window: MainWindow, tm
     assert "x.keras" in box.text() and "\n" not in box.text()
     assert main_window.ctx.state.model is demo
     assert browser.model is demo
+
+
+def test_broken_view_shows_its_error_and_the_rest_works(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = VIEWS[0]._replace(name="broken", title="Broken", factory="gui.views.no_such_module:View")
+    monkeypatch.setattr(main_window_module, "VIEWS", [broken, *VIEWS[:1]])
+    win = MainWindow()
+    qtbot.addWidget(win)
+    assert set(win.view_errors) == {"broken"} and "no_such_module" in win.view_errors["broken"]
+    assert "failed to load" in win.views["broken"].text()
+    assert type(win.views["modelBrowser"]).__name__ == "ModelBrowser"
+    win.close()
 
 
 def test_startup_check_shows_window_before_tensorflow(tmp_path: Path) -> None:
