@@ -113,6 +113,8 @@ def test_segment_labels_are_consecutive_and_preprocessing_invariant():
         assert set(np.unique(labels)) == set(range(labels.max() + 1))
         assert 4 <= labels.max() + 1 <= 20
         np.testing.assert_array_equal(labels, segment(image * 255.0 - 120.0, 9, method))
+    noise = np.random.default_rng(0).uniform(size=(48, 48, 3)).astype("float32")
+    assert segment(noise, 40, "slic").max() + 1 >= 10  # texture does not collapse SLIC to one segment
     gray = segment(image[..., :1], 9, "quickshift")
     assert gray.shape == (15, 15)
     np.testing.assert_array_equal(segment(np.zeros(7, "float32"), 3), np.arange(7))
