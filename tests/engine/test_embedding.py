@@ -216,3 +216,34 @@ def test_decision_regions_agree_with_predictions_and_fade_away_from_cases() -> N
     assert regions.support[rows[0], cols[0]] > 0.5
     assert regions.support[rows[1], cols[1]] < 0.05  # the empty corner is not painted with confidence
     assert 0.0 <= regions.confidence.min() and regions.confidence.max() <= 1.0
+
+
+def test_default_layer_in_nested_models() -> None:
+    import keras
+
+    inputs = keras.Input((4, 4, 1))
+    backbone = keras.Model(inputs, keras.layers.Dense(5, name="feat")(keras.layers.Flatten(name="flat")(inputs)), name="backbone")
+    outer_in = keras.Input((4, 4, 1))
+    outer = keras.Model(outer_in, keras.layers.Dense(2, name="head")(backbone(outer_in)), name="outer")
+    assert embedding.default_layer(outer) == "backbone"  # the head reads the sub-model's output
+
+    head_in = keras.Input((4, 4, 1))
+    head = keras.Model(head_in, keras.layers.Dense(3, name="dense")(keras.layers.Flatten(name="flat")(head_in)), name="clf")
+    wrapped_in = keras.Input((4, 4, 1))
+    wrapped = keras.Model(wrapped_in, head(wrapped_in), name="wrapped")
+    assert embedding.default_layer(wrapped) == "clf/flat"
+
+
+def test_cancel_mid_umap() -> None:
+    x, _ = clusters(k=3, per=40)
+    token = CancelToken()
+    epochs: list[str] = []
+
+    def progress(_fraction: float, message: str) -> None:
+        if message.startswith("UMAP epoch"):
+            epochs.append(message)
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        embedding.project(x, "umap", progress=progress, check=token.raise_if_cancelled)
+    assert len(epochs) == 1 and not epochs[0].endswith("/0")
