@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QFileDialog,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.fileio import atomic_write_json, atomic_write_text
 from engine.jobs import JobError
 from gui.app import show_error
 from gui.context import AppContext
@@ -166,6 +168,10 @@ class EmbeddingView(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
+        self.save_button = QPushButton("Save map…")
+        self.save_button.setToolTip("Save every case's coordinates, label and prediction (CSV) with the provenance (JSON).")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self.choose_save_path)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(160)
@@ -218,7 +224,7 @@ class EmbeddingView(QWidget):
     def _build_layout(self) -> None:
         top = QHBoxLayout()
         for widget in (QLabel("Layer"), self.layer, QLabel("Pooling"), self.pooling, QLabel("Map"), self.method,
-                       self.params, QLabel("Seed"), self.seed, self.compute_button, self.cancel_button, self.progress):
+                       self.params, QLabel("Seed"), self.seed, self.compute_button, self.cancel_button, self.progress, self.save_button):
             top.addWidget(widget)
         top.addStretch(1)
         second = QHBoxLayout()
@@ -272,6 +278,7 @@ class EmbeddingView(QWidget):
         self.cancel()
         self.result = None
         self.wrong = np.zeros(0, dtype=bool)
+        self.save_button.setEnabled(False)
         self.scatter.set_points(np.zeros((0, 2), np.float32))
         self.scatter.set_regions(None)
         self._on_selection(np.zeros(0, np.int64))
@@ -335,6 +342,7 @@ class EmbeddingView(QWidget):
         """Draw a computed `engine.embedding.Embedding`."""
         self.result = result
         self.wrong = self._misclassified()
+        self.save_button.setEnabled(True)
         self.class_filter.blockSignals(True)
         self.class_filter.clear()
         self.class_filter.addItem("All classes", -1)
@@ -353,6 +361,28 @@ class EmbeddingView(QWidget):
             f"({result.feature_dim} values); {wrong} misclassified; {result.elapsed:.1f} s"
             + (f" ({', '.join(cached)} from cache)" if cached else "")
         )
+
+    def choose_save_path(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save map", f"map_{self.result.method}.csv", "CSV (*.csv)")
+        if path:
+            self.save_map(path)
+
+    def save_map(self, path: str) -> None:
+        """CSV of the map (one row per case) and `<path>.json` with how it was made."""
+        r = self.result
+        rows = ["case,x,y,label,predicted,confidence,misclassified"]
+        for i in range(len(r.coords)):
+            label = r.class_names[r.labels[i]] if r.labels[i] >= 0 else ""
+            predicted = r.class_names[r.predicted[i]] if 0 <= r.predicted[i] < len(r.class_names) else ""
+            name = r.names[i].replace('"', '""')
+            rows.append(
+                f'"{name}",{r.coords[i, 0]:.6g},{r.coords[i, 1]:.6g},"{label}","{predicted}",'
+                f"{r.confidence[i]:.6g},{int(self.wrong[i])}"
+            )
+        atomic_write_text(path, "\n".join(rows) + "\n")
+        meaning = r.regions.meaning if r.regions is not None else None
+        atomic_write_json(f"{path}.json", {**r.provenance, "cases": len(r.coords), "decision_regions": meaning})
+        self.status.setText(f"Saved the map to {path} (+ .json provenance)")
 
     # ----- drawing -----------------------------------------------------------------------
     def _misclassified(self) -> np.ndarray:

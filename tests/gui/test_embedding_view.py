@@ -220,3 +220,22 @@ def test_cancel_stops_the_computation(qtbot, engine) -> None:
     view.cancel_button.click()
     qtbot.waitUntil(lambda: view.compute_button.isEnabled(), timeout=60000)
     assert view.result is None and view.status.text() == "Cancelled."
+
+
+def test_save_map_writes_csv_and_provenance(qtbot, offline_view, tmp_path) -> None:
+    import csv
+    import json
+
+    view = offline_view
+    assert not view.save_button.isEnabled()
+    result = synthetic(n=60)
+    result = Embedding(**{**result.__dict__, "provenance": {"model_sha256": "abc", "method": "pca", "seed": 0}})
+    view.show_result(result)
+    target = tmp_path / "map.csv"
+    view.save_map(str(target))
+    rows = list(csv.DictReader(target.open()))
+    assert len(rows) == 60 and rows[7]["case"] == "case 7"
+    assert float(rows[7]["x"]) == pytest.approx(result.coords[7, 0], rel=1e-5)
+    assert rows[7]["misclassified"] == "1" and rows[40]["misclassified"] == "0"
+    record = json.loads((tmp_path / "map.csv.json").read_text())
+    assert record["model_sha256"] == "abc" and record["cases"] == 60 and "not the model" in record["decision_regions"]
