@@ -4,26 +4,37 @@ The canvas asks for (case, method, params, target); the answer is an `Explanatio
 `engine.explainers` on the engine thread. Results are kept in a bounded LRU in
 ``workspace.cache`` (dropped with the model) keyed by model hash, input hash, method, every
 parameter (seed included) and target, so going back to a case shows its maps at once and the
-same request always gives the same numbers.
+same request always gives the same numbers. Results of a model saved in a file (known sha256)
+are also kept on disk (one .npz each, the least recently used pruned), so a slow map computed
+yesterday opens instantly today.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engine import explainers
 from engine.errors import BadInputError
+from engine.explainers.result import Explanation
+from engine.fileio import atomic_write_bytes
 from engine.jobs import JobContext
+from engine.provenance import plain, sha256_array
 
 CACHE_KEY = "explain_service.results"
 CACHE_SIZE = 48  # a 224x224x3 result is ~0.8 MB: the cache stays well under 100 MB
+DISK_ENTRIES = 512  # on-disk results kept (least recently used pruned): a few hundred MB at most
+DISK_VERSION = 1
+ARRAYS = ("maps", "heatmap", "targets", "completeness_gap", "segments")
 
 
 @dataclass(frozen=True)
@@ -88,12 +99,16 @@ def explain_case_task(
     if info.image_only and x.ndim != 4:
         raise BadInputError(f"{info.title} explains images only; this input has shape {x.shape[1:]}.")
     model_sha = _model_sha256(ctx)
-    input_sha = hashlib.sha256(x.tobytes() + str(x.shape).encode()).hexdigest()
+    input_sha = sha256_array(x)
     key = (model_sha, input_sha, method, _params_key(full), full.get("seed"), target)
     cache = _cache(ctx)
     if key in cache:
         cache.move_to_end(key)
         return cache[key]
+    disk_path = _disk_path(key) if model_sha else None
+    stored = _disk_load(disk_path) if disk_path else None
+    if stored is not None:
+        return _remember(cache, key, stored)
 
     ctx.progress(0.0, f"{info.title}: starting")
     explainer = explainers.create(method, model, **full)
@@ -107,7 +122,7 @@ def explain_case_task(
     ctx.check()
     provenance = {
         **(result.provenance or {}),
-        "model_sha256": model_sha,
+        "model_sha256": model_sha or None,
         "input_sha256": input_sha,
         "case": int(case),
         "case_name": str(dataset.names[case]),
@@ -115,6 +130,12 @@ def explain_case_task(
         "dataset_hash": getattr(dataset, "hash", ""),
     }
     result = dataclasses.replace(result, provenance=provenance)
+    if disk_path:
+        _disk_save(disk_path, result)
+    return _remember(cache, key, result)
+
+
+def _remember(cache: OrderedDict, key: tuple, result: Any) -> Any:
     cache[key] = result
     while len(cache) > CACHE_SIZE:
         cache.popitem(last=False)
@@ -149,7 +170,7 @@ def _full_params(info: Any, params: dict[str, Any]) -> dict[str, Any]:
 def _params_key(params: dict[str, Any]) -> str:
     def encode(value: Any) -> Any:
         if isinstance(value, np.ndarray):
-            return {"array_sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()}
+            return {"array_sha256": sha256_array(value)}
         if isinstance(value, np.generic):
             return value.item()
         return repr(value)
@@ -158,8 +179,8 @@ def _params_key(params: dict[str, Any]) -> str:
 
 
 def _model_sha256(ctx: JobContext) -> str:
-    sha = getattr(ctx.workspace.description, "sha256", None)
-    return str(sha) if sha else f"unsaved-model-{id(ctx.workspace.model)}"
+    """The model file's hash; "" for a model built in memory (cached in memory only)."""
+    return str(getattr(ctx.workspace.description, "sha256", "") or "")
 
 
 def _activation(ctx: JobContext) -> str | None:
@@ -180,3 +201,55 @@ def _as_probabilities(values: np.ndarray, activation: str | None) -> np.ndarray:
 
 def _cache(ctx: JobContext) -> OrderedDict:
     return ctx.workspace.cache.setdefault(CACHE_KEY, OrderedDict())
+
+
+# ----- disk cache ---------------------------------------------------------------------------
+def disk_dir() -> Path:
+    """Where results are kept between sessions; GLASSBOX_CACHE_DIR overrides the platform folder."""
+    override = os.environ.get("GLASSBOX_CACHE_DIR")
+    if override:
+        return Path(override) / "explanations"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("glassbox", "glassbox")) / "explanations"
+
+
+def _disk_path(key: tuple) -> Path:
+    digest = hashlib.sha256(json.dumps([DISK_VERSION, *key], default=str).encode()).hexdigest()
+    return disk_dir() / f"{digest}.npz"
+
+
+def _disk_save(path: Path, result: Any) -> None:
+    """One .npz per result (arrays + JSON metadata), written atomically; errors only cost speed."""
+    meta = {
+        "method": result.method,
+        "params": plain(result.params),
+        "seed": result.seed,
+        "elapsed": result.elapsed,
+        "provenance": plain(result.provenance),
+    }
+    arrays = {name: np.asarray(getattr(result, name)) for name in ARRAYS if getattr(result, name) is not None}
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
+    try:
+        atomic_write_bytes(path, buffer.getvalue())
+        _prune(path.parent)
+    except OSError:
+        pass
+
+
+def _disk_load(path: Path) -> Explanation | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        meta = json.loads(str(arrays.pop("meta")))
+        os.utime(path)  # most recently used: pruned last
+        return Explanation(**meta, **{name: arrays.get(name) for name in ARRAYS})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _prune(folder: Path) -> None:
+    entries = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[DISK_ENTRIES:]:
+        old.unlink(missing_ok=True)

@@ -60,7 +60,10 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready version of a parameter; big arrays are summarised by shape and hash."""
+    """JSON-ready version of a parameter; big arrays are summarised by shape and hash.
+
+    (engine.provenance has a similar helper, but it imports engine.runtime, which the GUI may not.)
+    """
     if isinstance(value, np.ndarray):
         if value.size <= 64:
             return value.tolist()

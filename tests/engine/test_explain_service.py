@@ -99,6 +99,34 @@ def test_cancelled_job_raises_and_caches_nothing(ctx):
     with pytest.raises(Cancelled):
         explain_service.explain_case_task(ctx, case=0, method="saliency", params={}, target=None)
     assert not ctx.workspace.cache.get(explain_service.CACHE_KEY)
+    assert not list(explain_service.disk_dir().glob("*.npz"))
+
+
+def test_disk_cache_serves_a_new_session_and_is_pruned(ctx, cases, softmax_model, count_creates, monkeypatch):
+    first = explain_service.explain_case_task(ctx, case=2, method="smoothgrad", params={"nb_samples": 4}, target=1)
+    session = Workspace()  # a new app session: empty memory cache, same model file and cases
+    session.set_model(softmax_model, SimpleNamespace(sha256="f" * 64, output_activation="softmax"))
+    session.dataset = cases
+    again = explain_service.explain_case_task(JobContext(session), case=2, method="smoothgrad",
+                                              params={"nb_samples": 4}, target=1)
+    assert len(count_creates) == 1 and again is not first
+    np.testing.assert_array_equal(again.maps, first.maps)
+    np.testing.assert_array_equal(again.heatmap, first.heatmap)
+    assert again.params["nb_samples"] == 4 and again.provenance == first.provenance and again.seed == first.seed
+    monkeypatch.setattr(explain_service, "DISK_ENTRIES", 2)
+    for target in (2, 3):
+        explain_service.explain_case_task(ctx, case=2, method="saliency", params={}, target=target)
+    assert len(list(explain_service.disk_dir().glob("*.npz"))) == 2
+
+
+def test_model_without_file_is_cached_in_memory_only(cases, softmax_model):
+    workspace = Workspace()
+    workspace.set_model(softmax_model, None)
+    workspace.dataset = cases
+    result = explain_service.explain_case_task(JobContext(workspace), case=0, method="saliency")
+    assert result.provenance["model_sha256"] is None
+    assert len(workspace.cache[explain_service.CACHE_KEY]) == 1
+    assert not list(explain_service.disk_dir().glob("*.npz"))
 
 
 @pytest.mark.parametrize(

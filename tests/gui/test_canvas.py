@@ -121,9 +121,12 @@ def test_case_shows_image_top5_and_auto_runs_saliency(qtbot, demo):
 
 
 def test_overlay_modes(qtbot, demo):
+    _select_method(demo, "integrated_gradients")  # a signed map (saliency's is |gradient|)
     _select(qtbot, demo, 3)
     canvas = demo.canvases[0]
     heat = canvas.heatmap
+    assert demo.panels[0].result.method == "integrated_gradients" and heat.min() < 0 < heat.max()
+    _shot(demo, "canvas_signed_ig")
     demo.display.set_mode("absolute")
     assert canvas.overlay_item.image.min() >= 0 and canvas.colorbar.isVisible()
     _shot(demo, "canvas_absolute")
