@@ -21,9 +21,10 @@ import numpy as np
 from engine.errors import BadInputError, NotSupportedError
 from engine.image_io import is_image_file, list_folder, read_image
 from engine.jobs import JobContext
-from engine.preprocessing import Preprocessing, thumbnail
+from engine.preprocessing import Preprocessing, thumbnail, thumbnails
 
 THUMB = 48
+THUMB_CHUNK = 256  # images per vectorised thumbnail batch
 Loader = Callable[[int], np.ndarray]
 
 
@@ -95,12 +96,15 @@ class Dataset:
 
     def thumbnails(self, progress: Callable[[float], None] | None = None) -> np.ndarray:
         """All THUMB tiles, (N, 48, 48, 3) uint8; computed once and kept."""
+        if self._thumbnails is None and self.kind == "tabular":
+            self._thumbnails = np.full((len(self), THUMB, THUMB, 3), 200, np.uint8)
         if self._thumbnails is None:
             tiles = np.zeros((len(self), THUMB, THUMB, 3), np.uint8)
-            for i in range(len(self)):
-                tiles[i] = self.thumbnail(i)
-                if progress is not None and i % 64 == 0:
-                    progress(i / max(1, len(self)))
+            for start in range(0, len(self), THUMB_CHUNK):
+                stop = min(len(self), start + THUMB_CHUNK)
+                tiles[start:stop] = thumbnails([self.raw(i) for i in range(start, stop)])
+                if progress is not None:
+                    progress(stop / len(self))
             self._thumbnails = tiles
         return self._thumbnails
 

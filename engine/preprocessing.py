@@ -11,6 +11,8 @@ scale. Only numpy and Pillow: the GUI may import this module for the recipe's ch
 
 from __future__ import annotations
 
+import functools
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -133,14 +135,22 @@ class Preprocessing:
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         """One stored image -> float32 (H, W, C) model input."""
-        unit = as_hwc(image).astype(np.float32) if self.scale == "none" else to_unit(image)
-        unit = self._convert_channels(unit)
-        unit = self._resize(unit)
-        return self._scale(unit)
+        return self._apply_stack(as_hwc(image)[None])[0]
 
     def apply_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Several images -> float32 (N, H, W, C); sizes must agree after resizing."""
-        out = [self.apply(image) for image in images]
+        """Several images -> float32 (N, H, W, C); sizes must agree after resizing.
+
+        Images that share a shape and dtype (all of an .npz, most of a folder) go through the
+        pipeline as one stack: the resize is two matrix products, not a loop over images.
+        """
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        arrays = [as_hwc(image) for image in images]
+        for i, array in enumerate(arrays):
+            groups[(array.shape, array.dtype.str)].append(i)
+        out: list[np.ndarray] = [np.empty(0)] * len(arrays)
+        for members in groups.values():
+            for i, result in zip(members, self._apply_stack(np.stack([arrays[i] for i in members])), strict=True):
+                out[i] = result
         shapes = {x.shape for x in out}
         if len(shapes) > 1:
             raise BadInputError(
@@ -149,46 +159,54 @@ class Preprocessing:
             )
         return np.stack(out) if out else np.zeros((0, 1, 1, 1), np.float32)
 
+    def _apply_stack(self, stack: np.ndarray) -> np.ndarray:
+        """(N, H, W, C) stored images of one shape and dtype -> (N, h, w, c) float32."""
+        values = stack.astype(np.float32) if self.scale == "none" else to_unit_stack(stack)
+        if values.shape[-1] in (2, 4):  # gray+alpha / RGBA: the model never sees alpha
+            values = values[..., :-1]
+        # Both steps are linear, so their order is free: run the resize on fewer channels.
+        if (self.out_channels or values.shape[-1]) < values.shape[-1]:
+            values = self._resize(self._convert_channels(values))
+        else:
+            values = self._convert_channels(self._resize(values))
+        return self._scale(values)
+
     def _convert_channels(self, unit: np.ndarray) -> np.ndarray:
-        have = unit.shape[2]
-        if have == 4 or have == 2:  # RGBA / gray+alpha: the model never sees alpha
-            unit = unit[..., : have - 1]
-            have -= 1
+        have = unit.shape[-1]
         want = self.out_channels
         if want is None or want == have:
             return unit
         if not self.adapt:
             raise BadInputError(f"Image has {have} channel(s), the model expects {want} (adapting is off).")
         if have == 1 and want == 3:
-            return np.repeat(unit, 3, axis=2)
+            return np.repeat(unit, 3, axis=-1)
         if have == 3 and want == 1:
             return (unit @ LUMA)[..., None]
         raise BadInputError(f"Cannot turn a {have}-channel image into {want} channel(s).")
 
     def _resize(self, unit: np.ndarray) -> np.ndarray:
-        if self.size is None or unit.shape[:2] == self.size:
+        """(N, H, W, C) -> (N, *size, C) by the resize mode."""
+        h, w = unit.shape[1:3]
+        if self.size is None or (h, w) == self.size:
             return unit
         if not self.adapt:
-            h, w = unit.shape[:2]
             raise BadInputError(
                 f"Image is {h}×{w}, the model expects {self.size[0]}×{self.size[1]} (adapting is off)."
             )
         th, tw = self.size
-        h, w = unit.shape[:2]
         if self.resize == "stretch":
-            return resize_unit(unit, th, tw)
+            return resize_stack(unit, th, tw)
         if self.resize == "pad":
             factor = min(th / h, tw / w)
             nh, nw = max(1, round(h * factor)), max(1, round(w * factor))
-            out = np.zeros((th, tw, unit.shape[2]), np.float32)
+            out = np.zeros((len(unit), th, tw, unit.shape[3]), np.float32)
             top, left = (th - nh) // 2, (tw - nw) // 2
-            out[top : top + nh, left : left + nw] = resize_unit(unit, nh, nw)
+            out[:, top : top + nh, left : left + nw] = resize_stack(unit, nh, nw)
             return out
         factor = max(th / h, tw / w)  # crop: cover the target, then cut the centre
         nh, nw = max(th, round(h * factor)), max(tw, round(w * factor))
-        scaled = resize_unit(unit, nh, nw)
         top, left = (nh - th) // 2, (nw - tw) // 2
-        return scaled[top : top + th, left : left + tw]
+        return resize_stack(unit, nh, nw)[:, top : top + th, left : left + tw]
 
     def _scale(self, unit: np.ndarray) -> np.ndarray:
         if self.scale in ("0..1", "none"):
@@ -197,29 +215,39 @@ class Preprocessing:
             return unit * 2.0 - 1.0
         if self.scale == "raw":
             return unit * 255.0
-        channels = unit.shape[2]
+        channels = unit.shape[-1]
         mean = IMAGENET_MEAN if channels == 3 else IMAGENET_MEAN.mean(keepdims=True)
         std = IMAGENET_STD if channels == 3 else IMAGENET_STD.mean(keepdims=True)
         return ((unit - mean) / std).astype(np.float32)
 
 
 def to_unit(image: np.ndarray) -> np.ndarray:
-    """Intensities to float32 0..1 by bit depth, always (H, W, C).
+    """Intensities of one image to float32 0..1 by bit depth, always (H, W, C); see `to_unit_stack`."""
+    return to_unit_stack(as_hwc(image)[None])[0]
+
+
+def to_unit_stack(stack: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) intensities to float32 0..1 by bit depth.
 
     uint8 / 255, uint16 / 65535 (16-bit medical and microscopy images keep their full range),
-    bool as 0/1; floats are taken to be 0..1 already, or 0..255 if any value exceeds 1.
+    bool as 0/1; float images are taken to be 0..1 already, or 0..255 if any of their values
+    exceeds 1 (decided per image, so a batch gives the same numbers as one image at a time).
     """
-    array = as_hwc(image)
-    if array.dtype == np.bool_:
-        return array.astype(np.float32)
-    if np.issubdtype(array.dtype, np.integer):
-        info = np.iinfo(array.dtype)
-        if info.min < 0 or array.dtype.itemsize > 2:
-            top = 255.0 if array.max(initial=0) <= 255 else 65535.0
-            return np.clip(array, 0, top).astype(np.float32) / top
-        return array.astype(np.float32) / float(info.max)
-    array = array.astype(np.float32)
-    return array / 255.0 if array.max(initial=0.0) > 1.0 else array
+    if stack.dtype == np.bool_:
+        return stack.astype(np.float32)
+    if np.issubdtype(stack.dtype, np.integer):
+        info = np.iinfo(stack.dtype)
+        if info.min >= 0 and stack.dtype.itemsize <= 2:
+            return stack.astype(np.float32) / float(info.max)
+        top = np.where(_per_image_max(stack) <= 255, 255.0, 65535.0).astype(np.float32)
+        return np.clip(stack, 0, top).astype(np.float32) / top
+    values = stack.astype(np.float32)
+    return values / np.where(_per_image_max(values) > 1.0, 255.0, 1.0).astype(np.float32)
+
+
+def _per_image_max(stack: np.ndarray) -> np.ndarray:
+    """Each image's maximum, shaped (N, 1, 1, 1) to broadcast over its pixels."""
+    return stack.reshape(len(stack), -1).max(axis=1, initial=0).reshape(-1, 1, 1, 1)
 
 
 def as_hwc(image: np.ndarray) -> np.ndarray:
@@ -234,16 +262,29 @@ def as_hwc(image: np.ndarray) -> np.ndarray:
     return array
 
 
-def resize_unit(unit: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear resize of a float (H, W, C) image, channel by channel with Pillow's float mode."""
-    planes = [
-        np.asarray(Image.fromarray(unit[..., c]).resize((width, height), Image.Resampling.BILINEAR))
-        for c in range(unit.shape[2])
-    ]
-    return np.stack(planes, axis=2).astype(np.float32)
+@functools.lru_cache(maxsize=64)
+def _resample_matrix(size: int, new: int) -> np.ndarray:
+    """Pillow's bilinear (antialiased when shrinking) resampling along one axis, as a (new, size)
+    matrix: resampling is linear and separable, so resizing the identity gives its matrix."""
+    eye = Image.fromarray(np.eye(size, dtype=np.float32))
+    return np.asarray(eye.resize((size, new), Image.Resampling.BILINEAR), np.float32)
+
+
+def resize_stack(stack: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(N, H, W, C) float -> (N, height, width, C): the same numbers as Pillow's BILINEAR resize."""
+    rows = _resample_matrix(stack.shape[1], height)
+    cols = _resample_matrix(stack.shape[2], width)
+    across = np.tensordot(stack, cols, axes=([2], [1]))  # (N, H, C, width): one matrix product
+    down = np.tensordot(rows, across, axes=([1], [1]))  # (height, N, C, width): another
+    return np.ascontiguousarray(down.transpose(1, 0, 3, 2), dtype=np.float32)
+
+
+def thumbnails(images: Sequence[np.ndarray], size: int = 48) -> np.ndarray:
+    """uint8 (N, size, size, 3) RGB tiles of stored images, aspect kept, padded with black."""
+    tiles = Preprocessing(resize="pad", channels="rgb", size=(size, size)).apply_batch(images)
+    return np.clip(tiles * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def thumbnail(image: np.ndarray, size: int = 48) -> np.ndarray:
-    """uint8 (size, size, 3) RGB tile of a stored image, aspect kept, padded with black."""
-    tile = Preprocessing(resize="pad", channels="rgb", size=(size, size)).apply(image)
-    return np.clip(tile * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """uint8 (size, size, 3) tile of one stored image; see `thumbnails`."""
+    return thumbnails([image], size)[0]
