@@ -64,7 +64,10 @@ def predict_task(ctx: JobContext, batch_size: int = 64) -> Predictions:
         ctx.check()
         ctx.progress(start / n, f"Predicting {start}/{n} cases…")
         x = dataset.inputs(range(start, min(n, start + batch_size)))
-        chunks.append(np.asarray(model(x, training=False)))
+        out = model(x, training=False)
+        if isinstance(out, (list, tuple, dict)):
+            raise NotSupportedError("Predicting cases for a model with several outputs is not supported yet.")
+        chunks.append(np.asarray(out))
     outputs = np.concatenate(chunks)
     if not np.isfinite(outputs).all():
         bad = int((~np.isfinite(outputs.reshape(n, -1))).any(axis=1).sum())

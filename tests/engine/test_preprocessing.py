@@ -120,3 +120,21 @@ def test_nan_and_bad_shapes_are_bad_input() -> None:
         to_unit(np.zeros((2, 2, 5)))
     with pytest.raises(BadInputError, match="different sizes"):
         Preprocessing().apply_batch([np.zeros((2, 2)), np.zeros((3, 3))])
+
+
+def test_stack_resize_matches_pillow_and_batches_match_single_images() -> None:
+    from PIL import Image
+
+    from engine.preprocessing import resize_stack
+
+    rng = np.random.default_rng(0)
+    plane = rng.random((37, 53)).astype(np.float32)
+    for height, width in ((10, 20), (100, 70), (37, 8)):  # shrink (antialiased), grow, one axis
+        expected = np.asarray(Image.fromarray(plane).resize((width, height), Image.Resampling.BILINEAR))
+        np.testing.assert_allclose(resize_stack(plane[None, ..., None], height, width)[0, ..., 0], expected, atol=1e-6)
+    images = [rng.integers(0, 255, (9, 13, 3), dtype=np.uint8), rng.integers(0, 65535, (20, 20), dtype=np.uint16)]
+    images.append(images[0] // 2)
+    recipe = Preprocessing(resize="crop", scale="imagenet").fit((None, 8, 8, 1))
+    batch = recipe.apply_batch(images)
+    for i, image in enumerate(images):
+        np.testing.assert_allclose(batch[i], recipe.apply(image), atol=1e-6)
