@@ -58,7 +58,7 @@ class LayerInfo(_Plain):
     dtype: str
     activation: str | None
     config: dict[str, Any]
-    inbound: tuple[str, ...] = ()
+    inbound: tuple[str, ...] = ()  # paths of the layers feeding it; an input's name for inputs
     weights: tuple[WeightInfo, ...] = ()
     children: tuple[LayerInfo, ...] = ()
 

@@ -388,7 +388,7 @@ def _describe_layer(layer: Any, parent: Any, prefix: str) -> LayerInfo:
         dtype=_dtype(layer),
         activation=_activation(layer, config),
         config=config,
-        inbound=_inbound(layer, parent),
+        inbound=_inbound(layer, parent, prefix),
         weights=tuple(
             WeightInfo(name=w.path, shape=tuple(int(d) for d in w.shape), dtype=str(w.dtype), trainable=bool(w.trainable))
             for w in layer.weights
@@ -439,17 +439,23 @@ def _activation(layer: Any, config: dict[str, Any]) -> str | None:
     return None
 
 
-def _inbound(layer: Any, parent: Any) -> tuple[str, ...]:
-    """Names of the layers feeding `layer` inside `parent` (the model that holds it)."""
+def _inbound(layer: Any, parent: Any, prefix: str) -> tuple[str, ...]:
+    """What feeds `layer` inside `parent` (the model holding it): layer paths, or input names.
+
+    Paths (not bare names) so that a click on an inbound layer can select it; an input of
+    `parent` has no path and keeps its name.
+    """
     if isinstance(parent, keras.Sequential):
         siblings = _sublayers(parent)
         index = next(i for i, sub in enumerate(siblings) if sub is layer)
-        return (siblings[index - 1].name,) if index else ()
+        return (prefix + siblings[index - 1].name,) if index else ()
     names: list[str] = []
     for nodes in getattr(parent, "_nodes_by_depth", {}).values():
         for node in nodes:
             if node.operation is layer:
-                names.extend(_producer(t).name for t in node.arguments.keras_tensors)
+                for tensor in node.arguments.keras_tensors:
+                    source = _producer(tensor)
+                    names.append(source.name if isinstance(source, keras.layers.InputLayer) else prefix + source.name)
     return tuple(dict.fromkeys(names))
 
 

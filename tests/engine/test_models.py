@@ -116,7 +116,9 @@ def test_nested_tree_paths_params_inbound_and_activation(files: dict[str, Path])
     assert desc.layer("mid/block/a").output_shape == (None, 8, 8, 2)
     assert desc.layer("join").inbound == ("gap", "mid")
     assert desc.layer("features/c1").inbound == ()  # first layer of a Sequential
-    assert desc.layer("features/r1").inbound == ("c1",)
+    assert desc.layer("features/r1").inbound == ("features/c1",)  # a path: the browser links it
+    assert desc.layer("mid/flat").inbound == ("mid/block",)
+    assert desc.layer("gap").inbound == ("features",)
     assert desc.layer("features/r1").activation == "relu"
     assert desc.output_activation == "sigmoid"  # from a trailing Activation layer
 
