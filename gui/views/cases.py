@@ -8,6 +8,7 @@ the cases open and whenever the model or the preprocessing changes.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,16 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QBrush, QColor, QImage, QKeySequence, QShortcut
+from PySide6.QtGui import (
+    QAction,
+    QBrush,
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QImage,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -230,7 +240,7 @@ class CaseTableModel(QAbstractTableModel):
         s, p = self.summary, self.predictions
         n = len(s)
         if column == NAME:
-            return np.array([name.lower() for name in s.names])
+            return np.array([natural_key(name) for name in s.names])
         if column == TRUE:
             return np.asarray(s.labels, np.float64)
         if column == VERDICT:
@@ -239,6 +249,11 @@ class CaseTableModel(QAbstractTableModel):
         if p is None:
             return np.zeros(n)
         return np.asarray(p.predicted if column == PREDICTED else p.confidence, np.float64)
+
+
+def natural_key(name: str) -> str:
+    """'case 9' before 'case 10': digit runs zero-padded, case folded, as one sortable string."""
+    return re.sub(r"\d+", lambda m: m.group().zfill(12), name.casefold())
 
 
 def misclassified(summary: Any, predictions: Any) -> np.ndarray | None:
@@ -296,7 +311,8 @@ class CaseView(QWidget):
         splitter.setStretchFactor(0, 1)
         splitter.setCollapsible(0, False)
         layout.addWidget(splitter, 1)
-        self.status = QLabel("Open images, a folder or an .npz file.")
+        self.setAcceptDrops(True)
+        self.status = QLabel("Open images, a folder or an .npz file (or drop them here).")
         self.status.setObjectName("caseStatus")
         layout.addWidget(self.status)
         for keys, step in (("J", 1), ("K", -1), ("PgDown", 1), ("PgUp", -1)):
@@ -566,7 +582,7 @@ class CaseView(QWidget):
             "cases.predict",
             "engine.predictions:predict_task",
             on_result=self._on_predicted,
-            on_error=lambda error: self._on_job_error(error, "Could not predict the cases"),
+            on_error=self._on_predict_error,
             on_progress=self._on_progress,
         )
 
@@ -591,12 +607,16 @@ class CaseView(QWidget):
 
     def _on_job_error(self, error: JobError, title: str) -> None:
         self._set_busy("")
-        if error.kind == "cancelled":
-            return
-        if error.kind == "bad_input" and self.summary is not None:
+        if error.kind != "cancelled":
+            show_error(self, error, title)
+
+    def _on_predict_error(self, error: JobError) -> None:
+        """Cases that do not fit the model: said in place, under the recipe that has to change."""
+        if error.kind == "bad_input":
+            self._set_busy("")
             self.preprocessing.set_problem(error.message)
-            return
-        show_error(self, error, title)
+        else:
+            self._on_job_error(error, "Could not predict the cases")
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
@@ -759,3 +779,16 @@ class CaseView(QWidget):
     def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt override: closing the window hides us
         self.review.flush()
         super().hideEvent(event)
+
+    # ----- drag and drop: a folder, an .npz or image files --------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls() and all(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        paths = [url.toLocalFile() for url in event.mimeData().urls()]
+        if len(paths) == 1:
+            self.open(paths[0])
+        elif paths:
+            self.open(paths[0], paths=paths)
+        event.acceptProposedAction()

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from gui.app import DEMO_CASES, DEMO_MODEL
 from gui.context import AppContext
 from gui.settings import Settings
 from gui.state import AppState
-from gui.views.cases import CONFIDENCE, PREDICTED, VERDICT, CaseView
+from gui.views.cases import CONFIDENCE, NAME, PREDICTED, VERDICT, CaseView
 
 pytestmark = pytest.mark.skipif(not DEMO_MODEL.exists(), reason="demo model not built yet")
 
@@ -68,6 +69,8 @@ def test_demo_cases_listed_predicted_filtered_and_selected(qtbot, make_view) -> 
     assert view.table_model.rowCount() == int((p.confidence <= 0.9 + 1e-6).sum())
     view.confidence_slider.setValue((0.0, 1.0))
 
+    view.table.sortByColumn(NAME, Qt.SortOrder.AscendingOrder)  # natural order: case 9 before case 10
+    assert [view.table_model.index(r, NAME).data() for r in (9, 10)] == ["case 9", "case 10"]
     view.table.sortByColumn(CONFIDENCE, Qt.SortOrder.AscendingOrder)
     conf = [float(view.table_model.index(r, CONFIDENCE).data()) for r in range(5)]
     assert conf == sorted(conf) and conf[0] == pytest.approx(float(p.confidence.min()), abs=1e-3)
@@ -145,3 +148,8 @@ def test_folder_with_corrupt_file_and_recipe_edit(qtbot, make_view, tmp_path: Pa
         again.open(str(tmp_path))
     assert again.summary.preprocessing["resize"] == "pad"
     assert again.preprocessing.resize_combo.currentData() == "pad"
+
+    again.open(str(tmp_path / "missing"))  # a bad path: a readable error, the view keeps working
+    qtbot.waitUntil(lambda: again.findChild(QMessageBox, "errorDialog") is not None, timeout=30000)
+    assert "no such file" in again.findChild(QMessageBox, "errorDialog").text()
+    assert again.table_model.rowCount() == 6
