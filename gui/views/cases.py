@@ -100,11 +100,9 @@ class CaseTableModel(QAbstractTableModel):
         self.predictions = None
         self.misclassified = None
         self.verdicts = list(verdicts)
-        n = len(summary) if summary is not None else 0
-        self.order = np.arange(n)
-        self.mask = np.ones(n, bool)
+        self.mask = np.ones(len(summary) if summary is not None else 0, bool)
+        self.order = self._sorted_order()  # a new dataset keeps the user's sort column
         self._images.clear()
-        self._sort = (-1, Qt.SortOrder.AscendingOrder)
         self._update_rows()
         self.endResetModel()
 
@@ -219,17 +217,20 @@ class CaseTableModel(QAbstractTableModel):
         self._sort = (column, order)
         self._resort()
 
-    def _resort(self) -> None:
+    def _sorted_order(self) -> np.ndarray:
+        """All cases in the current sort (file order when unsorted)."""
         column, order = self._sort
         if self.summary is None or column < 0:
+            return np.arange(len(self.summary) if self.summary is not None else 0)
+        new = np.argsort(self.sort_keys(column), kind="stable")
+        return (new[::-1] if order == Qt.SortOrder.DescendingOrder else new).astype(np.int64)
+
+    def _resort(self) -> None:
+        if self.summary is None or self._sort[0] < 0:
             return
-        keys = self.sort_keys(column)
-        new = np.argsort(keys, kind="stable")
-        if order == Qt.SortOrder.DescendingOrder:
-            new = new[::-1]
         self.layoutAboutToBeChanged.emit()
         old_rows = self.rows
-        self.order = new.astype(np.int64)
+        self.order = self._sorted_order()
         self._update_rows()
         for index in self.persistentIndexList():
             row = int(self._row_of[old_rows[index.row()]])
