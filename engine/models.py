@@ -332,26 +332,55 @@ def describe(model: keras.Model, path: str = "", fmt: str = "keras", sha256: str
     layers = tuple(_describe_layer(layer, model, "") for layer in _sublayers(model))
     trainable, non_trainable = _param_counts(model.weights)
     n_layers = sum(len(info.walk()) for info in layers)
-    notes: tuple[str, ...] = ()
+    notes: list[str] = []
     if fmt == "savedmodel":
-        notes = (
+        notes.append(
             "SavedModel: wrapped as one TFSMLayer calling its serving signature; "
-            "the layers inside are not visible.",
+            "the layers inside are not visible."
         )
+    symbolic_inputs, symbolic_outputs = _symbolic(model, "inputs"), _symbolic(model, "outputs")
+    if symbolic_inputs is None:
+        notes.append(
+            "Subclassed model without a functional graph: output shapes and inbound layers "
+            "are unknown, and inner layers cannot be tapped."
+        )
+        inputs = _built_input_specs(model)
+    else:
+        inputs = tuple(_tensor_spec(t, t.name) for t in symbolic_inputs)
     return ModelDescription(
         path=path,
         format=fmt,
         sha256=sha256,
         name=model.name,
-        inputs=tuple(_tensor_spec(t, t.name) for t in model.inputs),
-        outputs=tuple(_tensor_spec(t, _producer(t).name) for t in model.outputs),
+        inputs=inputs,
+        outputs=tuple(_tensor_spec(t, _producer(t).name) for t in symbolic_outputs or ()),
         total_params=trainable + non_trainable,
         trainable_params=trainable,
         non_trainable_params=non_trainable,
         n_layers=n_layers,
         layers=layers,
         output_activation=output_activation(model),
-        notes=notes,
+        notes=tuple(notes),
+    )
+
+
+def _symbolic(model: Any, attribute: str) -> list[Any] | None:
+    """`model.inputs`/`model.outputs`, or None for a subclassed model that has no graph."""
+    try:
+        return list(getattr(model, attribute))
+    except (AttributeError, ValueError, TypeError):
+        return None
+
+
+def _built_input_specs(model: Any) -> tuple[TensorSpec, ...]:
+    """Input shapes of a subclassed model from the shape it was built with (batch left free)."""
+    shape = (model.get_build_config() or {}).get("input_shape")
+    if not shape:
+        return ()
+    shapes = shape if isinstance(shape[0], (list, tuple)) else [shape]
+    return tuple(
+        TensorSpec(name=f"input_{i}", shape=(None, *[None if d is None else int(d) for d in s[1:]]), dtype=str(model.input_dtype))
+        for i, s in enumerate(shapes)
     )
 
 
@@ -411,15 +440,20 @@ def _dtype(layer: Any) -> str:
 
 def _output_shape(layer: Any) -> tuple[Any, ...] | str:
     """The layer's symbolic output shape; "multiple" for a layer used at several places."""
-    try:
-        output = layer.output
-    except (AttributeError, ValueError, RuntimeError):
-        return "multiple" if len(getattr(layer, "_inbound_nodes", ())) > 1 else "?"
-    if isinstance(output, (list, tuple)):
-        return tuple(_shape(t) for t in output)
-    if isinstance(output, dict):
-        return tuple(_shape(output[k]) for k in sorted(output))
-    return _shape(output)
+    nodes = getattr(layer, "_inbound_nodes", [])
+    shapes = {_node_output_shape(node.outputs) for node in nodes}
+    if not shapes:
+        return "?"  # never called symbolically (subclassed model)
+    return shapes.pop() if len(shapes) == 1 else "multiple"
+
+
+def _node_output_shape(outputs: Any) -> tuple[Any, ...]:
+    """Shape of one call's output; a tuple of shapes when the call returns several tensors."""
+    if isinstance(outputs, dict):
+        outputs = [outputs[key] for key in sorted(outputs)]
+    if isinstance(outputs, (list, tuple)):
+        return _shape(outputs[0]) if len(outputs) == 1 else tuple(_shape(t) for t in outputs)
+    return _shape(outputs)
 
 
 def _shape(tensor: Any) -> tuple[int | None, ...]:
@@ -464,15 +498,16 @@ def output_activation(model: keras.Model) -> str | None:
 
     Explainers use it to attribute to pre-activation scores where that matters.
     """
-    try:
-        layer = _producer(model.outputs[0])
-    except (AttributeError, IndexError, ValueError):
-        return None
+    layer: Any = model
     while isinstance(layer, keras.Model):
-        try:
-            layer = _producer(layer.outputs[0])
-        except (AttributeError, IndexError, ValueError):
-            return None
+        outputs = _symbolic(layer, "outputs")
+        if outputs:
+            layer = _producer(outputs[0])
+        else:  # subclassed: assume its last tracked layer runs last
+            sublayers = _sublayers(layer)
+            if not sublayers:
+                return None
+            layer = sublayers[-1]
     activation = _activation(layer, _config(layer))
     return activation if activation in OUTPUT_ACTIVATIONS else None
 

@@ -224,3 +224,38 @@ def test_provenance_hashes_and_record(files: dict[str, Path]) -> None:
     assert json.loads(json.dumps(rec))["params"] == {"steps": 8, "size": [2, 2]}
     assert rec["input_sha256"] == sha256_array(x) and rec["seed"] == 3
     assert {"keras", "tensorflow", "numpy", "python"} <= set(rec["versions"])
+
+
+def test_shared_layer_and_several_inputs_and_outputs() -> None:
+    a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    shared = keras.layers.Dense(3, name="shared")
+    summed = keras.layers.Add(name="add")([shared(a), shared(b)])
+    model = keras.Model([a, b], [keras.layers.Dense(2, activation="softmax", name="o1")(summed),
+                                 keras.layers.Dense(1, name="o2")(shared(a))])
+    desc = describe(model)
+    assert [s.name for s in desc.inputs] == ["a", "b"] and [s.name for s in desc.outputs] == ["o1", "o2"]
+    assert desc.layer("shared").inbound == ("a", "b") and desc.layer("shared").output_shape == (None, 3)
+    assert desc.layer("add").inbound == ("shared",)
+    assert desc.total_params == model.count_params() == 15 + 8 + 4  # the shared kernel counts once
+    assert desc.output_activation == "softmax"
+
+
+def test_subclassed_model_is_described_with_a_note(tmp_path: Path) -> None:
+    @keras.saving.register_keras_serializable(package="glassbox_test")
+    class TwoDense(keras.Model):
+        def __init__(self, **kwargs):  # noqa: ANN003, ANN204
+            super().__init__(**kwargs)
+            self.hidden = keras.layers.Dense(4, name="hidden")
+            self.head = keras.layers.Dense(2, activation="sigmoid", name="head")
+
+        def call(self, x):  # noqa: ANN001, ANN201
+            return self.head(self.hidden(x))
+
+    model = TwoDense(name="two")
+    model(np.zeros((1, 3), np.float32))
+    model.save(tmp_path / "sub.keras")
+    _, desc = load_model(tmp_path / "sub.keras")
+    assert [layer.path for layer in desc.layers] == ["hidden", "head"]
+    assert desc.inputs[0].shape == (None, 3) and desc.outputs == ()
+    assert desc.layer("hidden").output_shape == "?" and desc.total_params == 16 + 10
+    assert desc.output_activation == "sigmoid" and "Subclassed" in desc.notes[0]
