@@ -45,6 +45,18 @@ def to_probabilities(outputs: np.ndarray, activation: str | None) -> np.ndarray:
     return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def check_fits(x: np.ndarray, model: object) -> None:
+    """A batch whose per-case shape the model cannot take is a BadInputError naming both shapes."""
+    expected = tuple(model.inputs[0].shape)[1:]  # type: ignore[attr-defined]
+    got = x.shape[1:]
+    if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected, got, strict=False)):
+        shape = ", ".join("None" if d is None else str(d) for d in (None, *expected))
+        raise BadInputError(
+            f"Cases are {x.shape[1:]} after preprocessing but the model expects ({shape}); "
+            "change the preprocessing or open matching cases."
+        )
+
+
 def _in_unit(out: np.ndarray) -> bool:
     return bool(out.min(initial=0.0) >= 0.0 and out.max(initial=0.0) <= 1.0)
 
@@ -64,6 +76,8 @@ def predict_task(ctx: JobContext, batch_size: int = 64) -> Predictions:
         ctx.check()
         ctx.progress(start / n, f"Predicting {start}/{n} cases…")
         x = dataset.inputs(range(start, min(n, start + batch_size)))
+        if start == 0:
+            check_fits(x, model)
         out = model(x, training=False)
         if isinstance(out, (list, tuple, dict)):
             raise NotSupportedError("Predicting cases for a model with several outputs is not supported yet.")

@@ -171,6 +171,10 @@ def test_predict_cancel_and_refit_errors(tiny_model) -> None:
         predict_task(ctx)
     with pytest.raises(BadInputError, match="expects 1"):
         set_preprocessing_task(ctx_for(workspace), {"channels": "rgb"})
+    workspace.dataset = Dataset.from_arrays(np.zeros((3, 5), np.float32))  # tabular vs image model
+    with pytest.raises(BadInputError, match=r"Cases are \(5,\).*expects \(None, 8, 8, 1\)"):
+        predict_task(ctx_for(workspace))
+    workspace.dataset = Dataset.from_arrays(np.zeros((10, 8, 8, 1), np.uint8))
     summary = set_preprocessing_task(ctx_for(workspace), {"scale": "-1..1"})
     assert summary.preprocessing["scale"] == "-1..1"
     np.testing.assert_allclose(workspace.dataset.inputs([0]), -1.0)
