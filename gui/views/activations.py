@@ -18,11 +18,12 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QSpinBox,
     QSplitter,
+    QSizePolicy,
     QStackedWidget,
+    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -43,7 +44,7 @@ from gui.widgets.feature_grid import (
     tile_atlas,
     upsample,
 )
-from gui.widgets.tensor_stats import StatsPanel, fmt
+from gui.widgets.tensor_stats import StatsPanel, fmt, stack_panels
 
 if TYPE_CHECKING:
     from engine.activations import LayerActivations
@@ -79,6 +80,7 @@ class ActivationView(QWidget):
         self.title = QLabel("Select a layer in the model browser.")
         self.title.setObjectName("activationTitle")
         self.title.setStyleSheet("font-weight: bold")
+        self.title.setWordWrap(True)
         self.sort = QComboBox()
         self.sort.addItems(list(SORTS))
         self.sort.currentIndexChanged.connect(lambda _: self._render())
@@ -99,11 +101,11 @@ class ActivationView(QWidget):
         self.compare.toggled.connect(self._on_compare_toggled)
         self.compare_case.valueChanged.connect(lambda _: self.compare.isChecked() and self.request())
 
-        controls = QHBoxLayout()
+        controls = QToolBar()  # in a narrow dock the last controls move behind its » button
+        self._control_actions = {}
         for widget in (self.sort_label, self.sort, self.prev_page, self.page_label, self.next_page,
                        self.overlay, self.compare, self.compare_case):
-            controls.addWidget(widget)
-        controls.addStretch(1)
+            self._control_actions[widget] = controls.addWidget(widget)
 
         self.grid = FeatureGrid()
         self.grid.tile_clicked.connect(self._on_tile_clicked)
@@ -140,9 +142,11 @@ class ActivationView(QWidget):
         self.stats = [StatsPanel(), StatsPanel()]
         self.readout = QLabel()
         self.readout.setObjectName("activationReadout")
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
-        layout.addLayout(controls)
+        layout.addWidget(controls)
         layout.addWidget(self.splitter, 1)
         for panel in self.stats:
             layout.addWidget(panel)
@@ -191,6 +195,10 @@ class ActivationView(QWidget):
         if self._dirty:
             self.request()
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        stack_panels(self.splitter, self.width())
+
     def _on_result(self, result: LayerActivations) -> None:
         if result.path != self.path:
             return
@@ -236,9 +244,9 @@ class ActivationView(QWidget):
             panel.setVisible(i < len(r.stats))
             if i < len(r.stats):
                 panel.show_stats(r.stats[i], prefix=names[i])
-        for widget in (self.sort_label, self.sort, self.prev_page, self.next_page, self.page_label,
-                       self.overlay, self.detail_box):
-            widget.setVisible(r.kind == "maps")
+        for widget in (self.sort_label, self.sort, self.prev_page, self.next_page, self.page_label, self.overlay):
+            self._control_actions[widget].setVisible(r.kind == "maps")
+        self.detail_box.setVisible(r.kind == "maps")
         self.readout.clear()
         if r.kind == "maps":
             self._render_maps()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -40,9 +41,17 @@ from engine.jobs import JobError
 from gui.app import show_error
 from gui.context import AppContext
 from gui.widgets.bar_chart import BarChart
-from gui.widgets.feature_grid import DIVERGING, FeatureGrid, Panel, columns_for, normalise_tiles, tile_atlas
+from gui.widgets.feature_grid import (
+    DIVERGING,
+    CompactSize,
+    FeatureGrid,
+    Panel,
+    columns_for,
+    normalise_tiles,
+    tile_atlas,
+)
 from gui.widgets.heatmap import Heatmap
-from gui.widgets.tensor_stats import StatsPanel, fmt
+from gui.widgets.tensor_stats import StatsPanel, fmt, stack_panels
 
 if TYPE_CHECKING:
     from engine.weights import LayerWeights, WeightOverview, WeightTensor
@@ -87,12 +96,14 @@ class WeightView(QWidget):
     def _build_layer_tab(self) -> QWidget:
         self.title = QLabel("Select a layer in the model browser.")
         self.title.setStyleSheet("font-weight: bold")
+        self.title.setWordWrap(True)
         self.tensors = QTableWidget(0, 5)
         self.tensors.setHorizontalHeaderLabels(["tensor", "shape", "dtype", "values", "note"])
         self.tensors.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.tensors.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tensors.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.tensors.verticalHeader().hide()
+        self.tensors.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tensors.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.tensors.horizontalHeader().setStretchLastSection(True)
         self.tensors.itemSelectionChanged.connect(self._render_tensor)
@@ -125,10 +136,7 @@ class WeightView(QWidget):
         for widget in (self.message, self.filters, self.heatmap, self.bars):
             self.values_stack.addWidget(widget)
 
-        self.histogram = pg.PlotWidget(background="w")
-        self.histogram.setLabel("bottom", "value")
-        self.histogram.setLabel("left", "count")
-        self.histogram.setMinimumWidth(220)
+        self.histogram = HistogramPlot()
         self.stats = StatsPanel()
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -140,10 +148,13 @@ class WeightView(QWidget):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        self.splitter = splitter
 
         self.readout = QLabel()
         self.readout.setObjectName("weightReadout")
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.resolution = QLabel()
+        self.resolution.setWordWrap(True)
         self.resolution.setStyleSheet("color: gray")
         tab = QWidget()
         layout = QVBoxLayout(tab)
@@ -187,6 +198,10 @@ class WeightView(QWidget):
         super().showEvent(event)
         if self._dirty:
             self._refresh()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        stack_panels(self.splitter, self.width())
 
     def _on_result(self, result: LayerWeights) -> None:
         if result.path != self.path:
@@ -238,12 +253,7 @@ class WeightView(QWidget):
         if tensor is None:
             return
         self.stats.show_stats(tensor.stats, full=True, prefix=tensor.name)
-        self.histogram.clear()
-        if len(tensor.hist_counts):
-            self.histogram.plot(tensor.hist_edges, tensor.hist_counts, stepMode="center", fillLevel=0,
-                                brush=(60, 110, 190, 140), pen=pg.mkPen((40, 80, 150)))
-            self.histogram.addItem(pg.InfiniteLine(0, pen=pg.mkPen((150, 150, 150), style=Qt.PenStyle.DashLine)))
-        self.histogram.setTitle(f"{tensor.name}: {len(tensor.hist_counts)} bins")
+        self.histogram.show_histogram(tensor.hist_counts, tensor.hist_edges, tensor.name)
         self.readout.clear()
         self.resolution.clear()
         self.filter_controls.setVisible(tensor.filters is not None)
@@ -320,6 +330,23 @@ class WeightView(QWidget):
         tensor = self.current_tensor()
         if tensor is not None and tensor.values is not None and index >= 0:
             self.readout.setText(f"{tensor.name}[{index}] = {float(tensor.values[index]):.6g}")
+
+
+class HistogramPlot(CompactSize, pg.PlotWidget):
+    """Counts per bin as a filled step curve, with a dashed line at zero."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent, background="w")
+        self.setLabel("bottom", "value")
+        self.setLabel("left", "count")
+
+    def show_histogram(self, counts: np.ndarray, edges: np.ndarray, name: str) -> None:
+        self.clear()
+        if len(counts):
+            self.plot(edges, counts, stepMode="center", fillLevel=0, brush=(60, 110, 190, 140),
+                      pen=pg.mkPen((40, 80, 150)))
+            self.addItem(pg.InfiniteLine(0, pen=pg.mkPen((150, 150, 150), style=Qt.PenStyle.DashLine)))
+        self.setTitle(f"{name}: {len(counts)} bins")
 
 
 # ----- whole-model overview ---------------------------------------------------------------
@@ -418,19 +445,22 @@ class OverviewTable(QWidget):
         self.flagged = QCheckBox("Only &flagged")
         self.flagged.toggled.connect(self._filter_flagged)
         self.summary = QLabel()
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar(maximum=1000, textVisible=False, maximumWidth=160)
         self.cancel = QPushButton("Cancel")
         self.cancel.clicked.connect(lambda: self.view.ctx.engine.cancel("weights-overview"))
         self._busy(False)
         top = QHBoxLayout()
-        for widget in (self.search, self.flagged, self.summary, self.progress, self.cancel):
+        for widget in (self.search, self.flagged, self.progress, self.cancel):
             top.addWidget(widget)
         top.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
         hint = QLabel("Red rows are flagged (hover for why). Double-click a row to open the layer.")
         hint.setStyleSheet("color: gray")
+        hint.setWordWrap(True)
         layout.addWidget(hint)
 
     def start(self, ctx: AppContext) -> None:

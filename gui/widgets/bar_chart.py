@@ -8,6 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
+from gui.widgets.feature_grid import CompactSize
+
 BASE = (120, 144, 176)
 HIGHLIGHT = (230, 120, 20)
 SERIES = [(60, 110, 190), (230, 120, 20), (120, 120, 120)]
@@ -21,7 +23,7 @@ def top_indices(values: np.ndarray, k: int) -> np.ndarray:
     return order[np.argsort(-finite[order])]
 
 
-class BarChart(pg.PlotWidget):
+class BarChart(CompactSize, pg.PlotWidget):
     """One or more series of bars over the same index; hover reports the index under the mouse."""
 
     hovered = Signal(int)  # index under the mouse, -1 outside

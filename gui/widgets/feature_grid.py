@@ -13,12 +13,13 @@ from functools import lru_cache
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Signal
+from PySide6.QtCore import QPointF, QSize, Signal
 from PySide6.QtWidgets import QGraphicsRectItem
 
 SEQUENTIAL = "viridis"
 DIVERGING = "CET-D1"  # blue - white - red, for signed values and differences
 MARK_COLOR = (255, 140, 0)
+PREFERRED_SIZE = QSize(240, 180)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,14 @@ def _gap_lut(colormap: str) -> np.ndarray:
     return np.vstack([colours, [[255, 255, 255]]]).astype(np.uint8)
 
 
+class CompactSize:
+    """Mixin for plot widgets: a small preferred size, so the view's layout (and a dock's scroll
+    area, which asks for the height at the preferred sizes) hands out the space instead."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return PREFERRED_SIZE
+
+
 @dataclass
 class Panel:
     """One image in the grid widget: an atlas, a single map, or a map over a background image."""
@@ -125,7 +134,7 @@ class Panel:
     opacity: float = 1.0  # colormap fades from transparent (low) to opaque (high)
 
 
-class FeatureGrid(pg.GraphicsLayoutWidget):
+class FeatureGrid(CompactSize, pg.GraphicsLayoutWidget):
     """Panels of tiled images; reports which tile (and pixel in it) is under the mouse or clicked."""
 
     tile_hovered = Signal(int, int, int, int)  # panel, tile (-1 when none), row, column in tile

@@ -13,12 +13,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QTimer, Signal
 
-from gui.widgets.feature_grid import DIVERGING
+from gui.widgets.feature_grid import DIVERGING, CompactSize
 
 MAX_EXACT = 2048  # largest region (per dimension) redrawn exactly when zoomed in
 
 
-class Heatmap(pg.PlotWidget):
+class Heatmap(CompactSize, pg.PlotWidget):
     hovered = Signal(str)  # readout of the value under the mouse
     resolution_changed = Signal(str)  # "exact" or how the display is downsampled
 

@@ -1,13 +1,23 @@
-"""One line of statistics about a tensor (engine.weights.TensorStats), NaN/Inf as a warning."""
+"""One line of statistics about a tensor (engine.weights.TensorStats), NaN/Inf as a warning; and
+the layout rule the tensor views share for narrow docks."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QSplitter
 
 WARNING_STYLE = "color: #b00020; font-weight: bold"
+NARROW = 640  # below this width a view's two main panels stack vertically
+
+
+def stack_panels(splitter: QSplitter, width: int, share: tuple[int, int] = (3, 2)) -> None:
+    """Side by side when there is room, one above the other in a narrow dock; `share` splits it."""
+    wanted = Qt.Orientation.Vertical if width < NARROW else Qt.Orientation.Horizontal
+    if splitter.orientation() != wanted:
+        splitter.setOrientation(wanted)
+        splitter.setSizes([1000 * part for part in share])
 
 
 def fmt(value: float) -> str:
