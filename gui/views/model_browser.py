@@ -91,7 +91,7 @@ class ShaButton(QToolButton):
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.sha256)
         self.setText("sha256 copied ✓")
-        QTimer.singleShot(1500, lambda: self.set_sha(self.sha256))
+        QTimer.singleShot(1500, self, lambda: self.set_sha(self.sha256))  # dropped if deleted
 
 
 def _specs(specs: tuple[TensorSpec, ...]) -> str:
@@ -269,13 +269,13 @@ class ModelBrowser(QWidget):
 
     def _select_first_match(self) -> None:
         """Enter in the filter box: jump to the first layer that matches (depth-first)."""
-        if self.model is None:
+        needle = self.filter.text()
+        if self.model is None or not needle.strip():
             return
-        for layer in self.model.all_layers():
-            if self.filter.text().strip() and layer_matches(layer, self.filter.text()):
-                self.ctx.state.select_layer(layer.path)
-                self.tree.setFocus()
-                return
+        first = next((layer for layer in self.model.all_layers() if layer_matches(layer, needle)), None)
+        if first is not None:
+            self.ctx.state.select_layer(first.path)
+            self.tree.setFocus()
 
     # ----- selection -------------------------------------------------------------------------
     def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
