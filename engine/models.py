@@ -20,9 +20,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from engine import h5probe
 from engine.description import LayerInfo, ModelDescription, TensorSpec, WeightInfo
 from engine.errors import GlassboxError, ModelLoadError, NotSupportedError, UnsafeModelError
-from engine import h5probe
 from engine.graph import SEP, _sublayers
 from engine.jobs import JobContext
 from engine.provenance import plain, sha256_path
@@ -62,18 +62,17 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     if not p.exists():
         raise _fail(path, "no such file or folder")
     if p.is_dir():
-        if not any((p / name).is_file() for name in SAVEDMODEL_FILES):
+        graphs = [p / name for name in SAVEDMODEL_FILES if (p / name).is_file()]
+        if not graphs:
             raise _fail(path, "the folder is not a TensorFlow SavedModel (no saved_model.pb)")
-        _require_readable(p / SAVEDMODEL_FILES[0] if (p / SAVEDMODEL_FILES[0]).exists() else p / SAVEDMODEL_FILES[1])
+        _read_head(graphs[0])
         return "savedmodel"
     fmt = KERAS_SUFFIXES.get(p.suffix.lower())
     if fmt is None:
         raise _fail(path, f"unsupported file type {p.suffix or '(no extension)'!r}; expected .keras, .h5 or a SavedModel folder")
-    _require_readable(p)
-    if p.stat().st_size == 0:
+    head = _read_head(p)
+    if not head:
         raise _fail(path, "the file is empty (0 bytes)")
-    with open(p, "rb") as handle:
-        head = handle.read(len(HDF5_MAGIC))
     if fmt == "h5" and head.startswith(ZIP_MAGIC):
         raise _fail(path, "the file is a zip archive (a .keras model?), not HDF5; rename it to .keras")
     if fmt == "keras" and head == HDF5_MAGIC:
@@ -81,13 +80,17 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     return fmt
 
 
-def _require_readable(path: Path) -> None:
-    """Fail early on missing read permission (os.access, and an actual open for root)."""
+def _read_head(path: Path) -> bytes:
+    """The file's first bytes (for its magic number), or ModelLoadError if it cannot be read.
+
+    `os.access` catches a missing read permission for ordinary users; root may read anyway,
+    so the actual open is checked too.
+    """
     if not os.access(path, os.R_OK):
         raise _fail(path, "no permission to read the file")
     try:
         with open(path, "rb") as handle:
-            handle.read(1)
+            return handle.read(len(HDF5_MAGIC))
     except PermissionError:
         raise _fail(path, "no permission to read the file") from None
     except OSError as exc:
@@ -108,9 +111,7 @@ def read_config(path: str | os.PathLike[str], fmt: str) -> dict[str, Any]:
 
 def _read_keras_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not zipfile.is_zipfile(path):
-        with open(path, "rb") as handle:
-            truncated = handle.read(len(ZIP_MAGIC)) == ZIP_MAGIC
-        if truncated:
+        if _read_head(Path(path)).startswith(ZIP_MAGIC):
             raise _fail(path, "the archive is truncated or damaged (its zip directory is missing)")
         raise _fail(path, "not a Keras archive (.keras files are zip archives)")
     with zipfile.ZipFile(path) as archive:
@@ -284,28 +285,33 @@ def _explain_load_failure(path: str | os.PathLike[str], config: dict[str, Any], 
 def _load_savedmodel(path: str | os.PathLike[str]) -> keras.Model:
     """Wrap a SavedModel's serving signature as a one-layer Keras model (inner layers hidden)."""
     layer = None
-    last_error: Exception | None = None
     for endpoint in SAVEDMODEL_ENDPOINTS:
         try:
             layer = keras.layers.TFSMLayer(os.fspath(path), call_endpoint=endpoint, name="savedmodel")
             break
-        except ValueError as exc:  # no such endpoint: try the next one
-            last_error = exc
+        except ValueError:  # no such endpoint: try the next one
+            continue
         except Exception as exc:
             raise _fail(path, f"the SavedModel is damaged ({_detail(exc)})") from None
     if layer is None:
-        raise _fail(path, f"the SavedModel has no serving signature ({_detail(last_error)})")
-    specs = _signature_inputs(layer.call_endpoint_fn)
-    if len(specs) != 1:
-        raise NotSupportedError(f"Cannot open {os.fspath(path)}: SavedModels with {len(specs)} inputs are not supported yet")
+        names = " or ".join(repr(e) for e in SAVEDMODEL_ENDPOINTS)
+        raise _fail(path, f"the SavedModel has no {names} signature to call")
+    try:
+        specs = _signature_inputs(layer.call_endpoint_fn)
+    except Exception as exc:
+        raise _fail(path, f"the SavedModel's signature cannot be read ({_detail(exc)})") from None
+    if len(specs) != 1 or specs[0][1].shape.rank is None:
+        raise NotSupportedError(
+            f"Cannot open {os.fspath(path)}: only SavedModels with one input of known rank are supported"
+        )
     name, spec = specs[0]
     inputs = keras.Input(batch_shape=tuple(spec.shape.as_list()), dtype=spec.dtype.name, name=name)
     try:
         outputs = layer(inputs)
     except Exception as exc:
-        raise _fail(path, f"the SavedModel signature cannot be called ({_detail(exc)})") from None
-    if isinstance(outputs, dict):
-        outputs = [outputs[key] for key in sorted(outputs)]
+        raise _fail(path, f"the SavedModel's signature cannot be called ({_detail(exc)})") from None
+    if isinstance(outputs, dict):  # name each output after its signature key ("logits"...)
+        outputs = [keras.layers.Identity(name=key)(outputs[key]) for key in sorted(outputs)]
         outputs = outputs[0] if len(outputs) == 1 else outputs
     return keras.Model(inputs, outputs, name=Path(path).name or "savedmodel")
 
@@ -335,8 +341,8 @@ def describe(model: keras.Model, path: str = "", fmt: str = "keras", sha256: str
     notes: list[str] = []
     if fmt == "savedmodel":
         notes.append(
-            "SavedModel: wrapped as one TFSMLayer calling its serving signature; "
-            "the layers inside are not visible."
+            "SavedModel: wrapped as one TFSMLayer calling its serving signature (plus one "
+            "Identity layer per named output); the layers inside are not visible."
         )
     symbolic_inputs, symbolic_outputs = _symbolic(model, "inputs"), _symbolic(model, "outputs")
     if symbolic_inputs is None:

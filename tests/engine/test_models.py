@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from engine.errors import ModelLoadError, UnsafeModelError
+from engine.errors import ModelLoadError, NotSupportedError, UnsafeModelError
 from engine.graph import layer_paths
 from engine.jobs import JobContext
 from engine.models import describe, load_model, open_model_task
@@ -134,11 +134,40 @@ def test_savedmodel_is_wrapped_and_predicts_like_the_original(files: dict[str, P
     model, desc = load_model(files["savedmodel"])
     assert desc.format == "savedmodel"
     assert desc.sha256 == sha256_tree(files["savedmodel"])
-    assert [layer.class_name for layer in desc.layers] == ["TFSMLayer"]
+    assert [layer.class_name for layer in desc.layers] == ["TFSMLayer", "Identity"]
     assert desc.total_params == 71 and desc.inputs[0].shape == (None, 8, 8, 1)
-    assert desc.outputs[0].shape == (None, 3)
+    assert (desc.outputs[0].name, desc.outputs[0].shape) == ("output_0", (None, 3))
     assert "not visible" in desc.notes[0]
     np.testing.assert_allclose(model.predict(X, verbose=0), small_cnn().predict(X, verbose=0), rtol=1e-5)
+
+
+def test_savedmodel_signatures_outputs_named_and_unsupported_ones_refused(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    class Module(tf.Module):
+        def __init__(self) -> None:
+            self.scale = tf.Variable(2.0)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+        def two_outputs(self, x):  # noqa: ANN001, ANN201
+            return {"logits": x * self.scale, "features": x}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)] * 2)
+        def two_inputs(self, a, b):  # noqa: ANN001, ANN201
+            return {"y": a + b}
+
+    module = Module()
+    tf.saved_model.save(module, tmp_path / "outputs", signatures={"serving_default": module.two_outputs})
+    model, desc = load_model(tmp_path / "outputs")
+    assert [s.name for s in desc.outputs] == ["features", "logits"] and desc.total_params == 1
+    features, logits = model.predict(np.ones((2, 3), np.float32), verbose=0)
+    np.testing.assert_allclose(logits, 2.0 * features)
+    tf.saved_model.save(module, tmp_path / "inputs", signatures={"serving_default": module.two_inputs})
+    with pytest.raises(NotSupportedError, match="one input"):
+        load_model(tmp_path / "inputs")
+    tf.saved_model.save(module, tmp_path / "unsigned", signatures={})
+    with pytest.raises(ModelLoadError, match="unsigned: the SavedModel has no 'serving_default' or 'serve'"):
+        load_model(tmp_path / "unsigned")
 
 
 def test_savedmodel_hash_covers_every_file(files: dict[str, Path], tmp_path: Path) -> None:
