@@ -46,10 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     _show_library_log(library_log, args.verbose)
-    if args.json:
-        print(json.dumps(description.to_dict(), indent=2))
-    else:
-        print(format_description(description))
+    text = json.dumps(description.to_dict(), indent=2) if args.json else format_description(description)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `inspect ... | head`: the reader has gone, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return EXIT_OK
 
 
