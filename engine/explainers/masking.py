@@ -56,22 +56,35 @@ def patch_anchors(spatial: tuple[int, ...], patch: tuple[int, ...], stride: tupl
     return np.stack([g.ravel() for g in grid], axis=1).astype(np.int64)
 
 
+def _indicators(anchors: np.ndarray, patch: tuple[int, ...], spatial: tuple[int, ...]) -> list[np.ndarray]:
+    """Per axis, (P, size) 0/1 rows saying which positions each patch covers along that axis.
+
+    A patch is the outer product of its axis indicators, so masks and sums over patches are
+    products of these small arrays instead of loops over (P, H, W) masks.
+    """
+    return [
+        ((np.arange(size) >= anchors[:, [k]]) & (np.arange(size) < anchors[:, [k]] + patch[k])).astype(np.float32)
+        for k, size in enumerate(spatial)
+    ]
+
+
+def _sum_patches(weights: np.ndarray, indicators: list[np.ndarray]) -> np.ndarray:
+    """(N, *spatial): sum_p weights[n, p] * mask_p over 1-D or 2-D patches, as matrix products."""
+    weighted = weights[:, :, None] * indicators[0][None]  # (N, P, size_0)
+    return weighted.sum(axis=1) if len(indicators) == 1 else np.matmul(weighted.transpose(0, 2, 1), indicators[1])
+
+
 def patch_masks(anchors: np.ndarray, patch: tuple[int, ...], spatial: tuple[int, ...]) -> np.ndarray:
     """Occluder masks (P, *spatial) of 1 inside each patch, 0 elsewhere."""
-    masks = np.zeros((len(anchors),) + tuple(spatial), dtype=np.float32)
-    for i, corner in enumerate(anchors):
-        masks[(i,) + tuple(slice(c, c + p) for c, p in zip(corner, patch))] = 1.0
-    return masks
+    indicators = _indicators(anchors, patch, spatial)
+    return indicators[0] if len(indicators) == 1 else indicators[0][:, :, None] * indicators[1][:, None, :]
 
 
 def overlap_average(deltas: np.ndarray, anchors: np.ndarray, patch: tuple[int, ...], spatial: tuple[int, ...]) -> np.ndarray:
-    """Each location gets the mean score drop over the patches that covered it."""
-    total = np.zeros(spatial, dtype=np.float64)
-    count = np.zeros(spatial, dtype=np.float64)
-    for delta, corner in zip(deltas, anchors):
-        where = tuple(slice(c, c + p) for c, p in zip(corner, patch))
-        total[where] += delta
-        count[where] += 1.0
+    """(N, *spatial): each location gets the mean of the drops (N, P) of the patches covering it."""
+    indicators = [i.astype(np.float64) for i in _indicators(anchors, patch, spatial)]
+    total = _sum_patches(deltas.astype(np.float64), indicators)
+    count = _sum_patches(np.ones((1, len(anchors))), indicators)
     return (total / np.maximum(count, 1.0)).astype(np.float32)
 
 

@@ -46,5 +46,5 @@ class Occlusion(Explainer):
 
         (occluded, _) = self.score_batches(len(x) * n_patches, rows, span=(0.01, 1.0))
         drops = full[:, None] - occluded.reshape(len(x), n_patches)
-        maps = np.stack([overlap_average(d, anchors, patch, spatial) for d in drops])
+        maps = overlap_average(drops, anchors, patch, spatial)
         return maps[..., None] if self.is_image(x) else maps

@@ -72,8 +72,11 @@ def test_patch_anchors_cover_the_far_edge():
 
 def test_overlap_average_is_the_mean_over_covering_patches():
     anchors = patch_anchors((5,), (3,), (1,))  # [0, 1, 2]
-    averaged = overlap_average(np.array([3.0, 6.0, 9.0]), anchors, (3,), (5,))
-    np.testing.assert_allclose(averaged, [3.0, 4.5, 6.0, 7.5, 9.0])
+    averaged = overlap_average(np.array([[3.0, 6.0, 9.0], [1.0, 1.0, 1.0]]), anchors, (3,), (5,))
+    np.testing.assert_allclose(averaged, [[3.0, 4.5, 6.0, 7.5, 9.0], [1.0] * 5])
+    grid = patch_anchors((4, 4), (2, 2), (2, 2))
+    drops = np.arange(1.0, 5.0)[None]
+    np.testing.assert_allclose(overlap_average(drops, grid, (2, 2), (4, 4))[0], np.kron([[1, 2], [3, 4]], np.ones((2, 2))))
 
 
 def test_occlusion_on_a_linear_model_is_the_closed_form(linear_model):
