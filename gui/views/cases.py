@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QLabeledDoubleRangeSlider
+from superqt import QDoubleRangeSlider
 
 from engine.errors import GlassboxError
 from engine.jobs import JobError
@@ -365,16 +365,19 @@ class CaseView(QWidget):
         first.addWidget(self.misclassified_check)
         second = QHBoxLayout()
         second.addWidget(QLabel("Confidence"))
-        self.confidence_slider = QLabeledDoubleRangeSlider(Qt.Orientation.Horizontal)
+        # Not QLabeledDoubleRangeSlider: its constructor connects to `signal.emit`, which fails
+        # once gui.widgets.signal_fix has wrapped SignalInstance.emit (PySide6 6.12 workaround).
+        self.confidence_slider = QDoubleRangeSlider(Qt.Orientation.Horizontal)
         self.confidence_slider.setRange(0.0, 1.0)
         self.confidence_slider.setSingleStep(0.01)
-        self.confidence_slider.setDecimals(2)
         self.confidence_slider.setValue((0.0, 1.0))
-        self.confidence_slider.setHandleLabelPosition(QLabeledDoubleRangeSlider.LabelPosition.NoLabel)
-        self.confidence_slider.setEdgeLabelMode(QLabeledDoubleRangeSlider.EdgeLabelMode.LabelIsValue)
         self.confidence_slider.setToolTip("Only cases whose predicted-class probability is in this range")
-        self.confidence_slider.valueChanged.connect(self.update_filter)
+        self.confidence_label = QLabel()
+        self.confidence_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("0.00 – 0.00") + 4)
+        self.confidence_slider.valueChanged.connect(self._on_confidence)
+        self._on_confidence(self.confidence_slider.value())
         second.addWidget(self.confidence_slider, 1)
+        second.addWidget(self.confidence_label)
         rows.addLayout(first)
         rows.addLayout(second)
         return rows
@@ -653,6 +656,10 @@ class CaseView(QWidget):
         if p is not None and (low > 0.0 or high < 1.0):
             mask &= (p.confidence >= low - 1e-6) & (p.confidence <= high + 1e-6)
         return mask
+
+    def _on_confidence(self, value: tuple[float, float]) -> None:
+        self.confidence_label.setText(f"{value[0]:.2f} – {value[1]:.2f}")
+        self.update_filter()
 
     def update_filter(self) -> None:
         if self.summary is None:
