@@ -24,7 +24,7 @@ from engine import h5probe
 from engine.description import LayerInfo, ModelDescription, TensorSpec, WeightInfo
 from engine.errors import GlassboxError, ModelLoadError, NotSupportedError, UnsafeModelError
 from engine.graph import SEP, _sublayers
-from engine.jobs import JobContext
+from engine.jobs import JobContext, ProgressCallback
 from engine.provenance import plain, sha256_path
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -211,16 +211,27 @@ def _is_builtin(class_name: str) -> bool:
 # Loading
 
 
-def load_model(path: str | os.PathLike[str], trust: bool = False) -> tuple[keras.Model, ModelDescription]:
-    """Load and describe a model; ModelLoadError/UnsafeModelError/NotSupportedError on failure."""
+def load_model(
+    path: str | os.PathLike[str], trust: bool = False, progress: ProgressCallback | None = None
+) -> tuple[keras.Model, ModelDescription]:
+    """Load and describe a model; ModelLoadError/UnsafeModelError/NotSupportedError on failure.
+
+    `progress(fraction, message)` is called between steps (and may raise Cancelled).
+    """
+    step = progress or (lambda _fraction, _message: None)
+    step(0.0, "Checking the file")
     fmt = detect_format(path)
+    step(0.1, "Hashing the file")
     sha = _hash(path)
+    step(0.3, "Building the model")
     if fmt == "savedmodel":
         model = _load_savedmodel(path)
     else:
         model = _load_keras(path, fmt, trust)
+    step(0.8, "Checking the file did not change")
     if _hash(path) != sha:
         raise _fail(path, "the file changed while it was being opened; try again")
+    step(0.9, "Describing the layers")
     return model, describe(model, path=os.fspath(path), fmt=fmt, sha256=sha)
 
 
@@ -524,10 +535,12 @@ def output_activation(model: keras.Model) -> str | None:
 
 def open_model_task(ctx: JobContext, path: str, trust: bool = False) -> ModelDescription:
     """Load, describe, and only then make it the workspace's model (a failure keeps the old one)."""
-    ctx.progress(0.0, f"Opening {Path(path).name}")
-    model, description = load_model(path, trust=trust)
+    def step(fraction: float, message: str) -> None:
+        ctx.check()
+        ctx.progress(fraction, f"{Path(path).name}: {message}")
+
+    model, description = load_model(path, trust=trust, progress=step)
     ctx.check()
-    ctx.progress(0.9, "Loaded; releasing the previous model")
     ctx.workspace.set_model(model, description)
     ctx.progress(1.0, f"Opened {Path(path).name}")
     return description

@@ -13,9 +13,9 @@ import keras
 import numpy as np
 import pytest
 
-from engine.errors import ModelLoadError, NotSupportedError, UnsafeModelError
+from engine.errors import Cancelled, ModelLoadError, NotSupportedError, UnsafeModelError
 from engine.graph import layer_paths
-from engine.jobs import JobContext
+from engine.jobs import CancelToken, JobContext
 from engine.models import describe, load_model, open_model_task
 from engine.provenance import record, sha256_array, sha256_file, sha256_tree
 from engine.workspace import Workspace
@@ -239,6 +239,11 @@ def test_open_model_task_replaces_the_model_only_on_success(files: dict[str, Pat
     assert workspace.description is desc and workspace.cache  # previous model untouched
     with pytest.raises(UnsafeModelError):
         open_model_task(JobContext(workspace), str(files["lambda_keras"]))
+    assert workspace.description is desc
+    token = CancelToken()
+    cancelling = JobContext(workspace, progress=lambda f, _m: token.cancel() if f >= 0.3 else None, cancel=token)
+    with pytest.raises(Cancelled):
+        open_model_task(cancelling, str(files["h5"]))
     assert workspace.description is desc
 
 
