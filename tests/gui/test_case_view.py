@@ -153,3 +153,14 @@ def test_folder_with_corrupt_file_and_recipe_edit(qtbot, make_view, tmp_path: Pa
     qtbot.waitUntil(lambda: again.findChild(QMessageBox, "errorDialog") is not None, timeout=30000)
     assert "no such file" in again.findChild(QMessageBox, "errorDialog").text()
     assert again.table_model.rowCount() == 6
+
+
+def test_main_window_opens_demo_with_cases_listed(qtbot, main_window) -> None:
+    view = main_window.views["cases"]
+    with qtbot.waitSignal(view.predictions_changed, timeout=120000, check_params_cb=lambda p: p is not None):
+        main_window.start()
+    assert view.table_model.rowCount() == 1797
+    assert main_window.ctx.state.dataset is view.summary
+    with qtbot.waitSignal(main_window.ctx.state.case_selected) as selected:
+        view.select_row(5)
+    assert selected.args == [5]
