@@ -463,7 +463,12 @@ class CaseView(QWidget):
         self.predict()
 
     def _show_summary(self, summary: Any) -> None:
-        """A new dataset (or a new recipe): reset list, filters, review file; publish it."""
+        """A new dataset (or a new recipe): reset list, filters, review file; publish it.
+
+        Under a new recipe the same cases stay open, so the selected case stays selected.
+        """
+        same_cases = self.summary is not None and self.summary.case_hashes == summary.case_hashes
+        keep = self.current_case() if same_cases else -1
         self.summary = summary
         self.predictions = None
         self.preprocessing.set_recipe(summary.preprocessing)
@@ -477,6 +482,8 @@ class CaseView(QWidget):
         self.update_filter()
         self.ctx.state.set_dataset(summary)
         self.predictions_changed.emit(None)
+        if keep >= 0 and self.table_model.row_of(keep) >= 0:
+            self.select_row(self.table_model.row_of(keep))
 
     def _size_columns(self, class_names: tuple[str, ...]) -> None:
         """Widths from the font, once per dataset: ResizeToContents would read thousands of rows

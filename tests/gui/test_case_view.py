@@ -133,9 +133,12 @@ def test_folder_with_corrupt_file_and_recipe_edit(qtbot, make_view, tmp_path: Pa
     assert view.summary.preprocessing["size"] == [28, 28]  # fitted to the demo model
     assert view.findChild(object, "skippedDialog") is not None
     old_hash = view.summary.hash
+    view.select_row(4)
+    selected = view.current_case()
     with qtbot.waitSignal(view.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
         view.preprocessing.resize_combo.setCurrentIndex(view.preprocessing.resize_combo.findData("pad"))
     assert view.summary.preprocessing["resize"] == "pad" and view.summary.hash != old_hash
+    assert view.current_case() == selected and view.ctx.state.case == selected  # kept across recipes
     sha = view.model.sha256
     assert view.ctx.settings.get("preprocessing")[sha]["resize"] == "pad"  # stored per model
     view.preprocessing.channels_combo.setCurrentIndex(view.preprocessing.channels_combo.findData("rgb"))
