@@ -70,6 +70,7 @@ NPZ_FILTER = "NumPy arrays (*.npz);;All files (*)"
 SETTINGS_RECIPES = "preprocessing"  # {model sha256: recipe dict}
 SETTINGS_REVIEW_FILES = "review_files"  # {case source: chosen review file}
 MISCLASSIFIED_COLOUR = QColor("#c62828")
+MAX_CACHED_IMAGES = 2048
 
 
 class CaseTableModel(QAbstractTableModel):
@@ -206,6 +207,8 @@ class CaseTableModel(QAbstractTableModel):
     def _image(self, case: int) -> QImage:
         image = self._images.get(case)
         if image is None:
+            if len(self._images) >= MAX_CACHED_IMAGES:  # bounded: scrolling 50k rows must not hoard
+                self._images.clear()
             tile = np.ascontiguousarray(self.summary.thumbnails[case])
             h, w, _ = tile.shape
             image = QImage(tile.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
