@@ -91,7 +91,7 @@ def test_demo_cases_listed_predicted_filtered_and_selected(qtbot, make_view) -> 
     assert view.predictions is None and view.table_model.index(0, PREDICTED).data() == "…"
 
 
-def test_verdict_and_note_persist_across_reopen(qtbot, make_view) -> None:
+def test_verdict_and_note_persist_across_reopen(qtbot, make_view, tmp_path: Path) -> None:
     view = make_view()
     open_demo_cases(qtbot, view)
     view.select_row(3)
@@ -117,6 +117,15 @@ def test_verdict_and_note_persist_across_reopen(qtbot, make_view) -> None:
     assert again.current_case() == case
     assert again.review.verdict() == "spurious feature"
     assert again.review.note.toPlainText() == "looks at the border too"
+
+    chosen = tmp_path / "audit" / "digits-review.json"  # a chosen location takes the reviews along
+    again.use_review_file(str(chosen))
+    again.review.set_verdict("plausible")
+    assert json.loads(chosen.read_text())["cases"][again.summary.names[case]]["verdict"] == "plausible"
+    assert json.loads(path.read_text())["cases"][again.summary.names[case]]["verdict"] == "spurious feature"
+    third = make_view()
+    open_demo_cases(qtbot, third)
+    assert third.review_store.path == chosen.resolve() and third.table_model.verdicts[case] == "plausible"
 
 
 def test_folder_with_corrupt_file_and_recipe_edit(qtbot, make_view, tmp_path: Path) -> None:
