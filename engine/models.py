@@ -276,10 +276,19 @@ def _probe_h5(path: str | os.PathLike[str], member: str | None = None) -> None:
 
 
 def _explain_load_failure(path: str | os.PathLike[str], config: dict[str, Any], exc: Exception) -> GlassboxError:
-    """The most useful one-line reason for a failed keras load."""
-    if "safe_mode" in str(exc):
-        first = str(exc).split(". ")[0].strip()
+    """The most useful one-line reason for a failed keras load.
+
+    Keras wraps the real reason in layers of "could not be deserialized properly" errors,
+    so the chain is searched for a safe_mode refusal, and the innermost error is quoted.
+    """
+    chain = [exc]
+    while (cause := chain[-1].__cause__ or chain[-1].__context__) is not None and len(chain) < 20:
+        chain.append(cause)
+    refusal = next((e for e in chain if "safe_mode" in str(e)), None)
+    if refusal is not None:
+        first = str(refusal).split(". ")[0].strip()
         return _fail(path, f"needs unsafe deserialisation ({first}); {TRUST_HINT}", UnsafeModelError)
+    exc = chain[-1]
     missing = missing_classes(config)
     if missing:
         names = ", ".join(_class_label(name) for name in missing)
