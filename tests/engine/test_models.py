@@ -16,6 +16,7 @@ import pytest
 from engine.errors import Cancelled, ModelLoadError, NotSupportedError, UnsafeModelError
 from engine.graph import layer_paths
 from engine.jobs import CancelToken, JobContext
+from engine import models
 from engine.models import describe, load_model, open_model_task
 from engine.provenance import record, sha256_array, sha256_file, sha256_tree
 from engine.workspace import Workspace
@@ -192,6 +193,16 @@ def test_lambda_layer_is_refused_unless_trusted(files: dict[str, Path], key: str
     x = np.ones((1, 4), np.float32)
     expected = 2.0 * x @ model.get_layer("d").kernel.numpy() + model.get_layer("d").bias.numpy()
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("key", ["lambda_keras", "lambda_h5"])
+def test_keras_safe_mode_is_the_second_line_of_defence(
+    files: dict[str, Path], key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even if our own config scan missed the Lambda, Keras' safe_mode refusal becomes UnsafeModelError."""
+    monkeypatch.setattr(models, "unsafe_reasons", lambda config: [])
+    with pytest.raises(UnsafeModelError, match="needs unsafe deserialisation .*--trust"):
+        load_model(files[key])
 
 
 def test_unregistered_custom_layer_is_named(tmp_path: Path) -> None:
