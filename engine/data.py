@@ -360,7 +360,7 @@ class DatasetSummary:
 
 
 def summarize(dataset: Dataset, ctx: JobContext | None = None) -> DatasetSummary:
-    progress = (lambda f: ctx.progress(0.95 + 0.05 * f, "Thumbnails…")) if ctx else None
+    progress = (lambda f: ctx.progress(f, "Thumbnails…")) if ctx else None  # never goes backwards
     try:
         input_shape: tuple[int, ...] | None = tuple(dataset.inputs([0]).shape[1:])
     except BadInputError:
