@@ -360,7 +360,13 @@ class DatasetSummary:
 
 
 def summarize(dataset: Dataset, ctx: JobContext | None = None) -> DatasetSummary:
-    progress = (lambda f: ctx.progress(f, "Thumbnails…")) if ctx else None  # never goes backwards
+    """Plain data for the GUI; computing thumbnails (if not yet done) reports progress and cancels."""
+
+    def progress(fraction: float) -> None:
+        if ctx is not None:
+            ctx.check()
+            ctx.progress(fraction, "Thumbnails…")  # JobContext never lets progress go backwards
+
     try:
         input_shape: tuple[int, ...] | None = tuple(dataset.inputs([0]).shape[1:])
     except BadInputError:
