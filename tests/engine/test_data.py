@@ -185,3 +185,14 @@ def test_to_probabilities_handles_logits_and_single_sigmoid() -> None:
     p = to_probabilities(logits, None)
     np.testing.assert_allclose(p, np.exp(logits) / np.exp(logits).sum(), rtol=1e-6)
     np.testing.assert_allclose(to_probabilities(np.array([[0.8]]), "sigmoid"), [[0.2, 0.8]], rtol=1e-6)
+
+
+def test_cancelled_open_keeps_the_previous_dataset(tmp_path: Path) -> None:
+    np.savez(tmp_path / "d.npz", x=np.zeros((300, 4, 4), np.uint8))
+    ctx = ctx_for()
+    previous = Dataset.from_arrays(np.zeros((2, 4, 4), np.uint8))
+    ctx.workspace.dataset = previous
+    ctx.cancel.cancel()
+    with pytest.raises(Cancelled):
+        open_dataset_task(ctx, str(tmp_path / "d.npz"))
+    assert ctx.workspace.dataset is previous
