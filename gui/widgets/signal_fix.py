@@ -3,20 +3,23 @@
 ``emit()`` returns ``Py_True`` without taking a reference, so every emission lowers the reference
 count of ``True``. On Python 3.12+ ``True`` is immortal and nothing happens; on 3.11 the count
 reaches zero after a few thousand emissions and the interpreter aborts with "Fatal Python error:
-bool_dealloc" (seen at the end of the GUI test run, and it would end a long GUI session).
+bool_dealloc" (seen at the end of the GUI test run; it would end a long GUI session too).
 
-`install()` checks for the leak once and, only if it is there, wraps ``emit`` to hand back the
-missing reference. Importing this module installs the fix; `gui.engine_thread` imports it, so
-every GUI process (and every GUI test) has it before its first signal.
+Wrapping ``emit`` is not an option: PySide6 recognises ``other_signal.emit`` passed to
+``connect`` (signal-to-signal connections, used by superqt) only when it is the original method.
+So, if the leak is there, `install()` gives ``True`` a reference cushion no session can use up,
+which is what Python 3.12 does for every bool. Importing this module installs it;
+`gui.engine_thread` imports it, so every GUI process and GUI test has it before its first signal.
 """
 
 from __future__ import annotations
 
 import ctypes
 import sys
-from typing import Any
 
-from PySide6.QtCore import QObject, Signal, SignalInstance
+from PySide6.QtCore import QObject, Signal
+
+CUSHION = 1 << 48  # references; one per emission, so never used up
 
 
 class _Probe(QObject):
@@ -32,18 +35,13 @@ def emit_leaks_a_reference() -> bool:
 
 
 def install() -> bool:
-    """Patch ``SignalInstance.emit`` if it leaks; returns whether it patched."""
-    if getattr(SignalInstance.emit, "_glassbox_fixed", False) or not emit_leaks_a_reference():
+    """Add the cushion if this PySide6 leaks (CPython < 3.12 only); returns whether it did."""
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
         return False
-    original = SignalInstance.emit
-
-    def emit(self: SignalInstance, *args: Any) -> Any:
-        result = original(self, *args)
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(result))  # the reference emit() forgot
-        return result
-
-    emit._glassbox_fixed = True  # type: ignore[attr-defined]
-    SignalInstance.emit = emit  # type: ignore[method-assign]
+    if not emit_leaks_a_reference():
+        return False
+    refcount = ctypes.c_ssize_t.from_address(id(True))  # ob_refcnt is PyObject's first field
+    refcount.value += CUSHION
     return True
 
 
