@@ -63,7 +63,6 @@ class MainWindow(QMainWindow):
         self.view_errors: dict[str, str] = {}
         self.docks: dict[str, QDockWidget] = {}
         self.model_path: str | None = None
-        self._pending_model: tuple[str, bool] | None = None
         self._build_status_bar()
         self._build_docks()
         self._build_menus()
@@ -173,6 +172,9 @@ class MainWindow(QMainWindow):
         open_action.setShortcut(QKeySequence.StandardKey.Open)
         open_action.triggered.connect(self.choose_model)
         file_menu.addAction(open_action)
+        folder_action = QAction("Open Saved&Model folder…", self)
+        folder_action.triggered.connect(self.choose_savedmodel)
+        file_menu.addAction(folder_action)
         demo_action = QAction("Open &demo model", self)
         demo_action.triggered.connect(self.open_demo)
         file_menu.addAction(demo_action)
@@ -221,10 +223,18 @@ class MainWindow(QMainWindow):
         self.open_model(str(DEMO_MODEL), dataset=str(DEMO_CASES))
 
     def choose_model(self) -> None:
-        start = str(Path(self.model_path).parent) if self.model_path else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", start, MODEL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", self._start_dir(), MODEL_FILTER)
         if path:
             self.open_model(path)
+
+    def choose_savedmodel(self) -> None:
+        """A TensorFlow SavedModel is a folder, which the file dialog above cannot pick."""
+        path = QFileDialog.getExistingDirectory(self, "Open SavedModel folder", self._start_dir())
+        if path:
+            self.open_model(path)
+
+    def _start_dir(self) -> str:
+        return str(Path(self.model_path).parent) if self.model_path else ""
 
     def open_model(self, path: str, trust: bool = False, dataset: str | None = None) -> None:
         """Load in the engine; the open model stays until the new one has loaded."""
