@@ -105,7 +105,7 @@ class ReviewPanel(QWidget):
         if review:
             self.status.setText(f"Reviewed {_when(review.updated)} {self._where()}")
         else:
-            self.status.setText(self._where() if enabled else "Select a case to review it.")
+            self.status.setText(f"Not reviewed yet; saved {self._where()}" if enabled else "Select a case to review it.")
 
     def _where(self) -> str:
         if self.store is None:
