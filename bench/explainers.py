@@ -44,10 +44,14 @@ def demo_model(cases: int) -> tuple[keras.Model, np.ndarray]:
 
 
 def mobilenet_model(cases: int) -> tuple[keras.Model, np.ndarray]:
+    """Untrained MobileNetV2 on scikit-image's bundled photos (superpixels need real images)."""
+    from skimage import data, transform
+
     keras.utils.set_random_seed(0)
     model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
-    x = np.random.default_rng(0).uniform(-1, 1, size=(cases, 224, 224, 3)).astype("float32")
-    return model, x
+    photos = [data.astronaut, data.chelsea, data.coffee, data.rocket]
+    x = [transform.resize(photos[i % len(photos)](), (224, 224), anti_aliasing=True) for i in range(cases)]
+    return model, (np.stack(x) * 2 - 1).astype("float32")  # MobileNetV2 scaling: -1..1
 
 
 def floor_runner(model: keras.Model, shape: tuple[int, ...], batch_size: int) -> Callable[[dict], float]:
