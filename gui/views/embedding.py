@@ -38,6 +38,7 @@ from engine.fileio import atomic_write_json, atomic_write_text
 from engine.jobs import JobError
 from gui.app import show_error
 from gui.context import AppContext
+from gui.views.layer_details import format_shape
 from gui.widgets.embedding_scatter import EmbeddingScatter, PointGroup
 
 TASK = "engine.embedding:embedding_task"
@@ -97,7 +98,7 @@ def layer_paths(description: Any) -> list[tuple[str, str]]:
 
     def walk(layers: Any) -> None:
         for layer in layers:
-            found.append((layer.path, f"{layer.path}  ({layer.class_name}, {layer.output_shape})"))
+            found.append((layer.path, f"{layer.path}  ({layer.class_name}, {format_shape(layer.output_shape)})"))
             walk(layer.children)
 
     walk(getattr(description, "layers", ()) or ())
