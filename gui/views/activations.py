@@ -234,12 +234,14 @@ class ActivationView(QWidget):
         if r is None:
             return
         names = self._case_names()
+        files = getattr(self.ctx.state.dataset, "names", None)
+        titled = [f"{n} ({files[c]})" if files and 0 <= c < len(files) else n for n, c in zip(names, r.cases)]
         shape = " × ".join(str(d) for d in r.values.shape[1:])
         dead = ""
         if r.kind == "maps":
             n_dead = int(np.count_nonzero((r.channel_max[0] == 0) & (r.channel_mean[0] == 0)))
             dead = f" · {n_dead} of {r.values.shape[-1]} channels all zero" if n_dead else ""
-        self.title.setText(f"{r.path} ({r.class_name}) · {' vs '.join(names)} · output {shape}{dead}")
+        self.title.setText(f"{r.path} ({r.class_name}) · {' vs '.join(titled or names)} · output {shape}{dead}")
         for i, panel in enumerate(self.stats):
             panel.setVisible(i < len(r.stats))
             if i < len(r.stats):
@@ -335,6 +337,8 @@ class ActivationView(QWidget):
         if len(maps) == 2:
             diff = maps[0] - maps[1]
             top = float(np.nanmax(np.abs(diff))) or 1.0
+            shape = panels[0].image.shape[:2]  # the grid the case panels use, so linked zoom agrees
+            diff = upsample(diff, shape) if shape != diff.shape else diff
             panels.append(Panel("A − B", diff, TileLayout(1, *diff.shape, 1, 0), (-top, top), DIVERGING))
         self.detail.set_panels(panels)
         self._mark_channel()

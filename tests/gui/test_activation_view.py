@@ -180,7 +180,9 @@ def test_sort_click_overlay_and_compare(qtbot, engine, ctx, views) -> None:
     assert [p.title for p in activations.detail.panels] == ["case 0", "case 3", "A − B"]
     a, b = activations.result.values
     ch = activations.channel
-    np.testing.assert_allclose(activations.detail.panels[2].image, a[..., ch] - b[..., ch])
+    np.testing.assert_allclose(activations.detail.panels[2].image, a[..., ch] - b[..., ch])  # no overlay
+    activations.overlay.setChecked(True)
+    assert {p.image.shape for p in activations.detail.panels} == {(12, 12)}  # diff upsampled alike
     assert activations.stats[1].isVisible()
 
 
