@@ -155,6 +155,11 @@ class ModelBrowser(QWidget):
         self.io.setObjectName("modelInputsOutputs")
         self.io.setWordWrap(True)
         self.io.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notes = QLabel("")
+        self.notes.setObjectName("modelNotes")
+        self.notes.setWordWrap(True)
+        self.notes.setStyleSheet("color: #9a6700")  # caveats, e.g. a SavedModel's hidden layers
+        self.notes.hide()
         self.sha_button = ShaButton(self)
         self.filter = QLineEdit()
         self.filter.setObjectName("layerFilter")
@@ -196,6 +201,7 @@ class ModelBrowser(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.io)
+        layout.addWidget(self.notes)
         layout.addWidget(self.filter)
         layout.addWidget(self.totals)
         layout.addWidget(splitter, 1)
@@ -222,6 +228,8 @@ class ModelBrowser(QWidget):
         self.source.removeRows(0, self.source.rowCount())
         self._items.clear()
         self.details.show_layer(None)
+        self.notes.setText("\n".join(f"⚠ {note}" for note in model.notes) if model else "")
+        self.notes.setVisible(bool(model and model.notes))
         if model is None:
             self.header.setText("No model open.")
             self.io.setText("")

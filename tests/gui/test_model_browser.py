@@ -160,6 +160,39 @@ def test_sha_click_copies_full_hash(qtbot, browser: ModelBrowser) -> None:
     qtbot.waitUntil(lambda: browser.sha_button.text().startswith("sha256 abab"), timeout=3000)
 
 
+def test_notes_are_shown_only_when_present(browser: ModelBrowser) -> None:
+    assert browser.notes.isHidden()
+    noted = dataclasses.replace(make_description(), notes=("SavedModel: the layers inside are not visible.",))
+    browser.ctx.state.set_model(noted)
+    assert not browser.notes.isHidden()
+    assert browser.notes.text() == "⚠ SavedModel: the layers inside are not visible."
+
+
+def test_real_nested_keras_model(qtbot, browser: ModelBrowser) -> None:
+    """A description made by engine.models from a real Keras model with a nested sub-model."""
+    keras = pytest.importorskip("keras")
+    from engine.models import describe
+
+    inner_in = keras.Input((6,), name="inner_in")
+    inner = keras.Model(inner_in, keras.layers.Dense(4, name="inner_dense")(inner_in), name="block")
+    inputs = keras.Input((6,), name="x")
+    bn = keras.layers.BatchNormalization(name="bn")
+    bn.trainable = False
+    outputs = keras.layers.Dense(2, activation="softmax", name="head")(bn(inner(inputs)))
+    model = keras.Model(inputs, outputs, name="nested")
+    browser.ctx.state.set_model(describe(model, path="/m/nested.keras", sha256="cd" * 32))
+    assert visible_rows(browser) == [
+        (0, "block", "Functional", "(None, 4)", "28", "✓"),
+        (1, "inner_dense", "Dense", "(None, 4)", "28", "✓"),
+        (0, "bn", "BatchNormalization", "(None, 4)", "16", "✗ frozen"),
+        (0, "head", "Dense", "(None, 2)", "10", "✓"),
+    ]
+    assert browser.totals.text() == "4 layers · 54 params: 38 trainable, 16 non-trainable"
+    browser.ctx.state.select_layer("block/inner_dense")
+    assert browser.tree.currentIndex().data(LAYER_ROLE).name == "inner_dense"
+    assert browser.details.weights.topLevelItemCount() == 2
+
+
 def test_new_model_replaces_tree_and_none_clears(browser: ModelBrowser) -> None:
     state = browser.ctx.state
     state.select_layer("probabilities")
