@@ -60,13 +60,13 @@ def decision_regions(
     k: int = 15,
     margin: float = 0.05,
 ) -> Regions:
-    """Fit a kNN classifier on (coords -> predicted) and evaluate it on a resolution² grid.
+    """A uniform k-nearest-neighbour vote of the predicted labels, on a resolution² grid.
 
     Cases with an unknown prediction (-1) are left out. `support` is a Gaussian of the grid
     cell's distance to its nearest case, in units of the larger of three typical
     nearest-neighbour spacings and SUPPORT_REACH of the map's diagonal.
     """
-    from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
+    from sklearn.neighbors import NearestNeighbors
 
     coords = np.asarray(coords, dtype=np.float64)
     predicted = np.asarray(predicted)
@@ -84,16 +84,21 @@ def decision_regions(
     ys = np.linspace(extent[2], extent[3], resolution, endpoint=False) + (extent[3] - extent[2]) / (2 * resolution)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
 
-    knn = KNeighborsClassifier(n_neighbors=k).fit(points, labels)
-    proba = knn.predict_proba(grid)
-    classes = knn.classes_[proba.argmax(axis=1)]
-    confidence = proba.max(axis=1)
+    # One neighbour search serves the vote (uniform kNN) and the distance to the nearest case.
+    classes_, encoded = np.unique(labels, return_inverse=True)
+    search = NearestNeighbors(n_neighbors=k).fit(points)
+    distance, neighbours = search.kneighbors(grid)
+    votes = np.zeros((len(grid), len(classes_)), np.int32)
+    rows = np.arange(len(grid))
+    for column in encoded[neighbours].T:  # one neighbour rank at a time: no repeated (row, class)
+        votes[rows, column] += 1
+    classes = classes_[votes.argmax(axis=1)]
+    confidence = votes.max(axis=1) / k
 
-    spacing = NearestNeighbors(n_neighbors=2).fit(points).kneighbors(points)[0][:, 1]
+    spacing = search.kneighbors(points, n_neighbors=2)[0][:, 1]
     diagonal = float(np.hypot(extent[1] - extent[0], extent[3] - extent[2]))
     scale = max(3.0 * float(np.median(spacing)), SUPPORT_REACH * diagonal, 1e-12)
-    nearest = knn.kneighbors(grid, n_neighbors=1)[0][:, 0]
-    support = np.exp(-((nearest / scale) ** 2))
+    support = np.exp(-((distance[:, 0] / scale) ** 2))
 
     shape = (resolution, resolution)
     return Regions(
