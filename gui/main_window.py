@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import traceback
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +317,10 @@ class MainWindow(QMainWindow):
 
         versions = dict(self.ctx.engine.versions) or {"engine": "still loading"}
         versions["PySide6"] = pyside_version
+        try:
+            versions["glassbox"] = metadata.version("glassbox")
+        except metadata.PackageNotFoundError:  # running from a checkout that was never installed
+            versions["glassbox"] = "source checkout"
         rows = "".join(f"<tr><td>{k}&nbsp;</td><td>{v}</td></tr>" for k, v in sorted(versions.items()))
         box = QMessageBox(self)
         box.setObjectName("aboutDialog")

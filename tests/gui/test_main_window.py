@@ -138,7 +138,7 @@ def test_about_lists_versions(qtbot, window: MainWindow) -> None:
     with qtbot.waitSignal(window.ctx.engine.ready, timeout=60000):
         window.ctx.engine.start()
     text = window.show_about().text()
-    for name in ("tensorflow", "keras", "numpy", "PySide6", "python"):
+    for name in ("glassbox", "tensorflow", "keras", "numpy", "PySide6", "python"):
         assert f"<td>{name}&nbsp;</td>" in text
 
 
