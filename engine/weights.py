@@ -125,7 +125,12 @@ def matrix_display(values: np.ndarray, layer_class: str) -> MatrixDisplay:
     """Any tensor of 2+ dimensions as (everything but the last axis) x (last axis)."""
     matrix = values.reshape(-1, values.shape[-1])
     image, block = downsample_max_abs(matrix)
-    row_label = "input" if values.ndim == 2 else " × ".join(f"axis {i}" for i in range(values.ndim - 1))
+    if values.ndim == 2:
+        row_label = "input"
+    elif np.prod(values.shape[:-2]) == 1:  # 1x1 convolution
+        row_label = "input channel"
+    else:
+        row_label = "kernel position × input channel"
     return MatrixDisplay(
         image=image,
         shape=(int(matrix.shape[0]), int(matrix.shape[1])),

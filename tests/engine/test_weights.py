@@ -116,7 +116,7 @@ def test_layer_weights_of_conv_bn_dense_and_nested_layers() -> None:
 
     dense = layer_weights_task(ctx, "dense").tensors[0]
     assert dense.matrix is not None and dense.matrix.shape == (4 * 4 * 5, 7)
-    assert dense.matrix.method == "full"
+    assert dense.matrix.method == "full" and dense.matrix.row_label == "input"
     np.testing.assert_array_equal(dense.matrix.image, model.get_layer("dense").kernel.numpy())
 
     nested = layer_weights_task(ctx, "inner/conv_in")
