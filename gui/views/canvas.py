@@ -514,9 +514,10 @@ class AttributionView(QWidget):
         target = int(result.targets[0])
         name = self.target.class_name(target)
         explained = name if name == f"class {target}" else f"class {target} ({name})"
+        gap = "" if result.completeness_gap is None else f" · completeness gap {float(result.completeness_gap[0]):+.2g}"
         return (
             f"<b>{self.method_panel.title(result.method)}</b> · {result.elapsed:.2f} s · "
-            f"{explained}<br><small>{params}</small>"
+            f"{explained}{gap}<br><small>{params}</small>"
         )
 
     def _show_elapsed(self, panel: Panel) -> None:

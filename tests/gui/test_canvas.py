@@ -180,6 +180,7 @@ def test_method_form_parameters_reach_the_engine(qtbot, demo):
     result = _wait_result(qtbot, demo)
     assert result.method == "integrated_gradients" and result.params["steps"] == 8
     assert "steps=8" in demo.canvases[0].title.text()
+    assert f"completeness gap {float(result.completeness_gap[0]):+.2g}" in demo.canvases[0].title.text()
 
 
 def test_quick_look_grid_links_views_and_runs_four_methods(qtbot, demo):
