@@ -27,6 +27,7 @@ ProgressCallback = Callable[[float, str], None]
 
 @dataclass
 class _Callbacks:
+    key: str
     on_result: ResultCallback | None
     on_error: ErrorCallback | None
     on_progress: ProgressCallback | None
@@ -72,7 +73,9 @@ class EngineThread(QThread):
             job = Job(task=task, kwargs=kwargs, key=key, id=self._next_id)
             self._next_id += 1
             self._drop_key_locked(key)
-            self._callbacks[job.id] = _Callbacks(on_result, on_error, on_progress)
+            # Older jobs of this view deliver nothing, not even a result already on its way.
+            self._callbacks = {i: c for i, c in self._callbacks.items() if c.key != key}
+            self._callbacks[job.id] = _Callbacks(key, on_result, on_error, on_progress)
             self._queue.append(job)
             self._lock.notify_all()
         return job.id
@@ -80,7 +83,7 @@ class EngineThread(QThread):
     def cancel(self, key: str) -> None:
         """Cancel whatever view `key` has queued or running; its callbacks get a cancelled error."""
         with self._lock:
-            dropped = self._drop_key_locked(key, keep_callbacks=True)
+            dropped = self._drop_key_locked(key)
         for job in dropped:
             self.failed.emit(job.key, job.id, JobError("cancelled", "Cancelled."))
 
@@ -107,17 +110,15 @@ class EngineThread(QThread):
         if self.isRunning():
             self.wait()
 
-    def _drop_key_locked(self, key: str, keep_callbacks: bool = False) -> list[Job]:
+    def _drop_key_locked(self, key: str) -> list[Job]:
+        """Unqueue view `key`'s waiting job and cancel its running one; return both."""
         dropped = [job for job in self._queue if job.key == key]
         for job in dropped:
             self._queue.remove(job)
         if self._running is not None and self._running.key == key and not self._running.token.cancelled:
             self._running.token.cancel()
             dropped.append(self._running)
-        if not keep_callbacks:
-            for job in dropped:
-                self._callbacks.pop(job.id, None)
-        return dropped if keep_callbacks else []
+        return dropped
 
     # ----- engine thread ----------------------------------------------------------------
     def run(self) -> None:  # noqa: D401 - QThread entry point

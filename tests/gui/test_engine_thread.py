@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,21 @@ def test_newer_job_replaces_queued_one_which_never_runs(qtbot, engine: EngineThr
     assert blocker.results == ["finished"], "a job for another key is not touched"
     assert newest.results == [2]
     assert queued.results == [] and tasks.events("queued-old") == []
+
+
+def test_finished_but_undelivered_result_is_dropped_by_a_newer_job(qtbot, engine: EngineThread) -> None:
+    """The old job ended on the engine thread, its result is queued for the GUI thread, and
+    only then does the view ask again: the old result must not arrive after the new request."""
+    old, new = Recorder(), Recorder()
+    engine.submit("view", T + "echo_task", value="old", tag="undelivered", **old.callbacks())
+    deadline = time.monotonic() + 10
+    while not tasks.events("undelivered") and time.monotonic() < deadline:
+        time.sleep(0.005)  # no Qt event processing: the result stays queued
+    time.sleep(0.05)
+    engine.submit("view", T + "echo_task", value="new", **new.callbacks())
+    qtbot.waitUntil(new.done, timeout=10000)
+    assert new.results == ["new"]
+    assert old.results == [] and old.errors == []
 
 
 def test_cancel_running_job_reports_cancelled_once(qtbot, engine: EngineThread) -> None:
