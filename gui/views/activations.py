@@ -369,11 +369,12 @@ class ActivationView(QWidget):
         strips = [v.T for v in r.values]  # (D, T)
         lo, hi = float(np.nanmin(r.values)), float(np.nanmax(r.values))
         layout = TileLayout(1, *strips[0].shape, 1, 0)
-        panels = [Panel(n, s, layout, (lo, hi if hi > lo else lo + 1)) for n, s in zip(self._case_names(), strips)]
+        levels = (lo, hi if hi > lo else lo + 1)
+        panels = [Panel(n, s, layout, levels, square_pixels=False) for n, s in zip(self._case_names(), strips)]
         if len(strips) == 2:
             diff = strips[0] - strips[1]
             top = float(np.nanmax(np.abs(diff))) or 1.0
-            panels.append(Panel("A − B", diff, layout, (-top, top), DIVERGING))
+            panels.append(Panel("A − B", diff, layout, (-top, top), DIVERGING, square_pixels=False))
         self.grid.set_panels(panels)
         self.stack.setCurrentWidget(self.grid)
 

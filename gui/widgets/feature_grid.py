@@ -132,6 +132,7 @@ class Panel:
     colormap: str | None = SEQUENTIAL  # None for RGB images
     background: np.ndarray | None = None  # drawn under `image` (same pixel grid, 0..1); then the
     opacity: float = 1.0  # colormap fades from transparent (low) to opaque (high)
+    square_pixels: bool = True  # False: stretch to fill (e.g. a long, thin heat strip)
 
 
 class FeatureGrid(CompactSize, pg.GraphicsLayoutWidget):
@@ -157,6 +158,7 @@ class FeatureGrid(CompactSize, pg.GraphicsLayoutWidget):
             self._rebuild(len(panels))
         for i, (panel, box) in enumerate(zip(panels, self._boxes)):
             self._titles[i].setText(panel.title)
+            box.setAspectLocked(panel.square_pixels)
             self._show(i, panel)
             if not same_frame:
                 box.autoRange(padding=0.01)

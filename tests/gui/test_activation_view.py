@@ -4,6 +4,7 @@ sorting, enlarged channel and compare mode show the engine's numbers."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,6 +20,7 @@ from gui.views.weights import WeightView
 from gui.widgets.feature_grid import TileLayout, columns_for, indexed, normalise_tiles, tile_atlas, upsample
 
 INSTALL = "tests.gui.test_activation_view:install_task"
+SHOTS = Path(__file__).resolve().parents[2] / "shots"  # gitignored; screenshots when it exists
 
 
 class ArrayCases:
@@ -51,6 +53,7 @@ def install_task(ctx: JobContext, wide: int = 4) -> str:
     x_in = keras.Input((12, 12, 1))
     x = keras.layers.Conv2D(wide, 3, activation="relu", name="conv")(x_in)
     x = inner(x)
+    x = keras.layers.Reshape((64, 3), name="seq")(x)
     x = keras.layers.Flatten(name="flat")(x)
     x = keras.layers.Dense(6, name="dense")(x)
     model = keras.Model(x_in, keras.layers.Dense(3, activation="softmax", name="out")(x), name="tiny")
@@ -152,6 +155,16 @@ def test_selecting_conv_dense_and_nested_layers_updates_both_viewers(qtbot, engi
     with qtbot.waitSignal(activations.shown, timeout=30000):
         ctx.state.select_case(4)
     assert activations.result.cases == (4,)
+
+    select(qtbot, ctx, views, "seq")  # 3-D output: a heat strip, features down, positions across
+    strip = activations.grid.panels[0]
+    np.testing.assert_array_equal(strip.image, activations.result.values[0].T)
+    assert strip.image.shape == (3, 64) and strip.layout.n == 1
+    assert weights.message.text() == "seq (Reshape) has no weights."
+    activations._on_grid_hover(0, 0, 2, 10)
+    assert activations.readout.text().startswith(f"position 10, feature 2: case 4 {activations.result.values[0, 10, 2]:.4g}")
+    if SHOTS.is_dir():
+        activations.grab().save(str(SHOTS / "activation_heat_strip.png"))
 
 
 def test_sort_click_overlay_and_compare(qtbot, engine, ctx, views) -> None:
