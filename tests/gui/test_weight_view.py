@@ -4,6 +4,7 @@ zoomed, and the model overview that highlights a layer with exploding weights.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,6 +18,7 @@ from gui.state import AppState
 from gui.views.weights import FLAGGED, WeightView
 
 INSTALL = "tests.gui.test_weight_view:install_task"
+SHOTS = Path(__file__).resolve().parents[2] / "shots"  # gitignored; screenshots when it exists
 
 
 def install_task(ctx: JobContext) -> dict[str, np.ndarray]:
@@ -89,6 +91,8 @@ def test_wide_matrix_is_downsampled_then_exact_when_zoomed(qtbot, setup) -> None
     assert heatmap.display.shape == (144, 3000) and heatmap.display.block == (1, 2)
     assert heatmap.image.image.shape == (144, 1500)
     assert "block max-abs" in view.resolution.text()
+    if SHOTS.is_dir():
+        view.grab().save(str(SHOTS / "weights_downsampled_heatmap.png"))
     full = kernels["wide"]
     assert heatmap.value_text(100, 2999) == f"input 100, unit 2999: {full[100, 2999]:.6g}"
     with qtbot.waitSignal(heatmap.resolution_changed, timeout=5000) as blocker:
@@ -97,6 +101,8 @@ def test_wide_matrix_is_downsampled_then_exact_when_zoomed(qtbot, setup) -> None
     r0, r1, c0, c1 = heatmap._exact_region
     np.testing.assert_array_equal(heatmap.image.image, full[r0:r1, c0:c1])
     assert c0 <= 1000 and c1 >= 1200
+    if SHOTS.is_dir():
+        view.grab().save(str(SHOTS / "weights_zoomed_exact_heatmap.png"))
 
 
 def test_overview_highlights_the_exploding_layer_and_opens_it(qtbot, setup) -> None:
