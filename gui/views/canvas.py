@@ -228,6 +228,9 @@ class AttributionView(QWidget):
         if self.grid_action.isChecked() != on:
             self.grid_action.setChecked(on)  # re-enters through toggled
             return
+        for index in range(len(self.panels)):
+            if index != self.active:
+                self.ctx.engine.cancel(_key(index))
         keep = self.panels[self.active]
         self.panels = [keep]
         self.active = 0
@@ -258,6 +261,7 @@ class AttributionView(QWidget):
     def show_grid(self, specs: list[tuple[str, dict[str, Any]]]) -> None:
         """Grid mode with one panel per (method, params), 2 to 6 of them, all run in turn."""
         specs = specs[:MAX_PANELS]
+        self.cancel()
         self.panel_count.blockSignals(True)
         self.panel_count.setValue(max(2, len(specs)))
         self.panel_count.blockSignals(False)
@@ -448,9 +452,9 @@ class AttributionView(QWidget):
             method=panel.method,
             params=self._params(panel),
             target=self.target.target(),
-            on_result=self._current(lambda result, i=index, r=request: self._on_result(i, r, result)),
-            on_error=lambda error, i=index, r=request: self._on_error(i, r, error),
-            on_progress=lambda fraction, message, i=index: self._on_progress(i, fraction, message),
+            on_result=self._current(lambda result, r=request: self._on_result(r, result)),
+            on_error=lambda error, r=request: self._on_error(r, error),
+            on_progress=self._on_progress,
         )
 
     def cancel(self) -> None:
@@ -459,25 +463,29 @@ class AttributionView(QWidget):
             self.ctx.engine.cancel(_key(index))
         self._auto_timer.stop()
 
-    def _on_progress(self, index: int, fraction: float, message: str) -> None:
+    def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(f"{message or self.panels[index].method}" if index < len(self.panels) else "%p%")
+        self.progress.setFormat(message or "%p%")
 
-    def _on_result(self, index: int, request: tuple, result: Any) -> None:
+    def _waiting_for(self, request: tuple) -> list[int]:
+        """Panels showing or awaiting `request` (a panel may have moved since it asked)."""
+        return [i for i, panel in enumerate(self.panels) if panel.request == request]
+
+    def _on_result(self, request: tuple, result: Any) -> None:
         self.results[request] = result
         while len(self.results) > RESULT_CACHE_SIZE:
             self.results.popitem(last=False)
-        if index < len(self.panels) and self.panels[index].request == request:
+        for index in self._waiting_for(request):
             self._refresh_panel(index)
         self._update_busy()
 
-    def _on_error(self, index: int, request: tuple, error: JobError) -> None:
-        if index < len(self.panels) and self.panels[index].request == request:
-            self.panels[index].pending = False
-            self.panels[index].request = None
+    def _on_error(self, request: tuple, error: JobError) -> None:
+        for index in self._waiting_for(request):
+            panel = self.panels[index]
+            panel.pending, panel.request = False, None
             self.canvases[index].set_message("cancelled" if error.kind == "cancelled" else "failed")
-            if error.kind != "cancelled":
-                show_error(self, error, f"Could not explain with {self.panels[index].method}")
+        if error.kind != "cancelled":
+            show_error(self, error, f"Could not explain with {request[1]}")
         self._update_busy()
 
     def _update_busy(self) -> None:

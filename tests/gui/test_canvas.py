@@ -319,3 +319,14 @@ def test_tabular_case_lists_strongest_features_instead_of_an_image(qtbot, engine
     lines = view.canvases[0].message.toPlainText().splitlines()
     strongest = int(np.argmax(np.abs(result.maps[0])))
     assert len(lines) == 6 and lines[0].startswith(f"feature {strongest}:")
+
+
+def test_panel_kept_when_leaving_the_grid_gets_its_running_result(qtbot, demo):
+    _select(qtbot, demo, 13)
+    demo.quick_look()
+    demo.set_active(3)  # occlusion, still queued behind the other three
+    assert demo.panels[3].pending
+    demo.set_grid(False)
+    result = _wait_result(qtbot, demo)
+    assert result.method == "occlusion" and len(demo.panels) == 1
+    assert demo.canvases[0].heatmap is not None and "Occlusion" in demo.canvases[0].title.text()
