@@ -155,7 +155,9 @@ def activations_task(
         if cached is not None:
             return cached
         x = dataset.inputs(list(cases))
-        images: tuple[np.ndarray | None, ...] = tuple(dataset.display_image(c) for c in cases)
+        images: tuple[np.ndarray | None, ...] = (None,) * len(cases)
+        if getattr(dataset, "kind", "images") == "images":  # rows of features have no picture
+            images = tuple(dataset.display_image(c) for c in cases)
     else:
         key, images = None, (None,) * len(x)
     ctx.progress(0.1, f"Activations of {path}")

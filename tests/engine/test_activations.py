@@ -103,3 +103,19 @@ def test_bad_requests_name_the_problem(setup) -> None:
     ctx.workspace.dataset = None
     with pytest.raises(BadInputError, match="No dataset"):
         activations_task(ctx, "conv", cases=[0])
+
+
+def test_tabular_cases_have_no_overlay_image() -> None:
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((5,))
+    model = keras.Model(x_in, keras.layers.Dense(2, name="d")(keras.layers.Dense(4, name="h")(x_in)))
+    rows = ArrayCases(np.random.default_rng(0).random((3, 5), dtype=np.float32))
+    rows.kind = "tabular"
+    rows.display_image = None  # a tabular dataset refuses to draw a row as an image
+    workspace = Workspace()
+    workspace.set_model(model, None)
+    workspace.dataset = rows
+    result = activations_task(JobContext(workspace), "h", cases=[1])
+    assert result.kind == "vector" and result.images == (None,)
+    manual = keras.Model(model.inputs[0], model.get_layer("h").output)(rows.x[1:2]).numpy()
+    np.testing.assert_allclose(result.values, manual, atol=1e-6)

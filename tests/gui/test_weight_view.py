@@ -129,3 +129,16 @@ def test_overview_highlights_the_exploding_layer_and_opens_it(qtbot, setup) -> N
         table._open_layer(table.proxy.index(0, 0))
     assert ctx.state.layer == "d2" and view.tabs.currentIndex() == 0
     assert view.result.tensors[0].stats.max > 100
+
+
+def test_stats_panel_warns_about_nan_and_inf(qtbot) -> None:
+    from engine.weights import tensor_stats
+    from gui.widgets.tensor_stats import StatsPanel
+
+    panel = StatsPanel()
+    qtbot.addWidget(panel)
+    panel.show_stats(tensor_stats(np.array([1.0, np.nan, np.inf, -np.inf, 0.0])), full=True, prefix="kernel")
+    assert panel.nonfinite == 3 and "⚠ 1 NaN, 2 Inf" in panel.text()
+    assert "std 0.5" in panel.text() and "zeros 50.0%" in panel.text()
+    panel.show_stats(tensor_stats(np.array([2.0, 4.0])))
+    assert panel.nonfinite == 0 and "NaN" not in panel.text() and "std" not in panel.text()
