@@ -42,8 +42,14 @@ class ExpectedGradients(Explainer):
         noise = CaseNoise(self, x.shape[1:], nb, noise_scale(x, self.params["noise"]), stream=_NOISE)
         shape = (-1,) + (1,) * (x.ndim - 1)
 
+        last: dict[tuple[int, int], np.ndarray] = {}
+
         def baselines(start: int, stop: int) -> np.ndarray:
-            return reference[picks[start:stop]] + noise.rows(start, stop)
+            """The rows' baselines; the latest range is kept for `consume` right after `rows`."""
+            if (start, stop) not in last:
+                last.clear()
+                last[start, stop] = reference[picks[start:stop]] + noise.rows(start, stop)
+            return last[start, stop]
 
         def rows(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
             cases = np.arange(start, stop) // nb

@@ -22,6 +22,8 @@ def noise_scale(x: np.ndarray, fraction: float) -> np.ndarray:
 class CaseNoise:
     """Noise rows for rows [start, stop) of an (n_cases * nb_samples)-row job."""
 
+    KEEP_BYTES = 256 << 20  # keep every case's block when all of them fit in this
+
     def __init__(self, explainer: Any, shape: tuple[int, ...], nb_samples: int, sigma: np.ndarray, stream: int = 0):
         self._explainer = explainer
         self._shape = shape
@@ -29,6 +31,7 @@ class CaseNoise:
         self._sigma = sigma
         self._stream = stream
         self._blocks: dict[int, np.ndarray] = {}
+        self._keep_all = len(sigma) * nb_samples * int(np.prod(shape)) * 4 <= self.KEEP_BYTES
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         index = np.arange(start, stop)
@@ -40,12 +43,14 @@ class CaseNoise:
         return out
 
     def _block(self, case: int) -> np.ndarray:
-        """The case's nb_samples noise draws; only the cases in use are kept in memory."""
+        """The case's nb_samples noise draws, drawn once while memory allows (methods that pass
+        over the rows twice reuse them), else only for the cases in use."""
         block = self._blocks.get(case)
         if block is None:
             rng = self._explainer.case_rng(case, self._stream)
             block = rng.standard_normal((self._nb, *self._shape), dtype=np.float32)
             block *= self._sigma[case]
-            self._blocks = {k: v for k, v in self._blocks.items() if k >= case - 1}
+            if not self._keep_all:
+                self._blocks = {k: v for k, v in self._blocks.items() if k >= case - 1}
             self._blocks[case] = block
         return block
