@@ -74,7 +74,8 @@ class Ticker:
         cpu = (time.thread_time() - self.cpu0) / (time.perf_counter() - self.wall0)
         gaps = np.diff(np.asarray(self.stamps)) * 1000.0
         if gaps.size == 0:
-            return {"max_ms": float("nan"), "p99_ms": float("nan"), "median_ms": float("nan"), "ticks": 0, "gui_cpu": cpu}
+            nan = float("nan")
+            return {"max_ms": nan, "p99_ms": nan, "median_ms": nan, "ticks": 0, "gui_cpu": cpu}
         return {
             "max_ms": float(gaps.max()),
             "p99_ms": float(np.percentile(gaps, 99)),

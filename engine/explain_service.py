@@ -64,11 +64,12 @@ def available_methods_task(ctx: JobContext) -> list[dict[str, Any]]:
 
 def case_view_task(ctx: JobContext, case: int, k: int = 5) -> CaseView:
     dataset = _dataset(ctx, case)
+    tabular = getattr(dataset, "kind", "images") == "tabular"
     return CaseView(
         case=case,
         name=str(dataset.names[case]),
         label=int(dataset.labels[case]) if len(dataset.labels) else -1,
-        image=None if getattr(dataset, "kind", "images") == "tabular" else np.asarray(dataset.display_image(case), np.float32),
+        image=None if tabular else np.asarray(dataset.display_image(case), np.float32),
         top=top_predictions_task(ctx, case, k),
     )
 

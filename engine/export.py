@@ -34,7 +34,8 @@ def export_explanation(stem: str | Path, explanation: Any, extra: dict[str, Any]
         path = atomic_write_bytes(stem.with_name(f"{stem.name}_{name}.npy"), data)
         checksums[path.name] = hashlib.sha256(data).hexdigest()
         written.append(path)
-    written.append(atomic_write_json(stem.with_name(f"{stem.name}.json"), provenance_record(explanation, checksums, extra)))
+    record = provenance_record(explanation, checksums, extra)
+    written.append(atomic_write_json(stem.with_name(f"{stem.name}.json"), record))
     return written
 
 

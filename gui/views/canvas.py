@@ -522,7 +522,8 @@ class AttributionView(QWidget):
         target = int(result.targets[0])
         name = self.target.class_name(target)
         explained = name if name == f"class {target}" else f"class {target} ({name})"
-        gap = "" if result.completeness_gap is None else f" · completeness gap {float(result.completeness_gap[0]):+.2g}"
+        gap = result.completeness_gap
+        gap = "" if gap is None else f" · completeness gap {float(gap[0]):+.2g}"
         return (
             f"<b>{self.method_panel.title(result.method)}</b> · {result.elapsed:.2f} s · "
             f"{explained}{gap}<br><small>{params}</small>"
@@ -530,7 +531,10 @@ class AttributionView(QWidget):
 
     def _show_elapsed(self, panel: Panel) -> None:
         result = panel.result
-        self.elapsed.setText("" if result is None else f"{self.method_panel.title(result.method)}: {result.elapsed:.2f} s")
+        if result is None:
+            self.elapsed.setText("")
+            return
+        self.elapsed.setText(f"{self.method_panel.title(result.method)}: {result.elapsed:.2f} s")
 
     def _on_display_changed(self, settings: DisplaySettings) -> None:
         for canvas in self.canvases:
@@ -553,7 +557,11 @@ class AttributionView(QWidget):
         written: list[Path] = []
         for panel in shown:
             path = Path(stem) if len(shown) == 1 else Path(f"{stem}_{panel.method}")
-            extra = {"case": self.case, "case_name": getattr(self.case_view, "name", ""), "model": _model_path(self.ctx)}
+            extra = {
+                "case": self.case,
+                "case_name": getattr(self.case_view, "name", ""),
+                "model": _model_path(self.ctx),
+            }
             written += export_explanation(path, panel.result, extra)
         return written
 
@@ -566,7 +574,8 @@ class AttributionView(QWidget):
         if not any(p.result is not None for p in self.panels):
             self.readout.setText("Nothing to export: run a method first.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export raw maps (.npy + provenance .json)", self._suggested_name(""))
+        title = "Export raw maps (.npy + provenance .json)"
+        path, _ = QFileDialog.getSaveFileName(self, title, self._suggested_name(""))
         if path:
             self.export_maps(path.removesuffix(".npy").removesuffix(".json"))
 

@@ -72,7 +72,9 @@ class AttributionCanvas(QWidget):
         for z, item in enumerate((self.image_item, self.overlay_item, self.outline_item)):
             item.setZValue(z)
             self.view.addItem(item)
-        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=DIVERGING, interactive=False, width=14, colorMapMenu=False)
+        self.colorbar = pg.ColorBarItem(
+            values=(-1, 1), colorMap=DIVERGING, interactive=False, width=14, colorMapMenu=False
+        )
         self.plot.addItem(self.colorbar, row=0, col=1)
         self.colorbar.hide()
         self.message = pg.TextItem("", color="#dddddd", anchor=(0.5, 0.5))

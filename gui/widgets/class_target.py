@@ -87,7 +87,8 @@ class ClassTarget(QWidget):
         self.reset()
 
     def class_name(self, index: int) -> str:
-        return self.class_names[index] if 0 <= index < len(self.class_names) and self.class_names[index] else f"class {index}"
+        named = 0 <= index < len(self.class_names) and self.class_names[index]
+        return self.class_names[index] if named else f"class {index}"
 
     def _on_spin(self) -> None:
         self._show_name()

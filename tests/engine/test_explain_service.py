@@ -217,7 +217,7 @@ def test_export_writes_npy_and_verifiable_provenance(ctx, tmp_path):
     result = explain_service.explain_case_task(ctx, case=0, method="saliency", params={}, target=1)
     written = export_explanation(tmp_path / "case0_saliency", result, {"model": "m.keras"})
     names = sorted(p.name for p in written)
-    assert names == ["case0_saliency.json", "case0_saliency_heatmap.npy", "case0_saliency_maps.npy", "case0_saliency_targets.npy"]
+    assert names == [f"case0_saliency{suffix}" for suffix in (".json", "_heatmap.npy", "_maps.npy", "_targets.npy")]
     np.testing.assert_array_equal(np.load(tmp_path / "case0_saliency_maps.npy"), result.maps)
     record = json.loads((tmp_path / "case0_saliency.json").read_text())
     digest = hashlib.sha256((tmp_path / "case0_saliency_maps.npy").read_bytes()).hexdigest()

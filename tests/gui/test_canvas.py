@@ -162,7 +162,9 @@ def test_going_back_to_a_case_redraws_without_engine_work(qtbot, demo, monkeypat
     _select(qtbot, demo, 2)
     submitted: list[str] = []
     real_submit = demo.ctx.engine.submit
-    monkeypatch.setattr(demo.ctx.engine, "submit", lambda key, task, **kw: submitted.append(task) or real_submit(key, task, **kw))
+    monkeypatch.setattr(
+        demo.ctx.engine, "submit", lambda key, task, **kw: submitted.append(task) or real_submit(key, task, **kw)
+    )
     demo.ctx.state.select_case(1)  # synchronously: image, predictions and map from the GUI cache
     assert submitted == []
     assert demo.case_view.case == 1
