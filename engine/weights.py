@@ -221,12 +221,18 @@ def describe_tensor(name: str, path: str, values: np.ndarray, trainable: bool, l
 
 
 def _variables(layer: Any) -> list[tuple[str, str, np.ndarray, bool]]:
-    """(name, path, numpy value, trainable) of each weight the layer owns."""
+    """(name, path, numpy value, trainable) of each weight of the layer (and of its sub-layers).
+
+    The name is the path below the layer: "kernel" for a plain layer, "conv/kernel" inside a
+    sub-model, so a container's tensors stay distinguishable.
+    """
     trainable_ids = {id(v) for v in layer.trainable_weights}
-    return [
-        (v.name, getattr(v, "path", v.name), np.asarray(v.numpy()), id(v) in trainable_ids)
-        for v in layer.weights
-    ]
+    out = []
+    for v in layer.weights:
+        path = getattr(v, "path", v.name)
+        name = path.removeprefix(f"{layer.name}/")
+        out.append((name, path, np.asarray(v.numpy()), id(v) in trainable_ids))
+    return out
 
 
 def layer_weights_task(ctx: JobContext, path: str) -> LayerWeights:

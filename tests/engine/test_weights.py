@@ -122,6 +122,8 @@ def test_layer_weights_of_conv_bn_dense_and_nested_layers() -> None:
     nested = layer_weights_task(ctx, "inner/conv_in")
     assert nested.tensors[0].shape == (3, 3, 4, 5)
     assert nested.tensors[0].filters.rgb is None
+    container = layer_weights_task(ctx, "inner")
+    assert [t.name for t in container.tensors] == ["conv_in/kernel", "conv_in/bias"]
 
 
 def test_scale_outliers_and_fan_in() -> None:
