@@ -500,6 +500,9 @@ class AttributionView(QWidget):
             if panel.request != request:
                 panel.pending, panel.result = False, None
                 self.canvases[index].set_result(None, title=self.method_panel.title(panel.method))
+                self.canvases[index].set_message("Run (Ctrl+R) to explain this case" if self.case >= 0 else "")
+                if index == self.active:
+                    self._show_elapsed(panel)
             return
         self.results.move_to_end(request)
         panel.request, panel.pending, panel.result = request, False, result
