@@ -449,9 +449,12 @@ class OverviewTable(QWidget):
         self.progress = QProgressBar(maximum=1000, textVisible=False, maximumWidth=160)
         self.cancel = QPushButton("Cancel")
         self.cancel.clicked.connect(lambda: self.view.ctx.engine.cancel("weights-overview"))
+        self.compute = QPushButton("&Compute")
+        self.compute.setToolTip("Compute the weight statistics of every layer (after a cancel or an error)")
+        self.compute.clicked.connect(lambda: self.start(self.view.ctx))
         self._busy(False)
         top = QHBoxLayout()
-        for widget in (self.search, self.flagged, self.progress, self.cancel):
+        for widget in (self.search, self.flagged, self.progress, self.cancel, self.compute):
             top.addWidget(widget)
         top.addStretch(1)
         layout = QVBoxLayout(self)
@@ -464,7 +467,7 @@ class OverviewTable(QWidget):
         layout.addWidget(hint)
 
     def start(self, ctx: AppContext) -> None:
-        if ctx.engine.is_busy("weights-overview"):
+        if ctx.engine.is_busy("weights-overview") or ctx.state.model is None:
             return
         self._busy(True)
         self.summary.setText("Computing weight statistics…")
@@ -474,6 +477,7 @@ class OverviewTable(QWidget):
     def _busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
         self.cancel.setVisible(busy)
+        self.compute.setVisible(not busy and self.view.overview is None and self.view.ctx.state.model is not None)
         self.progress.setValue(0)
 
     def _on_result(self, overview: WeightOverview) -> None:
@@ -493,6 +497,7 @@ class OverviewTable(QWidget):
         self.model.set_rows(rows)
         if overview is None:
             self.summary.clear()
+            self._busy(self.view.ctx.engine.is_busy("weights-overview"))
             return
         flagged = sum(1 for r in rows if r.flags)
         self.summary.setText(

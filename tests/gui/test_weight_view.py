@@ -111,6 +111,7 @@ def test_overview_highlights_the_exploding_layer_and_opens_it(qtbot, setup) -> N
         view.tabs.setCurrentIndex(1)
     assert blocker.args == [6]
     table = view.overview_table
+    assert not table.compute.isVisible() and not table.progress.isVisible()
     model = table.model
     assert [r.path for r in model.rows] == ["rgb", "wide", "d1", "d2", "d3", "out"]
     flagged = [r.path for r in model.rows if r.flags]
