@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QTabBar
 
 import gui.main_window as main_window_module
 from gui.app import DEMO_MODEL
@@ -175,6 +175,22 @@ def test_demo_opens_and_corrupt_file_keeps_it(qtbot, main_window: MainWindow, tm
     assert "x.keras" in box.text() and "\n" not in box.text()
     assert main_window.ctx.state.model is demo
     assert browser.model is demo
+
+
+def test_no_duplicate_dock_tab_bars_and_window_fits(qtbot, main_window: MainWindow) -> None:
+    """Qt leaves a stale copy of a second dock area's tab bar over the canvas; it is hidden.
+    Views scroll inside their docks, so together they never force the window past 1400 px."""
+    main_window.resize(1400, 900)
+    main_window.show()
+    qtbot.waitExposed(main_window)
+    qtbot.wait(50)
+    bars = [
+        tuple(bar.tabText(i) for i in range(bar.count()))
+        for bar in main_window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)
+        if bar.isVisible()
+    ]
+    assert len(bars) == len(set(bars)) and ("Model", "Cases") in bars
+    assert main_window.width() <= 1400
 
 
 def test_broken_view_shows_its_error_and_the_rest_works(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
