@@ -481,8 +481,8 @@ class OverviewTable(QWidget):
         self.progress.setValue(0)
 
     def _on_result(self, overview: WeightOverview) -> None:
-        self._busy(False)
         self.view.overview = overview
+        self._busy(False)
         self.set_overview(overview)
         self.view.overview_shown.emit(len(overview.rows))
 
