@@ -439,6 +439,7 @@ class OverviewTable(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.doubleClicked.connect(self._open_layer)
         self.search = QLineEdit(placeholderText="Filter layers…", clearButtonEnabled=True)
         self.search.textChanged.connect(self.proxy.setFilterFixedString)
