@@ -31,6 +31,7 @@ from engine.provenance import plain, sha256_array
 from engine.runtime import versions
 
 METHODS = ("pca", "tsne", "umap")
+TITLES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 POOLINGS = ("avg", "max", "flatten")
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "pca": {},
@@ -407,7 +408,7 @@ def embedding_task(
     if map_hit:
         coords = stored["coords"]
     else:
-        ctx.progress(0.6, f"{method.upper()} of {len(features)} cases")
+        ctx.progress(0.6, f"{TITLES[method]} of {len(features)} cases")
         coords = project(features, method, params, seed, _sub(ctx.progress, 0.6, 0.95), ctx.check)
         if not np.isfinite(coords).all():
             raise NumericalError(f"The {method} map has NaN or Inf coordinates.")
@@ -425,7 +426,7 @@ def embedding_task(
     if thumbnails:
         ctx.progress(0.98, "Thumbnails")
         thumbs = np.stack([dataset.thumbnail(i) for i in range(len(dataset))])
-    ctx.progress(1.0, f"{method.upper()} map of {len(features)} cases")
+    ctx.progress(1.0, f"{TITLES[method]} map of {len(features)} cases")
     return Embedding(
         coords=np.asarray(coords, np.float32),
         labels=np.asarray(dataset.labels, np.int64),

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
-    QStackedWidget,
+    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -150,16 +151,14 @@ class EmbeddingView(QWidget):
         self.n_neighbors.setToolTip("UMAP n_neighbors: larger keeps more of the global layout.")
         self.min_dist = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05, value=0.1)
         self.min_dist.setToolTip("UMAP min_dist: how tightly cases may pack together.")
-        self.params = QStackedWidget()
-        for widgets in ((("perplexity", self.perplexity),), (("neighbours", self.n_neighbors), ("min dist", self.min_dist)), ()):
-            page = QWidget()
-            row = QHBoxLayout(page)
-            row.setContentsMargins(0, 0, 0, 0)
-            for title, widget in widgets:
-                row.addWidget(QLabel(title))
-                row.addWidget(widget)
-            self.params.addWidget(page)
-        self.method.currentIndexChanged.connect(self.params.setCurrentIndex)
+        # Only the chosen method's parameters are shown (toolbar actions, see _build_layout).
+        self.param_widgets = {
+            "tsne": (QLabel("perplexity"), self.perplexity),
+            "umap": (QLabel("neighbours"), self.n_neighbors, QLabel("min dist"), self.min_dist),
+            "pca": (),
+        }
+        self.tool_actions: dict[QWidget, QAction] = {}  # a toolbar widget is shown/hidden by its action
+        self.method.currentIndexChanged.connect(self._show_params)
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
         self.seed.setToolTip("Random seed: the same seed gives the same map.")
         self.compute_button = QPushButton("Compute")
@@ -175,9 +174,8 @@ class EmbeddingView(QWidget):
         self.save_button.clicked.connect(self.choose_save_path)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(160)
+        self.progress.setMaximumWidth(120)
         self.progress.setTextVisible(False)
-        self.progress.hide()
 
         self.colour_by = self._combo("embeddingColour", COLOUR_BY, "What the point colours show.")
         self.class_filter = QComboBox()
@@ -210,10 +208,11 @@ class EmbeddingView(QWidget):
             self.modes.addButton(button)
             self.mode_buttons[mode] = button
         self.status = QLabel("Open a model and its cases, then Compute (Ctrl+Enter).")
+        self.status.setToolTip(SELECTION_HELP)
         self.status.setObjectName("embeddingStatus")
 
     def _build_side_panel(self) -> None:
-        self.selection_title = QLabel(SELECTION_HELP)
+        self.selection_title = QLabel()
         self.selection_title.setWordWrap(True)
         self.selection_list = QListWidget()
         self.selection_list.setObjectName("embeddingSelection")
@@ -222,36 +221,54 @@ class EmbeddingView(QWidget):
         self.clear_selection_button = QPushButton("Clear selection")
         self.clear_selection_button.clicked.connect(lambda: self._on_selection(np.zeros(0, np.int64)))
 
+    def _toolbar(self, name: str, widgets: tuple) -> QToolBar:
+        """A row of controls that folds what does not fit into a » menu (docks can be narrow)."""
+        bar = QToolBar(name)
+        bar.setObjectName(name)
+        for widget in widgets:
+            self.tool_actions[widget] = bar.addWidget(widget)
+        return bar
+
     def _build_layout(self) -> None:
-        top = QHBoxLayout()
-        for widget in (QLabel("Layer"), self.layer, QLabel("Pooling"), self.pooling, QLabel("Map"), self.method,
-                       self.params, QLabel("Seed"), self.seed, self.compute_button, self.cancel_button, self.progress, self.save_button):
-            top.addWidget(widget)
-        top.addStretch(1)
-        second = QHBoxLayout()
-        for widget in (QLabel("Colour"), self.colour_by, QLabel("Class"), self.class_filter, self.misclassified_only,
-                       self.mark_misclassified, self.show_regions, *self.mode_buttons.values()):
-            second.addWidget(widget)
-        second.addStretch(1)
-        side = QWidget()
+        params = [w for members in self.param_widgets.values() for w in members]
+        compute_bar = self._toolbar("embeddingComputeBar", (
+            QLabel("Layer "), self.layer, QLabel(" Pooling "), self.pooling, QLabel(" Map "), self.method, *params,
+            QLabel(" Seed "), self.seed, self.compute_button, self.cancel_button, self.progress, self.save_button,
+        ))
+        display_bar = self._toolbar("embeddingDisplayBar", (
+            QLabel("Colour "), self.colour_by, QLabel(" Class "), self.class_filter, self.misclassified_only,
+            self.mark_misclassified, self.show_regions, *self.mode_buttons.values(),
+        ))
+        self._show_params()
+        self.tool_actions[self.progress].setVisible(False)
+        side = self.side_panel = QWidget()  # shown while cases are selected
+        side.hide()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.selection_title)
         side_layout.addWidget(self.selection_list, 1)
         side_layout.addWidget(self.clear_selection_button)
+        side.setMinimumWidth(140)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.scatter)
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
-        side.setMinimumWidth(180)
-        splitter.setSizes([800, 260])
+        splitter.setSizes([800, 240])
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(top)
-        layout.addLayout(second)
+        layout.setSpacing(2)
+        layout.addWidget(compute_bar)
+        layout.addWidget(display_bar)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.status)
+
+    def _show_params(self) -> None:
+        chosen = self.method.currentData()
+        for method, members in self.param_widgets.items():
+            for widget in members:
+                self.tool_actions[widget].setVisible(method == chosen)
 
     def _build_shortcuts(self) -> None:
         context = Qt.ShortcutContext.WidgetWithChildrenShortcut
@@ -308,7 +325,7 @@ class EmbeddingView(QWidget):
         self.compute_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
-        self.progress.show()
+        self.tool_actions[self.progress].setVisible(True)
         self.status.setText("Computing…")
         self.ctx.engine.submit(
             JOB_KEY, TASK, on_result=self._on_result, on_error=self._on_error, on_progress=self._on_progress,
@@ -322,7 +339,7 @@ class EmbeddingView(QWidget):
     def _job_done(self) -> None:
         self.compute_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
-        self.progress.hide()
+        self.tool_actions[self.progress].setVisible(False)
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
@@ -361,6 +378,7 @@ class EmbeddingView(QWidget):
             f"{METHODS[result.method]} of {len(result.coords)} cases at {result.layer} "
             f"({result.feature_dim} values); {wrong} misclassified; {result.elapsed:.1f} s"
             + (f" ({', '.join(cached)} from cache)" if cached else "")
+            + ". Hover, click, or Shift/Ctrl-drag to select."
         )
 
     def choose_save_path(self) -> None:
@@ -478,8 +496,8 @@ class EmbeddingView(QWidget):
         self.selection = np.asarray(indices, dtype=np.int64)
         self.scatter.set_selection(self.selection)
         self.selection_list.clear()
+        self.side_panel.setVisible(bool(len(self.selection)))
         if not len(self.selection):
-            self.selection_title.setText(SELECTION_HELP)
             return
         wrong = int(self.wrong[self.selection].sum())
         self.selection_title.setText(f"Selected {len(self.selection)} cases, {wrong} misclassified. Click one to open it.")
