@@ -4,7 +4,8 @@ The floor is what the same model evaluations cost with nothing around them: the 
 method actually evaluated (counted by the explainer, by kind: forward for perturbation methods,
 forward+backward for gradient methods) run as one plain loop of full batches of the same batch
 size through a compiled tf.function, in the same process, right after the method (method and
-floor alternate; each figure is the best of --repeats runs, after a warm-up that traces).
+floor alternate after a warm-up that traces; each time is the best of --repeats runs, the
+least disturbed by other work on a shared machine, and the ratio is best over best).
 Target: every method within 1.3x its floor.
 
     .venv/bin/python bench/explainers.py                 # demo CNN and MobileNetV2, defaults
@@ -114,8 +115,7 @@ def bench_model(label: str, model: keras.Model, x: np.ndarray, names: list[str],
             method_times.append(time.perf_counter() - start)
             floor_times.append(floor(counts))
         n = len(x)
-        # Ratio: median over adjacent (method, floor) pairs, which ran under the same machine load.
-        ratio = float(np.median(np.array(method_times) / np.array(floor_times)))
+        ratio = min(method_times) / min(floor_times)  # best of each: the least disturbed runs
         results[name] = (min(method_times) / n, min(floor_times) / n, ratio, {k: v / n for k, v in counts.items()})
         t, f, r, _ = results[name]
         print(f"  {label:9s} {name:22s} {1e3 * t:10.1f} ms/case  floor {1e3 * f:10.1f}  ratio {r:5.2f}", flush=True)
