@@ -16,7 +16,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-import gui.widgets.signal_fix  # noqa: F401 - before any signal is emitted (PySide6 6.12 leak)
 from engine.jobs import Job, JobError, describe_error, resolve_task, run_job
 from engine.workspace import Workspace
 

@@ -372,8 +372,6 @@ class CaseView(QWidget):
         first.addWidget(self.misclassified_check)
         second = QHBoxLayout()
         second.addWidget(QLabel("Confidence"))
-        # Not QLabeledDoubleRangeSlider: its constructor connects to `signal.emit`, which fails
-        # once gui.widgets.signal_fix has wrapped SignalInstance.emit (PySide6 6.12 workaround).
         self.confidence_slider = QDoubleRangeSlider(Qt.Orientation.Horizontal)
         self.confidence_slider.setRange(0.0, 1.0)
         self.confidence_slider.setSingleStep(0.01)

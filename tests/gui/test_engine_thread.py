@@ -177,13 +177,11 @@ def test_shutdown_during_runtime_start_joins(qtbot) -> None:
 
 def test_a_long_session_of_signals_does_not_abort_python(tmp_path: Path) -> None:
     """PySide6 6.12.0 drops a reference to True on every emit; on Python 3.11 that aborts the
-    process ("bool_dealloc") after a few thousand signals. gui.widgets.signal_fix prevents it
-    without breaking signal-to-signal connections."""
+    process ("bool_dealloc") after a few thousand signals. pyproject.toml keeps that release out."""
     script = textwrap.dedent(
         """
         import threading
         from PySide6.QtCore import QCoreApplication, QObject, Signal
-        import gui.widgets.signal_fix  # noqa: F401
         app = QCoreApplication([])
 
         class Source(QObject):
