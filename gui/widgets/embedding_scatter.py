@@ -160,7 +160,7 @@ class EmbeddingScatter(pg.PlotWidget):
         self.regions = pg.ImageItem(axisOrder="row-major")
         self.regions.setZValue(-10)
         self.addItem(self.regions, ignoreBounds=True)
-        self._groups: list[pg.ScatterPlotItem] = []
+        self.group_items: list[pg.ScatterPlotItem] = []
         self._flagged = self._overlay(symbol="o", pen=pg.mkPen(215, 25, 28, width=1.6), z=5)
         self._selected = self._overlay(symbol="o", pen=pg.mkPen(0, 0, 0, width=1.0), z=6)
         self._current = self._overlay(symbol="star", pen=pg.mkPen("k", width=1.5), brush=pg.mkBrush(255, 215, 0), z=8)
@@ -196,10 +196,10 @@ class EmbeddingScatter(pg.PlotWidget):
 
     def set_groups(self, groups: Sequence[PointGroup], flagged: np.ndarray | None = None, flag_name: str = "") -> None:
         """Draw each group in its colour (legend in this order); ring the `flagged` cases."""
-        for item in self._groups:
+        for item in self.group_items:
             self.removeItem(item)
         self.legend.clear()
-        self._groups = []
+        self.group_items = []
         size = marker_size(len(self.coords))
         for group in groups:
             item = pg.ScatterPlotItem(
@@ -207,7 +207,7 @@ class EmbeddingScatter(pg.PlotWidget):
                 symbol="o", pxMode=True, useCache=True, hoverable=False,
             )
             self.addItem(item)
-            self._groups.append(item)
+            self.group_items.append(item)
             self.legend.addItem(item, f"{group.name} ({len(group.indices)})")
         self.visible = np.sort(np.concatenate([g.indices for g in groups])) if groups else np.zeros(0, np.int64)
         flagged = np.zeros(0, np.int64) if flagged is None else flagged

@@ -71,7 +71,7 @@ def test_demo_map_through_the_engine_and_a_click_opens_the_case(qtbot, engine) -
     result = view.result
     assert result.coords.shape == (1797, 2) and result.layer == "embedding" and result.feature_dim == 64
     assert 0 < view.wrong.sum() < 100  # the demo model is trained: a few mistakes
-    assert sum(len(item.data["x"]) for item in view.scatter._groups) == 1797
+    assert sum(len(item.data["x"]) for item in view.scatter.group_items) == 1797
     assert view.compute_button.isEnabled() and not view.cancel_button.isEnabled()
 
     # Click a misclassified case: it becomes the selected case and the canvas is asked to explain it.
@@ -126,7 +126,7 @@ def test_colour_modes_and_filters(qtbot, offline_view) -> None:
     view.show_result(result)
 
     def drawn() -> dict[str, int]:
-        return {name: len(item.data["x"]) for name, item in zip((g.name for g in view.groups(view.visible_mask())), view.scatter._groups)}
+        return {name: len(item.data["x"]) for name, item in zip((g.name for g in view.groups(view.visible_mask())), view.scatter.group_items)}
 
     assert drawn() == {"c0": 200, "c1": 200, "c2": 200}
     view.colour_by.setCurrentIndex(view.colour_by.findData("correct"))
@@ -197,7 +197,7 @@ def test_fifty_thousand_points_draw_and_pick(qtbot, offline_view) -> None:
     view = offline_view
     view.show_result(synthetic(n=50000, k=4, wrong=500))
     settle(qtbot)
-    assert len(view.scatter.visible) == 50000 and len(view.scatter._groups) == 4
+    assert len(view.scatter.visible) == 50000 and len(view.scatter.group_items) == 4
     case = 31337
     picked = view.scatter.nearest(QPointF(*map(float, view.result.coords[case])), radius_px=0.5)
     assert np.linalg.norm(view.result.coords[picked] - view.result.coords[case]) < 0.1
