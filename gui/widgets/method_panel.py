@@ -1,8 +1,8 @@
 """The method chooser and its parameter form, built from engine.explainers.available() data.
 
-Each parameter's editor follows its default: int -> spin box, float -> double spin box,
-choices -> combo box, bool -> check box, free text -> line edit; arrays and lists are shown but
-not editable (the engine uses their defaults).
+Each parameter's editor follows its default: int -> spin box, float -> double spin box (both
+limited to the method's declared bounds), choices -> combo box, bool -> check box, free text ->
+line edit; arrays and lists are shown but not editable (the engine uses their defaults).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-INT_LIMIT = 1_000_000_000
+INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 LAYER_PARAMS = frozenset({"layer"})  # offered as a list of the model's spatial layers
 AUTO_LAYER = "auto (last spatial layer)"
 
@@ -101,12 +101,13 @@ class MethodPanel(QWidget):
             return
         self.description.setText(info.get("description", ""))
         choices = info.get("choices", {}) or {}
+        bounds = info.get("bounds", {}) or {}
         for param, default in info.get("params", {}).items():
             value = values.get(param, default)
             if param in LAYER_PARAMS and (value is None or isinstance(value, str)):
                 editor: QWidget | None = _layer_editor(value, self.layer_paths)
             else:
-                editor = _editor(value, choices.get(param))
+                editor = _editor(value, choices.get(param), bounds.get(param))
             if editor is None:
                 self.form.addRow(param, QLabel(_summary(default)))
                 continue
@@ -116,7 +117,7 @@ class MethodPanel(QWidget):
             self.form.addRow(param, editor)
 
 
-def _editor(value: Any, choices: list[Any] | None) -> QWidget | None:
+def _editor(value: Any, choices: list[Any] | None, bounds: tuple[float, float] | None) -> QWidget | None:
     if choices:
         combo = QComboBox()
         for choice in choices:
@@ -128,14 +129,15 @@ def _editor(value: Any, choices: list[Any] | None) -> QWidget | None:
         box.setChecked(value)
         return box
     if isinstance(value, int):
+        low, high = bounds or (-INT_LIMIT if value < 0 else 0, INT_LIMIT)
         spin = QSpinBox()
-        spin.setRange(-INT_LIMIT if value < 0 else 0, INT_LIMIT)
+        spin.setRange(max(-INT_LIMIT, int(low)), min(INT_LIMIT, int(high)))
         spin.setValue(value)
         return spin
     if isinstance(value, float):
         spin = QDoubleSpinBox()
         spin.setDecimals(4)
-        spin.setRange(-1e9, 1e9)
+        spin.setRange(*(bounds or (-1e9, 1e9)))
         spin.setSingleStep(abs(value) / 10 if value else 0.1)
         spin.setValue(value)
         return spin

@@ -176,7 +176,8 @@ def test_method_form_parameters_reach_the_engine(qtbot, demo):
     combo = demo.method_panel.combo
     combo.setCurrentIndex(combo.findData("integrated_gradients"))
     steps = demo.method_panel.editors["steps"]
-    assert steps.value() > 1
+    assert steps.value() > 1 and (steps.minimum(), steps.maximum()) == (1, 100000)  # the method's bounds
+    assert demo.method_panel.editors["seed"].maximum() == 2**31 - 1
     steps.setValue(8)
     demo.run_all()
     result = _wait_result(qtbot, demo)
