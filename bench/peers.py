@@ -170,6 +170,7 @@ def tf_keras_vis_runners(model: keras.Model, params: dict[str, dict]) -> dict[st
         def runner(x: np.ndarray, targets: np.ndarray, expand: bool = True) -> np.ndarray:
             explainer = cls(model, clone=False)
             cam = np.asarray(explainer(CategoricalScore(list(targets)), x, penultimate_layer=layer,
+                                       seek_penultimate_conv_layer=False,  # else it walks back to a Conv
                                        normalize_cam=False, expand_cam=expand, **call))
             return cam if expand else upsample(tf.constant(cam), x.shape[1:3]).numpy()
 
