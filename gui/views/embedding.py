@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QButtonGroup,
     QFileDialog,
     QCheckBox,
@@ -448,7 +449,12 @@ class EmbeddingView(QWidget):
             return
         mask = self.visible_mask()
         flagged = np.flatnonzero(mask & self.wrong) if self.mark_misclassified.isChecked() else None
-        self.scatter.set_groups(self.groups(mask), flagged, "ring: misclassified")
+        # pyqtgraph styles points one by one: ~0.5 s for 50,000, so say that we are busy.
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self.scatter.set_groups(self.groups(mask), flagged, "ring: misclassified")
+        finally:
+            QApplication.restoreOverrideCursor()
         self.scatter.set_selection(self.selection)
         regions = self.result.regions
         if self.show_regions.isChecked() and regions is not None:
