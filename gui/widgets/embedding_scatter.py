@@ -167,6 +167,7 @@ class EmbeddingScatter(pg.PlotWidget):
         self._hover = self._overlay(symbol="o", pen=pg.mkPen("k", width=2.5), z=9)
         self.coords = np.zeros((0, 2), np.float32)
         self.visible = np.zeros(0, dtype=np.int64)
+        self.flagged = np.zeros(0, dtype=bool)  # per case: ringed (misclassified)
         self.hovered = -1
         self.card = CaseCard(self)
         self.card_provider: CardProvider | None = None
@@ -211,6 +212,8 @@ class EmbeddingScatter(pg.PlotWidget):
             self.legend.addItem(item, f"{group.name} ({len(group.indices)})")
         self.visible = np.sort(np.concatenate([g.indices for g in groups])) if groups else np.zeros(0, np.int64)
         flagged = np.zeros(0, np.int64) if flagged is None else flagged
+        self.flagged = np.zeros(len(self.coords), dtype=bool)
+        self.flagged[flagged] = True
         self._flagged.setData(pos=self.coords[flagged], size=size + 6)
         if len(flagged) and flag_name:
             self.legend.addItem(self._flagged, f"{flag_name} ({len(flagged)})")
@@ -249,7 +252,13 @@ class EmbeddingScatter(pg.PlotWidget):
         pts = self.coords[self.visible]
         d2 = ((pts[:, 0] - at.x()) / px) ** 2 + ((pts[:, 1] - at.y()) / py) ** 2
         best = int(np.argmin(d2))
-        return int(self.visible[best]) if d2[best] <= radius_px**2 else -1
+        if d2[best] > radius_px**2:
+            return -1
+        # Among points drawn on (nearly) the same pixel, a ringed case wins: it is the one people aim at.
+        tied_flagged = (d2 <= d2[best] + 2.0) & self.flagged[self.visible]
+        if tied_flagged.any():
+            best = int(np.argmin(np.where(tied_flagged, d2, np.inf)))
+        return int(self.visible[best])
 
     def widget_pos(self, index: int) -> QPointF:
         """Where case `index` is drawn, in viewport coordinates (for tests and the card)."""

@@ -239,3 +239,16 @@ def test_save_map_writes_csv_and_provenance(qtbot, offline_view, tmp_path) -> No
     assert rows[7]["misclassified"] == "1" and rows[40]["misclassified"] == "0"
     record = json.loads((tmp_path / "map.csv.json").read_text())
     assert record["model_sha256"] == "abc" and record["cases"] == 60 and "not the model" in record["decision_regions"]
+
+
+def test_a_ringed_case_wins_over_a_case_on_the_same_pixel(qtbot, offline_view) -> None:
+    view = offline_view
+    result = synthetic(n=90)
+    coords = result.coords.copy()
+    coords[50] = coords[5] + 1e-4  # case 5 is misclassified (ringed), case 50 is not
+    view.show_result(Embedding(**{**result.__dict__, "coords": coords}))
+    settle(qtbot)
+    assert view.wrong[5] and not view.wrong[50]
+    assert view.scatter.nearest(QPointF(*map(float, coords[50]))) == 5
+    view.mark_misclassified.setChecked(False)  # no rings: plain nearest
+    assert view.scatter.nearest(QPointF(*map(float, coords[50]))) == 50
