@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.fileio import atomic_write_bytes, atomic_write_json
+from engine.provenance import plain
 
 ARRAY_FIELDS = ("maps", "heatmap", "segments", "targets")
 
@@ -43,12 +44,12 @@ def provenance_record(explanation: Any, files: dict[str, str], extra: dict[str, 
     """Everything needed to reproduce or verify one result, as JSON-ready data."""
     return {
         "method": explanation.method,
-        "params": {k: _plain(v) for k, v in dict(explanation.params).items()},
-        "seed": _plain(explanation.seed),
-        "targets": _plain(explanation.targets),
+        "params": {k: plain(v) for k, v in dict(explanation.params).items()},
+        "seed": plain(explanation.seed),
+        "targets": plain(explanation.targets),
         "elapsed_s": float(explanation.elapsed),
-        "completeness_gap": _plain(getattr(explanation, "completeness_gap", None)),
-        "provenance": {k: _plain(v) for k, v in dict(explanation.provenance or {}).items()},
+        "completeness_gap": plain(getattr(explanation, "completeness_gap", None)),
+        "provenance": {k: plain(v) for k, v in dict(explanation.provenance or {}).items()},
         "files_sha256": files,
         **(extra or {}),
     }
@@ -58,22 +59,3 @@ def npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready version of a parameter; big arrays are summarised by shape and hash.
-
-    (engine.provenance has a similar helper, but it imports engine.runtime, which the GUI may not.)
-    """
-    if isinstance(value, np.ndarray):
-        if value.size <= 64:
-            return value.tolist()
-        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
-        return {"shape": list(value.shape), "dtype": str(value.dtype), "sha256": digest}
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.runtime import versions
-
 _CHUNK = 1 << 20
+MAX_LISTED = 64
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -67,13 +66,18 @@ def sha256_array(x: Any) -> str:
 
 
 def plain(value: Any) -> Any:
-    """A JSON-serialisable copy of `value`: numpy scalars/arrays, tuples, paths made plain."""
+    """A JSON-serialisable copy of `value`: numpy scalars/arrays, tuples, paths made plain.
+
+    Arrays of more than MAX_LISTED values are recorded by shape, dtype and sha256.
+    """
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
         return [plain(v) for v in items]
     if isinstance(value, np.ndarray):
+        if value.size > MAX_LISTED:  # e.g. a baseline image: identified, not copied
+            return {"shape": list(value.shape), "dtype": str(value.dtype), "sha256": sha256_array(value)}
         return plain(value.tolist())
     if isinstance(value, np.generic):
         return value.item()
@@ -109,3 +113,21 @@ def record(
         "versions": versions(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries that shape results: part of every provenance record.
+
+    Reads the versions of modules already imported (or importable) without importing
+    TensorFlow at this module's import time, so the GUI may use this module.
+    """
+    import importlib
+    import platform
+
+    found = {"python": platform.python_version(), "numpy": np.__version__}
+    for name in ("tensorflow", "keras", "sklearn", "skimage"):
+        try:
+            found[name] = getattr(importlib.import_module(name), "__version__", "?")
+        except ImportError:
+            continue
+    return found

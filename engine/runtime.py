@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from engine.provenance import versions
+
 
 def start_runtime(ctx: Any = None) -> dict[str, str]:
     """Import TensorFlow and Keras, turn on GPU memory growth; return the versions for About."""
@@ -17,19 +19,3 @@ def start_runtime(ctx: Any = None) -> dict[str, str]:
         except RuntimeError:  # already initialised by an earlier call
             pass
     return versions()
-
-
-def versions() -> dict[str, str]:
-    """Versions of the libraries that shape results: part of every provenance record."""
-    import platform
-
-    import numpy as np
-
-    found = {"python": platform.python_version(), "numpy": np.__version__}
-    for name in ("tensorflow", "keras", "sklearn", "skimage"):
-        try:
-            module = __import__(name)
-            found[name] = getattr(module, "__version__", "?")
-        except ImportError:
-            continue
-    return found
