@@ -34,12 +34,13 @@ class CaseNoise:
         self._keep_all = len(sigma) * nb_samples * int(np.prod(shape)) * 4 <= self.KEEP_BYTES
 
     def rows(self, start: int, stop: int) -> np.ndarray:
-        index = np.arange(start, stop)
-        cases, samples = np.divmod(index, self._nb)
-        out = np.empty((len(index), *self._shape), dtype=np.float32)
-        for case in np.unique(cases):
-            picked = cases == case
-            out[picked] = self._block(int(case))[samples[picked]]
+        out = np.empty((stop - start, *self._shape), dtype=np.float32)
+        row = start
+        while row < stop:  # rows are sorted by case: copy one contiguous run per case
+            case, sample = divmod(row, self._nb)
+            take = min(self._nb - sample, stop - row)
+            out[row - start : row - start + take] = self._block(case)[sample : sample + take]
+            row += take
         return out
 
     def _block(self, case: int) -> np.ndarray:
