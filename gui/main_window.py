@@ -76,6 +76,9 @@ class MainWindow(QMainWindow):
         engine.failed.connect(self._on_engine_failure)
         engine.progressed.connect(self._on_progress)
         engine.busy_changed.connect(self._on_busy)
+        engine.finished_job.connect(lambda key, job_id, _result: self._on_job_end(job_id, ""))
+        engine.failed.connect(lambda key, job_id, error: self._on_job_end(job_id, error.message))
+        self._progress_message: tuple[int, str] = (0, "")  # (job id, text) shown from progress
 
     # ----- construction -----------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -301,10 +304,18 @@ class MainWindow(QMainWindow):
             self.engine_label.setText("Engine failed to start")
             show_error(self, error, "Engine failed to start")
 
-    def _on_progress(self, _key: str, _job_id: int, fraction: float, message: str) -> None:
+    def _on_progress(self, _key: str, job_id: int, fraction: float, message: str) -> None:
         self.progress_bar.setValue(int(fraction * 1000))
         if message:
             self.status_label.setText(message)
+            self._progress_message = (job_id, message)
+
+    def _on_job_end(self, job_id: int, error_message: str) -> None:
+        """A finished, failed or cancelled job's last progress line must not linger as if running."""
+        shown_id, shown_text = self._progress_message
+        if shown_id == job_id and self.status_label.text() == shown_text:
+            self.status_label.setText(error_message)
+            self._progress_message = (0, "")
 
     def _on_busy(self, busy: bool) -> None:
         self.progress_bar.setVisible(busy)

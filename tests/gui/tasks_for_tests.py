@@ -53,6 +53,7 @@ def steps_task(ctx: JobContext, n: int = 5, tag: str = "steps") -> int:
 def wait_task(ctx: JobContext, tag: str, seconds: float = 30.0, result: Any = "finished") -> Any:
     """Runs until cancelled (checking every 10 ms) or until `seconds` have passed."""
     _record(tag, "started")
+    ctx.progress(0.3, f"{tag}: 30%")
     deadline = time.monotonic() + seconds
     try:
         while time.monotonic() < deadline:

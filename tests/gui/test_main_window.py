@@ -215,3 +215,18 @@ def test_startup_check_shows_window_before_tensorflow(tmp_path: Path) -> None:
     assert lines[0].startswith("window shown after ") and lines[0].endswith("(TensorFlow imported: False)")
     assert any(line.startswith("engine ready after ") for line in lines)
     assert "Destroyed while thread" not in proc.stderr
+
+
+def test_status_bar_drops_progress_of_a_finished_or_cancelled_job(qtbot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.ctx.engine.ready, timeout=60000):
+        window.ctx.engine.start()
+    engine = window.ctx.engine
+    with qtbot.waitSignal(engine.finished_job, timeout=30000):
+        engine.submit("quick", "tests.gui.tasks_for_tests:steps_task", n=2)
+    assert window.status_label.text() == "", "a finished job's progress line stays up"
+    with qtbot.waitSignal(engine.progressed, timeout=30000):
+        engine.submit("slow", "tests.gui.tasks_for_tests:wait_task", tag="occlusion", seconds=30)
+    assert window.status_label.text() == "occlusion: 30%"
+    engine.cancel("slow")
+    qtbot.waitUntil(lambda: not engine.is_busy(), timeout=30000)
+    assert window.status_label.text() == "Cancelled."
