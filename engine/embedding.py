@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -25,7 +24,7 @@ import numpy as np
 
 from engine.decision_regions import Regions, decision_regions
 from engine.errors import BadInputError, NotSupportedError, NumericalError, OutOfMemoryError
-from engine.fileio import atomic_write_bytes
+from engine.fileio import atomic_write_bytes, cache_dir as fileio_cache_dir
 from engine.jobs import JobContext
 from engine.provenance import plain, sha256_array
 from engine.runtime import versions
@@ -73,13 +72,8 @@ class Embedding:
 
 # ----- disk cache -------------------------------------------------------------------------
 def cache_dir() -> Path:
-    """Where features and maps are kept; GLASSBOX_CACHE_DIR overrides the platform folder."""
-    override = os.environ.get("GLASSBOX_CACHE_DIR")
-    if override:
-        return Path(override) / "embedding"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("glassbox", "glassbox")) / "embedding"
+    """Where features and maps are kept."""
+    return fileio_cache_dir("embedding")
 
 
 def cache_key(*parts: Any) -> str:

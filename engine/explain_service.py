@@ -26,7 +26,7 @@ import numpy as np
 from engine import explainers
 from engine.errors import BadInputError
 from engine.explainers.result import Explanation
-from engine.fileio import atomic_write_bytes
+from engine.fileio import atomic_write_bytes, cache_dir as fileio_cache_dir
 from engine.jobs import JobContext
 from engine.provenance import plain, sha256_array
 
@@ -206,13 +206,8 @@ def _cache(ctx: JobContext) -> OrderedDict:
 
 # ----- disk cache ---------------------------------------------------------------------------
 def disk_dir() -> Path:
-    """Where results are kept between sessions; GLASSBOX_CACHE_DIR overrides the platform folder."""
-    override = os.environ.get("GLASSBOX_CACHE_DIR")
-    if override:
-        return Path(override) / "explanations"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("glassbox", "glassbox")) / "explanations"
+    """Where results are kept between sessions."""
+    return fileio_cache_dir("explanations")
 
 
 def _disk_path(key: tuple) -> Path:

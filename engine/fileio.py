@@ -9,6 +9,19 @@ from pathlib import Path
 from typing import Any
 
 
+def cache_dir(section: str) -> Path:
+    """A folder for results worth keeping between sessions (safe to delete at any time).
+
+    GLASSBOX_CACHE_DIR overrides the platform's user cache folder (tests use a temp folder).
+    """
+    override = os.environ.get("GLASSBOX_CACHE_DIR")
+    if override:
+        return Path(override) / section
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("glassbox", "glassbox")) / section
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write to a temporary file in the same folder, fsync it, then rename over `path`."""
     target = Path(path)

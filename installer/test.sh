@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 bash installer/setup.sh
 export QT_QPA_PLATFORM=offscreen
 .venv/bin/lint-imports
+.venv/bin/ruff check --quiet .
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?
