@@ -54,6 +54,16 @@ def test_create_unknown_method_is_bad_input(linear_model):
         explainers.create("no_such_method", linear_model)
 
 
+def test_missing_method_module_is_skipped_but_broken_ones_raise(monkeypatch, linear_model):
+    monkeypatch.setitem(explainers.METHODS, "later", "engine.explainers.not_written_yet:Later")
+    assert "later" not in [info.name for info in explainers.available()]
+    with pytest.raises(BadInputError, match="later"):
+        explainers.create("later", linear_model)
+    monkeypatch.setitem(explainers.METHODS, "broken", "engine.explainers.saliency:NoSuchClass")
+    with pytest.raises(AttributeError):
+        explainers.available()
+
+
 # -------------------------------------------------------------------------- parameters
 @pytest.mark.parametrize(
     "params, message",
