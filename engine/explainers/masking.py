@@ -148,6 +148,9 @@ class RiseMasks:
 
 
 def rise_saliency(scores: np.ndarray, masks: np.ndarray, n_total: int, probability: float) -> np.ndarray:
-    """One batch's share of RISE's estimate sum_i f(x * M_i) M_i / (N p) (add the batches up)."""
-    weighted = np.tensordot(scores.astype(np.float64), masks.astype(np.float64), axes=(0, 0))
+    """One batch's share of RISE's estimate sum_i f(x * M_i) M_i / (N p) (add the batches up).
+
+    scores (..., B) against masks (B, H, W) -> (..., H, W); a leading axis serves several cases.
+    """
+    weighted = np.tensordot(scores.astype(np.float64), masks.astype(np.float64), axes=(-1, 0))
     return weighted / (n_total * probability)

@@ -36,15 +36,17 @@ class Occlusion(Explainer):
         anchors = patch_anchors(spatial, patch, stride)
         fill = float(self.params["fill_value"])
         n_patches = len(anchors)
-        full, _ = self.scores(x, targets, span=(0.0, 0.01))
+        per_case = n_patches + 1  # the last row of each case is the case itself, unoccluded
 
         def rows(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
             index = np.arange(a, b)
-            cases, where = index // n_patches, index % n_patches
-            keep = 1.0 - patch_masks(anchors[where], patch, spatial)
+            cases, where = index // per_case, index % per_case
+            keep = 1.0 - patch_masks(anchors[np.minimum(where, n_patches - 1)], patch, spatial)
+            keep[where == n_patches] = 1.0
             return blend(x[cases], keep, fill), targets[cases]
 
-        (occluded, _) = self.score_batches(len(x) * n_patches, rows, span=(0.01, 1.0))
-        drops = full[:, None] - occluded.reshape(len(x), n_patches)
+        (scores, _) = self.score_batches(len(x) * per_case, rows)
+        scores = scores.reshape(len(x), per_case)
+        drops = scores[:, -1:] - scores[:, :-1]
         maps = overlap_average(drops, anchors, patch, spatial)
         return maps[..., None] if self.is_image(x) else maps
