@@ -47,7 +47,7 @@ def patch_anchors(spatial: tuple[int, ...], patch: tuple[int, ...], stride: tupl
     axes = []
     for size, p, s in zip(spatial, patch, stride):
         if p > size:
-            raise BadInputError(f"patch_size {p} is larger than the input ({size}).")
+            raise BadInputError(f"Occlusion: patch_size {p} is larger than the input ({size}); use 1 for tabular rows.")
         starts = list(range(0, size - p + 1, s))
         if starts[-1] != size - p:
             starts.append(size - p)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.errors import BadInputError
 from engine.explainers.base import Explainer
 from engine.explainers.masking import as_pair, blend, overlap_average, patch_anchors, patch_masks
 
@@ -28,11 +27,6 @@ class Occlusion(Explainer):
         spatial = x.shape[1:-1] if self.is_image(x) else x.shape[1:]
         patch = as_pair(self.params["patch_size"], len(spatial), "patch_size")
         stride = as_pair(self.params["stride"], len(spatial), "stride")
-        if any(p > s for p, s in zip(patch, spatial)):
-            raise BadInputError(
-                f"Occlusion: patch_size {self.params['patch_size']} is larger than the input {spatial}"
-                " (use patch_size=1 for tabular rows)."
-            )
         anchors = patch_anchors(spatial, patch, stride)
         fill = float(self.params["fill_value"])
         n_patches = len(anchors)
