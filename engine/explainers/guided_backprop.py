@@ -1,16 +1,18 @@
 """Guided Backpropagation (Springenberg et al. 2015): the gradient with every ReLU's backward
 pass also zeroing negative incoming gradients, which gives sharp, edge-like maps.
 
-Nothing is cloned: while the compiled function is traced, each ReLU of the model (a layer's
-activation="relu", an Activation("relu") layer, or a plain ReLU layer, in nested sub-models too)
-is swapped for a ReLU with the guided gradient, and put back right after. The traced graph keeps
-the guided ReLUs and shares the model's weights.
+Nothing is cloned: while the compiled function is traced, each rectifier of the model (a
+layer's activation="relu"/"relu6", an Activation layer of those, or a ReLU layer of any
+configuration, e.g. MobileNet's ReLU(6.)), in nested sub-models too, is followed by an identity
+whose gradient keeps only the positive part of the incoming gradient; they are put back right
+after. The rectifier keeps its own forward op and derivative, so the backward rule is
+f'(x) * max(dy, 0): for a ReLU exactly (x > 0) * (dy > 0) * dy.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
@@ -19,13 +21,17 @@ import tensorflow as tf
 
 from engine.explainers.base import Explainer, Forward, gather_targets, resolve_targets
 
+RECTIFIERS = ("relu", "relu6")
+
 
 @tf.custom_gradient
-def guided_relu(x: tf.Tensor) -> tuple[tf.Tensor, Any]:
-    def grad(upstream: tf.Tensor) -> tf.Tensor:
-        return upstream * tf.cast(upstream > 0, upstream.dtype) * tf.cast(x > 0, upstream.dtype)
+def positive_gradient(y: tf.Tensor) -> tuple[tf.Tensor, Any]:
+    """Identity forward; backward lets only positive gradients through."""
+    return tf.identity(y), tf.nn.relu
 
-    return tf.nn.relu(x), grad
+
+def _guided(function: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda inputs, *args, **kwargs: positive_gradient(function(inputs, *args, **kwargs))
 
 
 def _all_layers(model: Any) -> Iterator[Any]:
@@ -35,28 +41,19 @@ def _all_layers(model: Any) -> Iterator[Any]:
             yield from _all_layers(layer)
 
 
-def _is_plain_relu(layer: Any) -> bool:
-    return (
-        isinstance(layer, keras.layers.ReLU)
-        and layer.max_value is None
-        and not float(layer.negative_slope)
-        and not float(layer.threshold)
-    )
-
-
 @contextlib.contextmanager
 def guided_relus(model: Any) -> Iterator[None]:
-    """Within the block, every ReLU of `model` back-propagates only positive gradients."""
+    """Within the block, every rectifier of `model` back-propagates only positive gradients."""
     swapped: list[tuple[Any, str, Any]] = []
     try:
         for layer in _all_layers(model):
             activation = getattr(layer, "activation", None)
-            if getattr(activation, "__name__", None) == "relu":
+            if getattr(activation, "__name__", None) in RECTIFIERS:
                 swapped.append((layer, "activation", activation))
-                layer.activation = guided_relu
-            elif _is_plain_relu(layer):
+                layer.activation = _guided(activation)
+            elif isinstance(layer, keras.layers.ReLU):
                 swapped.append((layer, "call", None))
-                layer.call = lambda inputs, *args, **kwargs: guided_relu(inputs)
+                layer.call = _guided(layer.call)
         yield
     finally:
         for layer, attribute, saved in swapped:

@@ -89,34 +89,37 @@ def test_smoothgrad_family_matches_a_direct_computation(tiny_cnn, images):
     np.testing.assert_allclose(var, grads.var(1), rtol=1e-2, atol=1e-9)
 
 
-def _relu_mlp(relu_as_layer: bool) -> keras.Model:
+def _relu_mlp(kind: str) -> keras.Model:
     rng = np.random.default_rng(5)
     inputs = keras.Input((4,))
-    if relu_as_layer:
-        h = keras.layers.ReLU(name="relu")(keras.layers.Dense(6, name="hidden")(inputs))
-    else:
+    if kind == "activation":
         h = keras.layers.Dense(6, activation="relu", name="hidden")(inputs)
+    else:
+        relu = keras.layers.ReLU(max_value=6.0 if kind == "relu6_layer" else None, name="relu")
+        h = relu(keras.layers.Dense(6, name="hidden")(inputs))
     model = keras.Model(inputs, keras.layers.Dense(3, name="out")(h))
-    model.get_layer("hidden").set_weights([rng.normal(size=(4, 6)).astype("float32"), rng.normal(size=6).astype("float32")])
+    model.get_layer("hidden").set_weights([4 * rng.normal(size=(4, 6)).astype("float32"), rng.normal(size=6).astype("float32")])
     model.get_layer("out").set_weights([rng.normal(size=(6, 3)).astype("float32"), np.zeros(3, "float32")])
     return model
 
 
-@pytest.mark.parametrize("relu_as_layer", [False, True])
-def test_guided_backprop_hand_computation(relu_as_layer):
-    model = _relu_mlp(relu_as_layer)
+@pytest.mark.parametrize("kind", ["activation", "relu_layer", "relu6_layer"])
+def test_guided_backprop_hand_computation(kind):
+    model = _relu_mlp(kind)
     w1, b1 = model.get_layer("hidden").get_weights()
     w2 = model.get_layer("out").get_weights()[0]
     x = np.random.default_rng(6).normal(size=(6, 4)).astype("float32")
     targets = np.array([0, 1, 2, 0, 1, 2])
     upstream = w2[:, targets].T  # (cases, 6)
-    guided = upstream * (upstream > 0) * ((x @ w1 + b1) > 0)
-    expected = guided @ w1.T
+    h = x @ w1 + b1
+    active = (h > 0) & (h < 6) if kind == "relu6_layer" else h > 0
+    assert kind != "relu6_layer" or np.any(h > 6)  # the cap matters in this test
+    expected = (upstream * (upstream > 0) * active) @ w1.T
     result = explainers.create("guided_backprop", model, batch_size=4).explain(x, targets)
-    np.testing.assert_allclose(result.maps, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.maps, expected, rtol=1e-5, atol=1e-5)
     plain = explainers.create("saliency", model).explain(x, targets).maps
+    np.testing.assert_allclose(plain, (upstream * active) @ w1.T, rtol=1e-5, atol=1e-5)
     assert not np.allclose(plain, expected)  # guided differs from the plain gradient here
-    np.testing.assert_allclose(plain, (upstream * ((x @ w1 + b1) > 0)) @ w1.T, rtol=1e-5, atol=1e-6)
 
 
 def test_guided_backprop_restores_relus_and_reaches_nested_models(nested_cnn, images):
