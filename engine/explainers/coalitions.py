@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from engine.explainers.base import Explainer
+from engine.explainers.perturb import masked_score_batches
 from engine.explainers.superpixels import SEGMENTATIONS, CoalitionRows, segment, spread
 
 
@@ -42,7 +43,7 @@ class CoalitionExplainer(Explainer):
             self.report(0.05 * (i + 1) / len(x))
         draws = [self.draw(int(s.max()) + 1, self.case_rng(i)) for i, s in enumerate(segments)]
         rows = CoalitionRows(x, segments, [d[0] for d in draws], targets, float(self.params["fill_value"]))
-        scores, _ = self.score_batches(len(rows), rows, span=(0.05, 1.0))
+        (scores,) = masked_score_batches(self, len(rows), rows, span=(0.05, 1.0))
         maps = np.empty(x.shape[:-1] if image else x.shape, dtype=np.float32)
         for i, (units, (coalitions, extra)) in enumerate(zip(segments, draws)):
             values = self.fit(coalitions, scores[rows.case_rows(i)], extra)

@@ -15,18 +15,6 @@ import numpy as np
 from engine.errors import BadInputError
 
 
-def blend(x: np.ndarray, keep: np.ndarray, fill: float) -> np.ndarray:
-    """Inputs (B, ...) that keep `x` where `keep` is 1 and take `fill` where it is 0.
-
-    `x` is (B, *shape) or (1, *shape); `keep` is (B, *spatial). For images (spatial = H, W)
-    the mask is broadcast over the channel axis.
-    """
-    keep = keep.astype(np.float32)
-    if keep.ndim == x.ndim - 1:  # (B, H, W) against (B, H, W, C)
-        keep = keep[..., None]
-    return (fill + keep * (x - fill)).astype(np.float32)
-
-
 # --- occlusion ---------------------------------------------------------------------------
 
 
@@ -152,5 +140,5 @@ def rise_saliency(scores: np.ndarray, masks: np.ndarray, n_total: int, probabili
 
     scores (..., B) against masks (B, H, W) -> (..., H, W); a leading axis serves several cases.
     """
-    weighted = np.tensordot(scores.astype(np.float64), masks.astype(np.float64), axes=(-1, 0))
-    return weighted / (n_total * probability)
+    weighted = np.tensordot(scores.astype(np.float32), masks, axes=(-1, 0))  # a batch: float32 is enough
+    return weighted.astype(np.float64) / (n_total * probability)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.explainers.base import Explainer
-from engine.explainers.masking import as_pair, blend, overlap_average, patch_anchors, patch_masks
+from engine.explainers.masking import as_pair, overlap_average, patch_anchors, patch_masks
+from engine.explainers.perturb import masked_rows, masked_score_batches
 
 
 class Occlusion(Explainer):
@@ -37,9 +38,9 @@ class Occlusion(Explainer):
             cases, where = index // per_case, index % per_case
             keep = 1.0 - patch_masks(anchors[np.minimum(where, n_patches - 1)], patch, spatial)
             keep[where == n_patches] = 1.0
-            return blend(x[cases], keep, fill), targets[cases]
+            return masked_rows(x[cases], keep, fill, targets[cases])
 
-        (scores, _) = self.score_batches(len(x) * per_case, rows)
+        (scores,) = masked_score_batches(self, len(x) * per_case, rows)
         scores = scores.reshape(len(x), per_case)
         drops = scores[:, -1:] - scores[:, :-1]
         maps = overlap_average(drops, anchors, patch, spatial)

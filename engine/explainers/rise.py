@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.explainers.base import Explainer
-from engine.explainers.masking import RiseMasks, blend, rise_saliency
+from engine.explainers.masking import RiseMasks, rise_saliency
+from engine.explainers.perturb import masked_rows, masked_score_batches
 
 
 class Rise(Explainer):
@@ -37,12 +38,14 @@ class Rise(Explainer):
             first = a // n_cases
             last["cases"] = index % n_cases
             last["masks"] = masks.render(first, (b - 1) // n_cases + 1)[index // n_cases - first]
-            return blend(x[last["cases"]], last["masks"], 0.0), targets[last["cases"]]
+            cases = last["cases"]
+            inputs = np.broadcast_to(x[0], (len(cases), *x.shape[1:])) if n_cases == 1 else x[cases]
+            return masked_rows(inputs, last["masks"], 0.0, targets[cases])
 
         def consume(a: int, b: int, out: tuple[np.ndarray, ...]) -> None:
             by_case = np.zeros((n_cases, b - a))  # row j's score in its case's row: one matmul
             by_case[last["cases"], np.arange(b - a)] = out[0]
             saliency[...] += rise_saliency(by_case, last["masks"], n_masks, masks.probability)
 
-        self.score_batches(n_cases * n_masks, rows, consume, span=(0.0, 1.0))
+        masked_score_batches(self, n_cases * n_masks, rows, consume)
         return saliency.astype(np.float32)[..., None]

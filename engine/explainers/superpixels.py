@@ -12,7 +12,6 @@ import math
 import numpy as np
 
 from engine.errors import BadInputError
-from engine.explainers.masking import blend
 
 SEGMENTATIONS = ("slic", "quickshift")
 
@@ -92,7 +91,7 @@ class CoalitionRows:
     """Perturbed inputs for every (case, coalition), built lazily batch by batch.
 
     Rows run case after case: rows of case n are its coalitions in order. Units in a coalition
-    keep the case's values; the others take `fill`.
+    keep the case's values; the others take `fill`. Pure numpy (the blending happens in TF).
     """
 
     def __init__(self, x: np.ndarray, segments: list[np.ndarray], coalitions: list[np.ndarray],
@@ -106,15 +105,20 @@ class CoalitionRows:
     def case_rows(self, case: int) -> slice:
         return slice(int(self.offsets[case]), int(self.offsets[case + 1]))
 
-    def __call__(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        parts, targets = [], []
+    def __call__(self, start: int, stop: int) -> tuple[np.ndarray, ...]:
+        """Rows start..stop as (inputs, keep masks, fill per row, targets), the layout that
+        perturb.masked_score_batches blends on the fly; inputs are broadcast views of the case."""
+        parts, keeps, targets = [], [], []
         for case in range(len(self.coalitions)):
             a = max(start, int(self.offsets[case]))
             b = min(stop, int(self.offsets[case + 1]))
             if a >= b:
                 continue
             z = self.coalitions[case][a - self.offsets[case]: b - self.offsets[case]]
-            keep = z[:, self.segments[case]]  # (B, *spatial)
-            parts.append(blend(self.x[case][None], keep, self.fill))
+            keeps.append(z[:, self.segments[case]])  # (B, *spatial)
+            parts.append(np.broadcast_to(self.x[case], (b - a, *self.x.shape[1:])))
             targets.append(np.full(b - a, self.targets[case], dtype=np.int64))
-        return np.concatenate(parts), np.concatenate(targets)
+        fill = np.full(stop - start, self.fill, dtype=np.float32)
+        if len(parts) == 1:
+            return parts[0], keeps[0].astype(np.float32), fill, targets[0]
+        return np.concatenate(parts), np.concatenate(keeps).astype(np.float32), fill, np.concatenate(targets)
