@@ -37,7 +37,7 @@ class NoisyGradients(Explainer):
             cases = np.arange(start, stop) // nb
             add_by_case(total, cases, grads)
             if total_sq is not None:
-                add_by_case(total_sq, cases, np.square(grads, dtype=np.float64))
+                add_by_case(total_sq, cases, np.square(grads))
 
         self.gradient_batches(len(x) * nb, rows, consume)
         return self.reduce(total / nb, None if total_sq is None else total_sq / nb)
