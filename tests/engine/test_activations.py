@@ -9,24 +9,9 @@ import pytest
 from engine.activations import _FN_KEY, activations_task
 from engine.errors import BadInputError
 from engine.jobs import JobContext
+from tests.array_cases import ArrayCases
 from engine.workspace import Workspace
 
-
-class ArrayCases:
-    """The part of engine.data.Dataset the activation task uses."""
-
-    def __init__(self, x: np.ndarray) -> None:
-        self.x = x
-        self.hash = "test"
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def inputs(self, indices) -> np.ndarray:
-        return self.x[list(indices)]
-
-    def display_image(self, i: int) -> np.ndarray:
-        return self.x[i, ..., 0]
 
 
 def _model() -> keras.Model:

@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from engine.jobs import JobContext
+from tests.array_cases import ArrayCases
 from gui.context import AppContext
 from gui.settings import Settings
 from gui.state import AppState
@@ -22,21 +23,6 @@ from gui.widgets.feature_grid import TileLayout, columns_for, indexed, normalise
 INSTALL = "tests.gui.test_activation_view:install_task"
 SHOTS = Path(__file__).resolve().parents[2] / "shots"  # gitignored; screenshots when it exists
 
-
-class ArrayCases:
-    """What the views need of engine.data.Dataset: model-ready inputs and display images."""
-
-    def __init__(self, x: np.ndarray) -> None:
-        self.x, self.hash = x, "arrays"
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def inputs(self, indices) -> np.ndarray:
-        return self.x[list(indices)]
-
-    def display_image(self, i: int) -> np.ndarray:
-        return self.x[i, ..., 0]
 
 
 def install_task(ctx: JobContext, wide: int = 4) -> str:
