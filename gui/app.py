@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from engine.jobs import JobError
@@ -40,6 +41,7 @@ def make_application(argv: list[str]) -> QApplication:
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("Glassbox")
     app.setOrganizationName("Glassbox")
+    app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "glassbox.svg")))
     return app  # type: ignore[return-value]
 
 
