@@ -22,20 +22,14 @@ import pytest
 from engine.errors import ModelLoadError
 from engine import models
 from engine.models import load_model
-from tests.engine.test_models import small_cnn
+from tests.engine.test_models import save_in_every_format, small_cnn
 
 Variant = Callable[[dict[str, Path], Path], Path]
 
 
 @pytest.fixture(scope="module")
 def originals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("originals")
-    model = small_cnn()
-    paths = {"keras": folder / "m.keras", "h5": folder / "m.h5", "savedmodel": folder / "saved"}
-    model.save(paths["keras"])
-    model.save(paths["h5"])
-    model.export(paths["savedmodel"], verbose=False)
-    return paths
+    return save_in_every_format(small_cnn(), tmp_path_factory.mktemp("originals"), "m")
 
 
 @pytest.fixture(autouse=True)

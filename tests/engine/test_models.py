@@ -59,14 +59,19 @@ def lambda_model() -> keras.Model:
     return keras.Model(inputs, keras.layers.Dense(2, name="d")(doubled))
 
 
+def save_in_every_format(model: keras.Model, folder: Path, stem: str) -> dict[str, Path]:
+    """The model as .keras, legacy .h5 and a SavedModel folder: the three formats we open."""
+    paths = {"keras": folder / f"{stem}.keras", "h5": folder / f"{stem}.h5", "savedmodel": folder / f"{stem}_saved"}
+    model.save(paths["keras"])
+    model.save(paths["h5"])
+    model.export(paths["savedmodel"], verbose=False)
+    return paths
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("models")
-    cnn = small_cnn()
-    paths = {"keras": folder / "cnn.keras", "h5": folder / "cnn.h5", "savedmodel": folder / "cnn_saved"}
-    cnn.save(paths["keras"])
-    cnn.save(paths["h5"])
-    cnn.export(paths["savedmodel"], verbose=False)
+    paths = save_in_every_format(small_cnn(), folder, "cnn")
     paths["nested"] = folder / "nested.keras"
     nested_model().save(paths["nested"])
     lam = lambda_model()
