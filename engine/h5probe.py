@@ -7,7 +7,8 @@ throw-away child (only h5py imported, ~0.2 s). If the child finishes, the same b
 to read in-process; if it hangs or dies, the file is damaged.
 
     python -m engine.h5probe FILE [MEMBER]   # MEMBER: an .h5 file inside a zip (.keras)
-prints nothing and exits 0 if readable; prints one line and exits 3 if not.
+prints nothing and exits 0 if readable; prints one line and exits 3 if not, 4 if its datasets
+declare more bytes than the file stores or the memory budget allows (checked before reading).
 """
 
 from __future__ import annotations
@@ -17,10 +18,28 @@ import os
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
+
+from engine import child, limits
+from engine.errors import BadInputError
 
 UNREADABLE = 3
-ROOT = Path(__file__).resolve().parents[1]
+TOO_LARGE = 4
+
+
+def declared_bytes(source: str | io.BytesIO) -> int:
+    """What reading every dataset would allocate, from the metadata alone (no values read)."""
+    import h5py
+
+    total = 0
+
+    def visit(_name: str, item: object) -> None:
+        nonlocal total
+        if isinstance(item, h5py.Dataset):
+            total += int(item.size or 0) * item.dtype.itemsize
+
+    with h5py.File(source, "r") as handle:
+        handle.visititems(visit)
+    return total
 
 
 def read_everything(source: str | io.BytesIO) -> None:
@@ -40,11 +59,13 @@ def read_everything(source: str | io.BytesIO) -> None:
 
 
 def probe(path: str | os.PathLike[str], member: str | None = None, timeout: float = 20.0) -> str | None:
-    """None if the HDF5 bytes read cleanly in a child process, else a short reason."""
-    command = [sys.executable, "-m", "engine.h5probe", os.fspath(path)] + ([member] if member else [])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    """None if the HDF5 bytes read cleanly in a child process, else a short reason.
+
+    BadInputError if the datasets declare more than the file stores or the budget allows.
+    """
+    args = [os.fspath(path)] + ([member] if member else [])
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, check=False)
+        done = child.run("engine.h5probe", args, timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"reading it did not finish within {timeout:.0f} s"
     if done.returncode == 0:
@@ -52,17 +73,28 @@ def probe(path: str | os.PathLike[str], member: str | None = None, timeout: floa
     if done.returncode < 0:
         return f"reading it crashed the HDF5 library (signal {-done.returncode})"
     lines = (done.stdout or done.stderr).strip().splitlines()
-    return lines[-1] if lines else f"the HDF5 reader failed (exit {done.returncode})"
+    reason = lines[-1] if lines else f"the HDF5 reader failed (exit {done.returncode})"
+    if done.returncode == TOO_LARGE:
+        raise BadInputError(reason)
+    return reason
 
 
 def main(argv: list[str]) -> int:
     path, member = argv[0], (argv[1] if len(argv) > 1 else None)
     try:
         if member is None:
-            read_everything(path)
+            source: str | io.BytesIO = path
+            stored = os.path.getsize(path)
         else:
-            with zipfile.ZipFile(path) as archive:
-                read_everything(io.BytesIO(archive.read(member)))
+            with zipfile.ZipFile(path) as archive:  # the caller checked the zip's sizes
+                source = io.BytesIO(archive.read(member))
+            stored = len(source.getvalue())
+        try:
+            limits.check_declared(member or path, declared_bytes(source), stored)
+        except BadInputError as exc:
+            print(str(exc))
+            return TOO_LARGE
+        read_everything(source)
     except Exception as exc:  # noqa: BLE001 (any failure means: damaged)
         print(" ".join(f"{type(exc).__name__}: {exc}".split())[:200])
         return UNREADABLE

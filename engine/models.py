@@ -10,8 +10,13 @@ after, so the hash in the description is the hash of what was actually loaded.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
+import shutil
+import stat
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +25,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from engine import h5probe
+from engine import h5probe, limits, savedmodel_scan
 from engine.description import LayerInfo, ModelDescription, TensorSpec, WeightInfo
-from engine.errors import GlassboxError, ModelLoadError, NotSupportedError, UnsafeModelError
+from engine.errors import BadInputError, GlassboxError, ModelLoadError, NotSupportedError, UnsafeModelError
 from engine.graph import SEP, _sublayers
 from engine.jobs import JobContext, ProgressCallback
 from engine.provenance import plain, sha256_path
@@ -59,9 +64,15 @@ def _detail(exc: BaseException) -> str:
 def detect_format(path: str | os.PathLike[str]) -> str:
     """"keras" | "h5" | "savedmodel", or ModelLoadError saying why the path is not a model."""
     p = Path(path)
-    if not p.exists():
-        raise _fail(path, "no such file or folder")
-    if p.is_dir():
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        raise _fail(path, "no such file or folder") from None
+    except OSError as exc:
+        raise _fail(path, f"the file cannot be read ({_detail(exc)})") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # never open it: a FIFO blocks, /dev/zero never ends
+        raise _fail(path, f"it is {limits.kind(mode)}, not a model file")
+    if stat.S_ISDIR(mode):
         graphs = [p / name for name in SAVEDMODEL_FILES if (p / name).is_file()]
         if not graphs:
             raise _fail(path, "the folder is not a TensorFlow SavedModel (no saved_model.pb)")
@@ -115,6 +126,10 @@ def _read_keras_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise _fail(path, "the archive is truncated or damaged (its zip directory is missing)")
         raise _fail(path, "not a Keras archive (.keras files are zip archives)")
     with zipfile.ZipFile(path) as archive:
+        try:
+            limits.check_zip(path, archive)
+        except BadInputError as exc:
+            raise _fail(path, str(exc).removeprefix(f"{os.fspath(path)}: ")) from None
         if "config.json" not in archive.namelist():
             raise _fail(path, "the Keras archive has no config.json (not a saved model?)")
         damaged = archive.testzip()  # checks every member's CRC: catches flipped bytes
@@ -212,10 +227,14 @@ def _is_builtin(class_name: str) -> bool:
 
 
 def load_model(
-    path: str | os.PathLike[str], trust: bool = False, progress: ProgressCallback | None = None
+    path: str | os.PathLike[str], trust: bool | str = False, progress: ProgressCallback | None = None
 ) -> tuple[keras.Model, ModelDescription]:
     """Load and describe a model; ModelLoadError/UnsafeModelError/NotSupportedError on failure.
 
+    `trust`: False (safe), True (trust whatever the path holds now: the CLI's --trust) or the
+    SHA-256 the user trusted (the GUI's dialog): then only that content is loaded. Trusted
+    files and every SavedModel load from a private copy whose hash is checked, so a file
+    swapped after the check (or while the trust dialog was open) never reaches the loader.
     `progress(fraction, message)` is called between steps (and may raise Cancelled).
     """
     step = progress or (lambda _fraction, _message: None)
@@ -223,16 +242,67 @@ def load_model(
     fmt = detect_format(path)
     step(0.1, "Hashing the file")
     sha = _hash(path)
+    if isinstance(trust, str) and trust != sha:
+        raise _fail(path, f"its content changed since it was trusted (trusted SHA-256 {trust[:12]}…, "
+                          f"now {sha[:12]}…); it was not loaded")
     step(0.3, "Building the model")
-    if fmt == "savedmodel":
-        model = _load_savedmodel(path)
+    notes: tuple[str, ...] = ()
+    if fmt == "savedmodel" or trust:
+        with _renamed_errors(path):
+            source = _private_copy(path, sha, keep=fmt == "savedmodel")
+            if fmt == "savedmodel":
+                model, notes = _load_savedmodel(source, bool(trust), sha)
+            else:
+                model = _load_keras(source, fmt, True)
     else:
         model = _load_keras(path, fmt, trust)
-    step(0.8, "Checking the file did not change")
-    if _hash(path) != sha:
-        raise _fail(path, "the file changed while it was being opened; try again")
+        step(0.8, "Checking the file did not change")
+        if _hash(path) != sha:
+            raise _fail(path, "the file changed while it was being opened; try again")
     step(0.9, "Describing the layers")
-    return model, describe(model, path=os.fspath(path), fmt=fmt, sha256=sha)
+    description = describe(model, path=os.fspath(path), fmt=fmt, sha256=sha)
+    return model, dataclasses.replace(description, notes=(*description.notes, *notes))
+
+
+_KEPT_COPIES: list[tempfile.TemporaryDirectory[str]] = []  # SavedModels may read their assets later
+
+
+def _private_copy(path: str | os.PathLike[str], sha: str, keep: bool) -> Path:
+    """A copy of `path` in a private temporary folder, checked to hash to `sha`."""
+    holder = tempfile.TemporaryDirectory(prefix="glassbox-model-")
+    os.chmod(holder.name, 0o700)
+    (_KEPT_COPIES.append(holder) if keep else _TRANSIENT.append(holder))
+    source = Path(path)
+    copy = Path(holder.name) / (source.name or "model")
+    try:
+        if source.is_dir():
+            shutil.copytree(source, copy, symlinks=False)
+        else:
+            shutil.copyfile(source, copy)
+    except (OSError, shutil.Error) as exc:
+        raise _fail(path, f"the file cannot be read ({_detail(exc)})") from None
+    if _hash(copy) != sha:
+        raise _fail(path, "the file changed while it was being opened; it was not loaded")
+    return copy
+
+
+_TRANSIENT: list[tempfile.TemporaryDirectory[str]] = []
+
+
+@contextlib.contextmanager
+def _renamed_errors(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Errors raised about the private copy name the user's path; transient copies are removed."""
+    try:
+        yield
+    except GlassboxError as exc:
+        copies = [holder.name for holder in (*_TRANSIENT, *_KEPT_COPIES)]
+        text = str(exc)
+        for name in copies:
+            text = text.replace(os.path.join(name, Path(path).name or "model"), os.fspath(path))
+        raise type(exc)(text) from None
+    finally:
+        while _TRANSIENT:
+            _TRANSIENT.pop().cleanup()
 
 
 def _hash(path: str | os.PathLike[str]) -> str:
@@ -269,7 +339,10 @@ def _load_keras(path: str | os.PathLike[str], fmt: str, trust: bool) -> keras.Mo
 def _probe_h5(path: str | os.PathLike[str], member: str | None = None) -> None:
     """Read the HDF5 bytes in a killable child first: a damaged file can hang HDF5 for ever."""
     timeout = H5_PROBE_SECONDS + os.path.getsize(path) / H5_PROBE_BYTES_PER_SECOND
-    reason = h5probe.probe(path, member, timeout=timeout)
+    try:
+        reason = h5probe.probe(path, member, timeout=timeout)
+    except BadInputError as exc:
+        raise _fail(path, str(exc)) from None
     if reason is not None:
         where = f" ({member})" if member else ""
         raise _fail(path, f"the HDF5 data{where} is damaged ({reason})")
@@ -302,10 +375,24 @@ def _explain_load_failure(path: str | os.PathLike[str], config: dict[str, Any], 
     return _fail(path, f"the file is damaged or not a Keras model ({_detail(exc)})")
 
 
-def _load_savedmodel(path: str | os.PathLike[str]) -> keras.Model:
-    """Wrap a SavedModel's serving signature as a one-layer Keras model (inner layers hidden)."""
+def _load_savedmodel(path: Path, trust: bool, sha: str) -> tuple[keras.Model, tuple[str, ...]]:
+    """Wrap a SavedModel's serving signature as a one-layer Keras model (inner layers hidden).
+
+    The graph is scanned first (nothing executed): file, network or Python-callback ops make
+    it an UnsafeModelError, naming them and the content's SHA-256, unless trusted.
+    """
+    info = savedmodel_scan.scan(path)
+    if info.risky and not trust:
+        raise _fail(
+            path,
+            f"its graph runs file, network or Python-callback ops ({savedmodel_scan.risky_text(info.risky)}) "
+            f"when loaded or called; content SHA-256 {sha}; {TRUST_HINT}",
+            UnsafeModelError,
+        )
     layer = None
     for endpoint in SAVEDMODEL_ENDPOINTS:
+        if endpoint not in info.signatures and endpoint != "serve":
+            continue
         try:
             layer = keras.layers.TFSMLayer(os.fspath(path), call_endpoint=endpoint, name="savedmodel")
             break
@@ -333,7 +420,7 @@ def _load_savedmodel(path: str | os.PathLike[str]) -> keras.Model:
     if isinstance(outputs, dict):  # name each output after its signature key ("logits"...)
         outputs = [keras.layers.Identity(name=key)(outputs[key]) for key in sorted(outputs)]
         outputs = outputs[0] if len(outputs) == 1 else outputs
-    return keras.Model(inputs, outputs, name=Path(path).name or "savedmodel")
+    return keras.Model(inputs, outputs, name=Path(path).name or "savedmodel"), (info.summary,)
 
 
 def _signature_inputs(fn: Any) -> list[tuple[str, Any]]:
@@ -542,7 +629,7 @@ def output_activation(model: keras.Model) -> str | None:
 # Task
 
 
-def open_model_task(ctx: JobContext, path: str, trust: bool = False) -> ModelDescription:
+def open_model_task(ctx: JobContext, path: str, trust: bool | str = False) -> ModelDescription:
     """Load, describe, and only then make it the workspace's model (a failure keeps the old one)."""
     def step(fraction: float, message: str) -> None:
         ctx.check()
