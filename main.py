@@ -9,6 +9,10 @@ CLI_VERBS = {"inspect"}
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--glassbox-child"]:  # a frozen bundle re-entering itself (engine/child.py)
+        from engine.child import run_child
+
+        return run_child(argv[1:])
     if argv and argv[0] in CLI_VERBS:
         from engine.cli import main as cli_main
 

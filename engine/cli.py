@@ -1,4 +1,4 @@
-"""Command line: `python main.py inspect MODEL [--json] [--trust] [--verbose]`.
+"""Command line: `python main.py inspect MODEL [--json] [--trust] [--verbose] [--custom-objects FILE]`.
 
 User errors (a bad, unsafe or unsupported file) print exactly one line on stderr and exit 2:
 scripts and CI jobs can rely on that. TensorFlow writes start-up chatter straight to file
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _captured_fd2() as captured:
             try:
-                description = _inspect(args.model, args.trust)
+                description = _inspect(args.model, args.trust, args.custom_objects)
             finally:
                 library_log = captured()
     except GlassboxError as exc:
@@ -62,10 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print the description as JSON")
     inspect.add_argument("--trust", action="store_true", help="allow unsafe deserialisation (Lambda layers)")
     inspect.add_argument("--verbose", action="store_true", help="also show TensorFlow/Keras log output")
+    inspect.add_argument("--custom-objects", metavar="FILE", help="Python module defining custom layers (needs --trust)")
     return parser
 
 
-def _inspect(path: str, trust: bool) -> ModelDescription:
+def _inspect(path: str, trust: bool, custom_objects: str | None = None) -> ModelDescription:
+    if custom_objects:
+        from engine.custom_objects import load
+
+        load(custom_objects, trust)
     from engine.models import load_model  # imports TensorFlow: only once we know we need it
 
     return load_model(path, trust=trust)[1]

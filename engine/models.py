@@ -25,7 +25,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from engine import h5probe, limits, savedmodel_scan
+from engine import custom_objects, h5probe, limits, savedmodel_scan
 from engine.description import LayerInfo, ModelDescription, TensorSpec, WeightInfo
 from engine.errors import BadInputError, GlassboxError, ModelLoadError, NotSupportedError, UnsafeModelError
 from engine.graph import SEP, _sublayers
@@ -198,7 +198,9 @@ def missing_classes(config: dict[str, Any]) -> list[str]:
         if module.split(".")[0] == "keras":
             continue
         name = entry.get("registered_name") or class_name
-        if keras.saving.get_registered_object(name) is not None:
+        if class_name == "function" and isinstance(entry.get("config"), str):
+            name = entry["config"]  # a serialised function: its registered name is the config
+        if name in custom_objects.LOADED or keras.saving.get_registered_object(name) is not None:
             continue
         if ">" not in name and _is_builtin(name):
             continue
@@ -207,9 +209,10 @@ def missing_classes(config: dict[str, Any]) -> list[str]:
 
 
 def _class_label(registered_name: str) -> str:
-    """"my>Foo" -> "'Foo' (package 'my')": the class name a user recognises first."""
+    """"my>Foo" -> "'Foo' (registered as 'my>Foo')": the name a user recognises first, then the
+    exact name to register."""
     package, _, class_name = registered_name.rpartition(">")
-    return f"{class_name!r} (package {package!r})" if package else repr(class_name)
+    return f"{class_name!r} (registered as {registered_name!r})" if package else repr(class_name)
 
 
 def _is_builtin(class_name: str) -> bool:
@@ -255,7 +258,10 @@ def load_model(
             else:
                 model = _load_keras(source, fmt, True)
     else:
-        model = _load_keras(path, fmt, trust)
+        try:
+            model = _load_keras(path, fmt, trust)
+        except UnsafeModelError as exc:  # name the content a "trust" would trust
+            raise UnsafeModelError(str(exc).replace(f"; {TRUST_HINT}", f"; content SHA-256 {sha}; {TRUST_HINT}"))
         step(0.8, "Checking the file did not change")
         if _hash(path) != sha:
             raise _fail(path, "the file changed while it was being opened; try again")
@@ -328,7 +334,9 @@ def _load_keras(path: str | os.PathLike[str], fmt: str, trust: bool) -> keras.Mo
         for member in members:
             _probe_h5(path, member)
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=not trust)
+        model = keras.saving.load_model(
+            path, compile=False, safe_mode=not trust, custom_objects=dict(custom_objects.LOADED)
+        )
     except Exception as exc:  # untrusted bytes: name what we can, never let a traceback out
         raise _explain_load_failure(path, config, exc) from None
     if not isinstance(model, keras.Model):
@@ -367,8 +375,8 @@ def _explain_load_failure(path: str | os.PathLike[str], config: dict[str, Any], 
         names = ", ".join(_class_label(name) for name in missing)
         return _fail(
             path,
-            f"uses custom class {names}, which this app cannot build "
-            "(register it with keras.saving.register_keras_serializable)",
+            f"uses custom object {names}, which this app cannot build "
+            "(load the module that defines it: --custom-objects FILE --trust, or File ▸ Load custom objects)",
         )
     if isinstance(exc, MemoryError):
         return _fail(path, "not enough memory to load the model")

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.jobs import JobError, describe_error
+from gui import trust as trusting
 from gui.app import DEMO_CASES, DEMO_MODEL, show_error
 from gui.context import AppContext
 from gui.engine_thread import EngineThread
@@ -184,6 +185,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(demo_action)
         self.recent_menu = file_menu.addMenu("&Recent models")
         self._fill_recent_menu()
+        custom_action = QAction("Load &custom objects…", self)
+        custom_action.triggered.connect(lambda: trusting.load_custom_objects(self, self.ctx.engine, self.status_label))
+        file_menu.addAction(custom_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -240,7 +244,7 @@ class MainWindow(QMainWindow):
     def _start_dir(self) -> str:
         return str(Path(self.model_path).parent) if self.model_path else ""
 
-    def open_model(self, path: str, trust: bool = False, dataset: str | None = None) -> None:
+    def open_model(self, path: str, trust: bool | str = False, dataset: str | None = None) -> None:
         """Load in the engine; the open model stays until the new one has loaded."""
         self.status_label.setText(f"Opening {Path(path).name}…")
         self.ctx.engine.submit(
@@ -266,24 +270,20 @@ class MainWindow(QMainWindow):
 
     def _on_model_error(self, path: str, error: JobError, dataset: str | None) -> None:
         self.status_label.setText(f"Could not open {Path(path).name}")
-        if error.kind == "unsafe_model" and self._confirm_trust(path, error.message):
-            self.open_model(path, trust=True, dataset=dataset)
+        sha = trusting.reported_sha(error.message) if error.kind == "unsafe_model" else None
+        if sha and self._confirm_trust(path, error.message):
+            self.open_model(path, trust=sha, dataset=dataset)  # only the content the user saw
             return
         show_error(self, error, "Could not open model")
 
     def _confirm_trust(self, path: str, reason: str) -> bool:
         """Ask before unsafe deserialisation; "No" is the default, so Enter never trusts a file."""
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
+        return trusting.ask(
+            self,
             "Trust this model file?",
             f"{reason}\n\nLoading it runs code stored in the file. Load {Path(path).name} only if "
-            "you trust where it came from.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            self,
+            "you trust where it came from; only the content with this SHA-256 will be loaded.",
         )
-        box.setObjectName("trustDialog")
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        return box.exec() == QMessageBox.StandardButton.Yes
 
     def _fill_recent_menu(self) -> None:
         """Rebuilt whenever the list changes (a disabled menu never emits aboutToShow)."""

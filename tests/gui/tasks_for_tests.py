@@ -7,6 +7,7 @@ tasks did, from the engine thread, so tests can tell a cancelled job from one th
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from pathlib import Path
@@ -134,12 +135,14 @@ def make_description(path: str = "/tmp/tiny.keras", sha256: str = "ab" * 32) -> 
     )
 
 
-def fake_open_model_task(ctx: JobContext, path: str, trust: bool = False) -> ModelDescription:
-    """Stands in for engine.models:open_model_task: "unsafe" in the name needs trust, bad bytes fail."""
+def fake_open_model_task(ctx: JobContext, path: str, trust: bool | str = False) -> ModelDescription:
+    """Stands in for engine.models:open_model_task: "unsafe" in the name needs trust (of the
+    content's SHA-256, like the real task), bad bytes fail."""
     name = Path(path).name
-    if "unsafe" in name and not trust:
-        raise UnsafeModelError(f"{name}: the model contains a Lambda layer (arbitrary code).")
     data = Path(path).read_bytes() if Path(path).is_file() else b""
+    sha = hashlib.sha256(data).hexdigest()
+    if "unsafe" in name and trust != sha:
+        raise UnsafeModelError(f"{name}: the model contains a Lambda layer (arbitrary code); content SHA-256 {sha}.")
     if not data.startswith(b"PK"):
         raise ModelLoadError(f"{name}: not a Keras model file (no zip archive inside).")
     description = make_description(path=str(Path(path).resolve()), sha256=f"{len(data):064x}")

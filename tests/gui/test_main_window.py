@@ -3,6 +3,7 @@ settings that survive a restart, and a start-up that does not import TensorFlow 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -114,7 +115,31 @@ def test_unsafe_model_loads_only_when_trusted(
         window.open_model(path)
         assert "Lambda layer" in error_dialog(qtbot, window).text()
         assert window.ctx.state.model is None
-    assert asked == ["unsafe_lambda.keras: the model contains a Lambda layer (arbitrary code)."]
+    sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    assert asked == [f"unsafe_lambda.keras: the model contains a Lambda layer (arbitrary code); content SHA-256 {sha}."]
+
+
+def test_a_file_swapped_while_the_trust_dialog_is_open_is_refused(
+    qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trust is given to the content the dialog named: other bytes at the same path are refused."""
+    path = fake_model(tmp_path, "unsafe_swap.keras")
+    asked: list[str] = []
+
+    def confirm(_path: str, reason: str) -> bool:
+        asked.append(reason)
+        if len(asked) == 1:
+            Path(path).write_bytes(b"PK" + b"evil" * 30)  # swapped while the user reads the dialog
+            return True
+        return False
+
+    monkeypatch.setattr(window, "_confirm_trust", confirm)
+    window.ctx.engine.start()
+    window.open_model(path)
+    assert "Lambda layer" in error_dialog(qtbot, window).text()
+    assert window.ctx.state.model is None
+    new_sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    assert len(asked) == 2 and new_sha in asked[1]  # asked again, about the new content
 
 
 def test_trust_dialog_defaults_to_no(qtbot, window: MainWindow) -> None:
