@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _inspect(path: str, trust: bool, custom_objects: str | None = None) -> ModelDescription:
+    from engine.errors import ModelLoadError
+    from engine.limits import not_file_or_folder
+
+    problem = not_file_or_folder(path)  # before importing TensorFlow: a FIFO fails in milliseconds
+    if problem:
+        raise ModelLoadError(f"Cannot open {path}: {problem}")
     if custom_objects:
         from engine.custom_objects import load
 

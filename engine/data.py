@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +19,16 @@ from typing import Any
 
 import numpy as np
 
+from engine import limits
 from engine.errors import BadInputError, NotSupportedError
-from engine.image_io import is_image_file, list_folder, read_image
+from engine.image_io import is_image_file, list_folder, read_file, read_image
 from engine.jobs import JobContext
 from engine.preprocessing import Preprocessing, thumbnail, thumbnails
 
 THUMB = 48
 THUMB_CHUNK = 256  # images per vectorised thumbnail batch
+MAX_CLASSES = 100_000  # a label of 10**12 must not build 10**12 class names
+MAX_NAME = 200
 Loader = Callable[[int], np.ndarray]
 
 
@@ -54,6 +58,7 @@ class Dataset:
         self.case_hashes = list(case_hashes)
         self.kind = kind  # "images" or "tabular"
         self.skipped = list(skipped)  # "file: reason" for files that could not be read
+        self.orientations: list[int] = []  # EXIF orientation applied per image file (empty: none)
         self.preprocessing = preprocessing or Preprocessing()
         self._loader = loader
         self._thumbnails = thumbnails
@@ -110,7 +115,7 @@ class Dataset:
 
     def with_preprocessing(self, preprocessing: Preprocessing) -> Dataset:
         """The same cases under another recipe (new hash); the stored data is shared."""
-        return Dataset(
+        fitted = Dataset(
             name=self.name,
             source=self.source,
             names=self.names,
@@ -123,6 +128,23 @@ class Dataset:
             skipped=self.skipped,
             thumbnails=self._thumbnails,
         )
+        fitted.orientations = self.orientations
+        return fitted
+
+    def case_provenance(self, i: int) -> dict[str, Any]:
+        """What an auditor needs to redo the model's input: the stored case's content hash (the
+        loader checks the file still has it at every read), how it was turned (EXIF) and the
+        full preprocessing recipe."""
+        record: dict[str, Any] = {
+            "case_sha256": self.case_hashes[i],
+            "case_source": self.source,
+            "preprocessing": self.preprocessing.to_dict() if self.kind == "images" else None,
+        }
+        if self.kind == "images":
+            record["preprocessing_text"] = self.preprocessing.describe()
+        if self.orientations:
+            record["exif_orientation"] = int(self.orientations[i])
+        return record
 
     @classmethod
     def from_arrays(
@@ -145,7 +167,11 @@ class Dataset:
         if x.ndim == 4 and x.shape[3] not in (1, 2, 3, 4):
             raise BadInputError(f"{name}: images must have 1 to 4 channels, got shape {x.shape}.")
         labels = _labels(y, len(x), name)
-        classes = list(class_names) if class_names is not None else _default_classes(labels)
+        if class_names is not None and len(class_names) > MAX_CLASSES:
+            raise BadInputError(f"{name}: {len(class_names):,} class names; at most {MAX_CLASSES:,} are supported.")
+        classes = [str(c)[:MAX_NAME] for c in class_names] if class_names is not None else _default_classes(labels)
+        if class_names is not None and len(labels) and labels.max() >= len(classes):
+            raise BadInputError(f"{name}: label {labels.max()} but only {len(classes)} class names.")
         return cls(
             name=name,
             source=source,
@@ -170,6 +196,10 @@ def _labels(y: np.ndarray | None, n: int, name: str) -> np.ndarray:
         raise BadInputError(f"{name}: y has {len(y)} labels for {n} cases.")
     if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0)):
         raise BadInputError(f"{name}: y must hold integer class indices.")
+    if y.size and (y.max() >= MAX_CLASSES or y.min() < -1):
+        raise BadInputError(
+            f"{name}: labels must be class indices 0..{MAX_CLASSES - 1} (-1: unknown), got {y.min()}..{y.max()}."
+        )
     return y.astype(np.int64)
 
 
@@ -191,6 +221,7 @@ class _ReadFiles:
     files: list[Path] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
+    orientations: list[int] = field(default_factory=list)  # EXIF orientation applied (1: none)
     tiles: list[np.ndarray] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -202,9 +233,10 @@ def _read_files(ctx: JobContext, files: Sequence[Path], labels: Sequence[int], r
             ctx.check()
             ctx.progress(0.95 * n / len(files), f"Reading images {n}/{len(files)}…")
         name = _relative(path, root)
+        info: dict = {}
         try:
-            data = path.read_bytes()
-            tile = thumbnail(read_image(path, data, reduce_to=THUMB), THUMB)
+            data = read_file(path)  # regular files only: a FIFO in the folder never blocks
+            tile = thumbnail(read_image(path, data, reduce_to=THUMB, info=info), THUMB)
         except BadInputError as exc:
             out.skipped.append(f"{name}: {str(exc).removeprefix(path.name + ': ')}")
             continue
@@ -214,6 +246,7 @@ def _read_files(ctx: JobContext, files: Sequence[Path], labels: Sequence[int], r
         out.files.append(path)
         out.labels.append(label)
         out.hashes.append(hashlib.sha256(data).hexdigest())
+        out.orientations.append(int(info.get("exif_orientation", 1)))
         out.tiles.append(tile)
     if not out.files:
         shown = "; ".join(out.skipped[:3]) + ("; …" if len(out.skipped) > 3 else "")
@@ -239,25 +272,46 @@ def dataset_from_files(
     """Read (hash, decode, thumbnail) every file once; unreadable ones are skipped and listed."""
     read = _read_files(ctx, files, labels, root)
     paths = read.files
-    return Dataset(
+
+    def load(i: int) -> np.ndarray:
+        """The file as it was when opened: changed bytes are refused, never silently mixed in."""
+        data = read_file(paths[i])
+        if hashlib.sha256(data).hexdigest() != read.hashes[i]:
+            raise BadInputError(
+                f"{_relative(paths[i], root)} changed on disk since the cases were opened; reopen them."
+            )
+        return read_image(paths[i], data)
+
+    dataset = Dataset(
         name=Path(source).name,
         source=source,
         names=[_relative(p, root) for p in paths],
         labels=np.array(read.labels, np.int64),
         class_names=class_names,
         case_hashes=read.hashes,
-        loader=lambda i: read_image(paths[i]),
+        loader=load,
         skipped=read.skipped,
         thumbnails=np.stack(read.tiles),
     )
+    dataset.orientations = read.orientations
+    return dataset
 
 
 def load_npz(path: Path) -> Dataset:
-    """An .npz with `x` and optionally `y` and `class_names` (never unpickled: files are untrusted)."""
+    """An .npz with `x` and optionally `y` and `class_names` (never unpickled: files are untrusted).
+
+    Every member's declared shape and dtype are read from its header and checked against the
+    memory budget (and the zip directory against bombs) before any array is read.
+    """
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError) as exc:
+        limits.regular_file(path)
+        with open(path, "rb") as handle:
+            _check_npz(path, handle)
+            with np.load(handle, allow_pickle=False) as archive:
+                arrays = {key: archive[key] for key in archive.files}
+    except BadInputError as exc:
+        raise BadInputError(f"{path.name}: {str(exc).split(': ', 1)[-1]}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise BadInputError(f"{path.name}: not a readable .npz file ({str(exc).splitlines()[0]}).") from exc
     if "x" not in arrays:
         raise BadInputError(f"{path.name}: no array named 'x' (found: {', '.join(arrays) or 'none'}).")
@@ -269,6 +323,25 @@ def load_npz(path: Path) -> Dataset:
         name=path.name,
         source=str(path),
     )
+
+
+def _check_npz(path: Path, handle: Any) -> None:
+    """Declared sizes of an .npz's arrays, from the zip directory and each .npy header."""
+    with zipfile.ZipFile(handle) as archive:
+        limits.check_zip(path, archive)
+        total = 0
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _fortran, dtype = reader(member)
+            if dtype.hasobject:
+                raise BadInputError(f"{info.filename} holds Python objects, which are never unpickled")
+            total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+        limits.check_declared(path, total, os.path.getsize(path), "of arrays")
+    handle.seek(0)
 
 
 def load_dataset(ctx: JobContext, path: str, paths: Sequence[str] | None = None) -> Dataset:

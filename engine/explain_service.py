@@ -129,6 +129,7 @@ def explain_case_task(
         "case_name": str(dataset.names[case]),
         "dataset": getattr(dataset, "name", ""),
         "dataset_hash": getattr(dataset, "hash", ""),
+        **(dataset.case_provenance(case) if hasattr(dataset, "case_provenance") else {}),
     }
     result = dataclasses.replace(result, provenance=provenance)
     if disk_path:

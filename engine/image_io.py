@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from engine import limits
 from engine.errors import BadInputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 TIFF_SUFFIXES = (".tif", ".tiff")
+MAX_PIXELS = 1 << 27  # 134 M pixels (~11600 x 11600): past it a file is a decompression bomb
+EXIF_ORIENTATION = 0x0112
 
 
 def is_image_file(path: str | os.PathLike[str]) -> bool:
@@ -28,35 +31,71 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
 
 
 def read_image(
-    path: str | os.PathLike[str], data: bytes | None = None, reduce_to: int | None = None
+    path: str | os.PathLike[str],
+    data: bytes | None = None,
+    reduce_to: int | None = None,
+    info: dict | None = None,
 ) -> np.ndarray:
     """Decode one image to uint8 / uint16 / float32, shape (H, W) or (H, W, C) with C in 1..4.
 
     `data`: the file's bytes when the caller already read them (to hash them). `reduce_to`: a
     JPEG may be decoded at a reduced scale no smaller than this, which makes thumbnails of large
-    photos several times faster.
+    photos several times faster. Images are turned as the camera meant them (EXIF orientation);
+    `info`, if given, receives {"exif_orientation": 1..8}. A file declaring more than MAX_PIXELS
+    or more bytes than the memory budget is refused from its header, before decoding.
     """
     path = Path(path)
-    source = io.BytesIO(data) if data is not None else path
+    if data is None:
+        data = read_file(path)
+    source = io.BytesIO(data)
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
-            array = _read_tiff(source)
+            array = _read_tiff(source, info)
         else:
-            array = _read_pillow(source, reduce_to)
-    except BadInputError:
-        raise
+            array = _read_pillow(source, reduce_to, info)
+    except BadInputError as exc:
+        raise BadInputError(f"{path.name}: {exc}") from None
     except UnidentifiedImageError as exc:
         raise BadInputError(f"{path.name}: not a readable image (unknown format or corrupt data).") from exc
+    except Image.DecompressionBombError as exc:
+        raise BadInputError(f"{path.name}: {_reason(exc)}") from exc
+    except MemoryError as exc:
+        raise BadInputError(f"{path.name}: not enough memory to decode it.") from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise BadInputError(f"{path.name}: not a readable image ({_reason(exc)}).") from exc
     return _check(path, array)
 
 
-def _read_pillow(source: Path | io.BytesIO, reduce_to: int | None = None) -> np.ndarray:
-    with Image.open(source) as image:
-        if reduce_to and image.format == "JPEG":
-            image.draft(image.mode, (reduce_to, reduce_to))
-        image.load()
+def read_file(path: Path) -> bytes:
+    """An image file's bytes: regular files only (a FIFO would block), within the budget."""
+    try:
+        return limits.read_regular(path)
+    except BadInputError as exc:
+        raise BadInputError(f"{path.name}: {str(exc).removeprefix(os.fspath(path) + ': ')}") from None
+
+
+def check_pixels(width: int, height: int, channels: int, itemsize: int) -> None:
+    """Refuse a declared size past MAX_PIXELS or the memory budget (before any decoding)."""
+    pixels = int(width) * int(height)
+    size = pixels * max(1, channels) * max(1, itemsize) * 4  # decoded + float32 working copies
+    budget = limits.memory_budget()
+    if pixels > MAX_PIXELS or size > budget:
+        raise BadInputError(
+            f"declares {width}×{height} pixels ({limits.human(size)} to decode), past the limit of "
+            f"{MAX_PIXELS:,} pixels / {limits.human(budget)} (a decompression bomb?)"
+        )
+
+
+def _read_pillow(source: io.BytesIO, reduce_to: int | None = None, info: dict | None = None) -> np.ndarray:
+    with Image.open(source) as opened:
+        if reduce_to and opened.format == "JPEG":
+            opened.draft(opened.mode, (reduce_to, reduce_to))
+        check_pixels(opened.width, opened.height, len(opened.getbands()), 2 if opened.mode.startswith("I") else 1)
+        orientation = int(opened.getexif().get(EXIF_ORIENTATION, 1) or 1)
+        if info is not None:
+            info["exif_orientation"] = orientation if 1 <= orientation <= 8 else 1
+        opened.load()
+        image = ImageOps.exif_transpose(opened) if orientation != 1 else opened
         mode = image.mode
         if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
             return np.asarray(image, dtype=np.uint16)
@@ -73,15 +112,24 @@ def _read_pillow(source: Path | io.BytesIO, reduce_to: int | None = None) -> np.
         return np.asarray(image.convert("RGB"), dtype=np.uint8)  # P, CMYK, YCbCr, ...
 
 
-def _read_tiff(source: Path | io.BytesIO) -> np.ndarray:
+def _read_tiff(source: io.BytesIO, info: dict | None = None) -> np.ndarray:
     import tifffile
 
     try:
-        array = tifffile.imread(source)
-    except (tifffile.TiffFileError, ValueError, OSError):
-        if isinstance(source, io.BytesIO):
-            source.seek(0)
-        return _read_pillow(source)
+        with tifffile.TiffFile(source) as tiff:
+            series = tiff.series[0]
+            shape = tuple(int(d) for d in series.shape) or (0, 0)
+            if len(shape) >= 3 and shape[-1] in (1, 2, 3, 4):
+                height, width, channels = shape[-3], shape[-2], shape[-1] * int(np.prod(shape[:-3]))
+            else:
+                height, width, channels = shape[-2] if len(shape) > 1 else 1, shape[-1], int(np.prod(shape[:-2]))
+            check_pixels(width, height, channels, np.dtype(series.dtype).itemsize)
+            array = series.asarray()
+    except (tifffile.TiffFileError, ValueError, OSError, IndexError):
+        source.seek(0)
+        return _read_pillow(source, None, info)
+    if info is not None:
+        info["exif_orientation"] = 1
     array = np.asarray(array)
     while array.ndim > 3 and array.shape[0] == 1:
         array = array[0]

@@ -60,6 +60,18 @@ def kind(mode: int) -> str:
     return "not a regular file"
 
 
+def not_file_or_folder(path: str | os.PathLike[str]) -> str | None:
+    """Why `path` is neither a regular file nor a folder (FIFO, device, socket...), from its
+    stat alone (symlinks followed); None if it is one, or if it cannot be stat'ed."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return f"it is {kind(mode)}, not a model file"
+
+
 def regular_file(path: str | os.PathLike[str]) -> os.stat_result:
     """The stat of `path` (symlinks followed) if it is a regular file, else BadInputError."""
     try:

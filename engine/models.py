@@ -70,8 +70,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         raise _fail(path, "no such file or folder") from None
     except OSError as exc:
         raise _fail(path, f"the file cannot be read ({_detail(exc)})") from None
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # never open it: a FIFO blocks, /dev/zero never ends
-        raise _fail(path, f"it is {limits.kind(mode)}, not a model file")
+    problem = limits.not_file_or_folder(p)  # never open it: a FIFO blocks, /dev/zero never ends
+    if problem:
+        raise _fail(path, problem)
     if stat.S_ISDIR(mode):
         graphs = [p / name for name in SAVEDMODEL_FILES if (p / name).is_file()]
         if not graphs:

@@ -124,7 +124,13 @@ def versions() -> dict[str, str]:
     import importlib
     import platform
 
+    from importlib import metadata
+
     found = {"python": platform.python_version(), "numpy": np.__version__}
+    try:
+        found["glassbox"] = metadata.version("glassbox")
+    except metadata.PackageNotFoundError:
+        found["glassbox"] = "unknown (not installed)"
     for name in ("tensorflow", "keras", "sklearn", "skimage"):
         try:
             found[name] = getattr(importlib.import_module(name), "__version__", "?")
