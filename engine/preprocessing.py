@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from engine.errors import BadInputError
 
