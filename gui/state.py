@@ -24,6 +24,7 @@ class AppState(QObject):
         self.layer: str = ""
         self.dataset: Any = None
         self.case: int = -1
+        self.seen: dict[int, dict] = {}  # canvas panel -> what it shows (see gui.views.review.seen_record)
 
     def set_model(self, description: Any) -> None:
         self.model = description
@@ -38,6 +39,7 @@ class AppState(QObject):
     def set_dataset(self, summary: Any) -> None:
         self.dataset = summary
         self.case = -1
+        self.seen = {}  # case indices of the old dataset mean nothing now
         self.dataset_changed.emit(summary)
 
     def select_case(self, index: int) -> None:

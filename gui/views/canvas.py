@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from engine.export import export_explanation
 from engine.fileio import atomic_write_bytes
 from engine.jobs import JobError
+from gui.views.review import seen_record
 from gui.app import show_error
 from gui.context import AppContext
 from gui.widgets.attribution_canvas import AttributionCanvas, DisplaySettings
@@ -514,6 +515,7 @@ class AttributionView(QWidget):
         heatmap = result.heatmap[0] if result.heatmap is not None else None
         segments = result.segments[0] if result.segments is not None else None
         self.canvases[index].set_result(heatmap, segments, self._title(result))
+        self.ctx.state.seen[index] = seen_record(self.case, result)  # recorded with a verdict
         if heatmap is None:  # tabular: no image to paint on, list the strongest features
             self.canvases[index].set_message(_top_features(result.maps[0]))
         self.result_shown.emit(index)

@@ -58,11 +58,12 @@ from gui.app import RESOURCES, show_error
 from gui.context import AppContext
 from gui.settings import config_dir
 from gui.views.preprocessing import PreprocessingPanel
-from gui.views.review import VERDICT_COLOURS, ReviewPanel
+from gui.views.review import VERDICT_COLOURS, ReviewPanel, shown_for
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Case", "True", "Pred.", "Conf.", "Verdict")
 COLUMN_TIPS = ("File or case name", "True label", "Predicted class", "Probability of the predicted class", "Reviewer's verdict")
+SETTINGS_REVIEWER = "reviewer_name"
 SHORT_VERDICTS = {"plausible": "plausible", "spurious feature": "spurious", "needs review": "review"}
 NAME, TRUE, PREDICTED, CONFIDENCE, VERDICT = range(len(COLUMNS))
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff);;All files (*)"
@@ -313,6 +314,7 @@ class CaseView(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self._build_table())
         self.review = ReviewPanel(self)
+        self.review.seen = lambda case: shown_for(self.ctx.state.seen, case)
         self.review.verdict_saved.connect(self.table_model.set_verdict)
         self.review.verdict_saved.connect(lambda *_: self._update_status())
         splitter.addWidget(self.review)
@@ -709,7 +711,7 @@ class CaseView(QWidget):
 
     def _show_review(self, case: int) -> None:
         s = self.summary
-        self.review.set_case((case, s.names[case], s.case_hashes[case]))
+        self.review.set_case((case, s.names[case], s.case_hashes[case]), s.source)
 
     def _on_case_selected_elsewhere(self, case: int) -> None:
         if self.summary is None or not 0 <= case < len(self.summary) or case == self.current_case():
@@ -752,13 +754,20 @@ class CaseView(QWidget):
             return default_review_path(fallback / Path(source).name, None)  # bundled demo: read-only
         return default_review_path(source, fallback)
 
+    def _reviewer(self) -> str:
+        """The reviewer name from the settings ("reviewer_name"), recorded with the OS user."""
+        name = self.ctx.settings.get(SETTINGS_REVIEWER, "")
+        return name if isinstance(name, str) else ""
+
     def _open_review_store(self, summary: Any) -> None:
         if self.review_store is not None and self.review_store.source == summary.source:
             return  # same cases under a new recipe: keep the store
         self.review.set_store(None)
         self.review_store = None
         try:
-            self.review_store = ReviewStore(self._review_path(summary.source), source=summary.source)
+            self.review_store = ReviewStore(
+                self._review_path(summary.source), source=summary.source, reviewer=self._reviewer()
+            )
         except (OSError, GlassboxError) as exc:
             show_error(self, JobError("bad_input", f"Reviews are off for these cases: {exc}"))
         self.review.set_store(self.review_store)
@@ -781,10 +790,9 @@ class CaseView(QWidget):
         """Keep reviews in `path` from now on; carries over the current ones if it is new."""
         self.review.flush()
         previous = self.review_store
-        store = ReviewStore(path, source=self.summary.source)
-        if not store.cases and previous is not None and previous.cases:
-            store.cases = dict(previous.cases)
-            store.save()
+        store = ReviewStore(path, source=self.summary.source, reviewer=self._reviewer())
+        if previous is not None and previous.cases:
+            store.merge_from(previous)  # every event of the old file comes along, nothing replaced
         files = dict(self.ctx.settings.get(SETTINGS_REVIEW_FILES, {}))
         files[self.summary.source] = str(Path(path).resolve())
         self.ctx.settings.set(SETTINGS_REVIEW_FILES, files)

@@ -7,6 +7,9 @@ closes, so at most the last half-second of typing is at risk if the app is kille
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -21,10 +24,24 @@ from PySide6.QtWidgets import (
 from superqt.utils import qdebounced
 
 from engine.errors import GlassboxError
+from engine.provenance import plain, sha256_array
 from engine.review import VERDICT_TITLES, VERDICTS, ReviewStore
 
 NOTE_DEBOUNCE_MS = 500
 VERDICT_COLOURS = {"plausible": "#2e7d32", "spurious feature": "#c62828", "needs review": "#ef6c00"}
+
+
+def seen_record(case: int, result: Any) -> dict[str, Any]:
+    """What a canvas panel shows: method, parameters, target and the hash of the map drawn."""
+    shown = result.heatmap[0] if result.heatmap is not None else result.maps[0]
+    return {"case": int(case), "method": result.method, "params": plain(result.params),
+            "target": int(result.targets[0]), "map_sha256": sha256_array(shown)}
+
+
+def shown_for(seen: dict[int, dict], case: int) -> dict[str, Any] | None:
+    """The panels showing `case` now, for the review record (None if none shows it)."""
+    panels = [record for _index, record in sorted(seen.items()) if record.get("case") == case]
+    return {"panels": panels} if panels else None
 
 
 def _when(iso: str) -> str:
@@ -42,7 +59,9 @@ class ReviewPanel(QWidget):
         super().__init__(parent)
         self.store: ReviewStore | None = None
         self.model_sha256 = ""
+        self.seen: Callable[[int], dict | None] = lambda _case: None  # what the reviewer sees now
         self._case: tuple[int, str, str] | None = None  # index, name, content hash
+        self._source: str | None = None  # the dataset the case belongs to
         self.buttons = QButtonGroup(self)
         self.buttons.setExclusive(False)  # clicking the checked verdict again clears it
         row = QHBoxLayout()
@@ -89,10 +108,12 @@ class ReviewPanel(QWidget):
         self.store = store
         self.set_case(None)
 
-    def set_case(self, case: tuple[int, str, str] | None) -> None:
-        """Show the review of (index, name, hash); the previous case's note is saved first."""
+    def set_case(self, case: tuple[int, str, str] | None, source: str | None = None) -> None:
+        """Show the review of (index, name, hash) of dataset `source`; the previous case's note
+        is saved first. The store refuses writes for a case of another dataset."""
         self.flush()
         self._case = case
+        self._source = source
         review = self.store.get(case[1], case[2]) if (self.store and case) else None
         self._show_verdict(review.verdict if review else None)
         self.note.blockSignals(True)
@@ -102,8 +123,15 @@ class ReviewPanel(QWidget):
         for button in self.buttons.buttons():
             button.setEnabled(enabled)
         self.note.setEnabled(enabled)
+        earlier = self.store.earlier_versions(case[1], case[2]) if (self.store and case) else []
         if review:
             self.status.setText(f"Reviewed {_when(review.updated)} {self._where()}")
+        elif earlier:
+            last = max(earlier, key=lambda r: r.updated)
+            self.status.setText(
+                f"The file changed since it was reviewed ({last.verdict or 'no verdict'}, "
+                f"{_when(last.updated)}); the earlier review is kept in its history."
+            )
         else:
             self.status.setText(f"Not reviewed yet; saved {self._where()}" if enabled else "Select a case to review it.")
 
@@ -138,7 +166,9 @@ class ReviewPanel(QWidget):
             return
         self._show_verdict(verdict)
         index, name, case_hash = self._case
-        if self._write(lambda: self.store.set_verdict(name, case_hash, verdict, self.model_sha256)):
+        if self._write(lambda: self.store.set_verdict(
+            name, case_hash, verdict, self.model_sha256, seen=self.seen(index), source=self._source
+        )):
             self.verdict_saved.emit(index, verdict)
 
     def _note_typed(self) -> None:
@@ -148,9 +178,11 @@ class ReviewPanel(QWidget):
     def save_note(self) -> None:
         if self._case is None or self.store is None:
             return
-        _index, name, case_hash = self._case
+        index, name, case_hash = self._case
         text = self.note.toPlainText()
-        self._write(lambda: self.store.set_note(name, case_hash, text, self.model_sha256))
+        self._write(lambda: self.store.set_note(
+            name, case_hash, text, self.model_sha256, seen=self.seen(index), source=self._source
+        ))
 
     def flush(self) -> None:
         """Write a pending note now (before switching case, on focus-out, on close)."""

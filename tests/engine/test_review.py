@@ -28,8 +28,8 @@ def test_write_reopen_read_back(tmp_path: Path) -> None:
     assert a is not None and a.verdict == "spurious feature" and a.note == "looks at the watermark"
     assert a.model_sha256 == "m" * 64 and a.updated.endswith("+00:00")
     assert again.get("b.png", "h2").verdict == "needs review"
-    history = json.loads(path.read_text())["cases"]["b.png"]["history"]
-    assert [h["verdict"] for h in history] == ["plausible", "needs review"]
+    history = json.loads(path.read_text())["cases"]["b.png"]["h2"]["history"]
+    assert [h["value"] for h in history] == ["plausible", "needs review"]
     assert again.verdicts(["b.png", "cats/a.png", "c.png"], ["h2", "h1", "h3"]) == [
         "needs review",
         "spurious feature",
@@ -37,16 +37,19 @@ def test_write_reopen_read_back(tmp_path: Path) -> None:
     ]
 
 
-def test_renamed_file_matches_by_hash_changed_content_does_not(tmp_path: Path) -> None:
+def test_identical_bytes_in_two_files_are_two_cases_and_changed_content_is_flagged(tmp_path: Path) -> None:
+    """A case is path + content hash: same bytes elsewhere never share (or steal) an entry."""
     store = ReviewStore(tmp_path / "r.json")
-    store.set_verdict("old.png", "h1", "plausible")
-    store.set_verdict("same.png", "h2", "spurious feature")
-    assert store.get("new.png", "h1").verdict == "plausible"  # renamed
-    assert store.get("same.png", "other-content") is None  # edited image: not the old verdict
-    assert store.verdicts(["new.png", "same.png"], ["h1", "other"]) == ["plausible", None]
-    store.set_note("new.png", "h1", "renamed")
-    cases = ReviewStore(tmp_path / "r.json").cases
-    assert "old.png" not in cases and cases["new.png"]["verdict"] == "plausible"
+    store.set_verdict("a.png", "h1", "plausible")
+    assert store.get("copy_of_a.png", "h1") is None  # identical bytes, another file
+    store.set_verdict("copy_of_a.png", "h1", "spurious feature")
+    again = ReviewStore(tmp_path / "r.json")
+    assert again.verdicts(["a.png", "copy_of_a.png"], ["h1", "h1"]) == ["plausible", "spurious feature"]
+    assert again.get("a.png", "other-content") is None  # edited image: not the old verdict...
+    earlier = again.earlier_versions("a.png", "other-content")
+    assert [(r.verdict, r.case_hash) for r in earlier] == [("plausible", "h1")]  # ...but flagged, kept
+    again.set_verdict("a.png", "other-content", "needs review")
+    assert ReviewStore(tmp_path / "r.json").get("a.png", "h1").verdict == "plausible"
 
 
 def test_unchanged_value_does_not_rewrite(tmp_path: Path) -> None:
@@ -76,7 +79,7 @@ def test_crash_mid_write_leaves_valid_previous_file(tmp_path: Path, monkeypatch:
         store.set_note("a", "h", "second " * 10000)
     monkeypatch.undo()
     assert ReviewStore(path).get("a", "h").note == "first"
-    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temp file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".r.json.lock", "r.json"]  # no temp file left
 
 
 def test_killed_writer_process_never_leaves_broken_json(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from engine.review import ReviewStore
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
@@ -106,9 +108,13 @@ def test_verdict_and_note_persist_across_reopen(qtbot, make_view, tmp_path: Path
     qtbot.waitUntil(lambda: "looks at the border" in path.read_text(), timeout=3000)  # debounced write
     qtbot.keyClicks(view.review.note, " too")
     view.review.flush()  # what focus-out and closing do
-    entry = json.loads(path.read_text())["cases"][view.summary.names[case]]
-    assert entry["note"] == "looks at the border too" and entry["verdict"] == "spurious feature"
-    assert entry["model_sha256"] == view.model.sha256
+    entry = json.loads(path.read_text())["cases"][view.summary.names[case]][view.summary.case_hashes[case]]
+    history = entry["history"]  # every edit appended, none replaced
+    assert [e["value"] for e in history if e["kind"] == "verdict"] == ["spurious feature"]
+    notes = [e["value"] for e in history if e["kind"] == "note"]
+    assert notes[-1] == "looks at the border too" and "looks at the border" in notes
+    assert {e["model_sha256"] for e in history} == {view.model.sha256}
+    assert all(e["os_user"] and "time" in e for e in history)
 
     again = make_view()
     open_demo_cases(qtbot, again)
@@ -121,8 +127,11 @@ def test_verdict_and_note_persist_across_reopen(qtbot, make_view, tmp_path: Path
     chosen = tmp_path / "audit" / "digits-review.json"  # a chosen location takes the reviews along
     again.use_review_file(str(chosen))
     again.review.set_verdict("plausible")
-    assert json.loads(chosen.read_text())["cases"][again.summary.names[case]]["verdict"] == "plausible"
-    assert json.loads(path.read_text())["cases"][again.summary.names[case]]["verdict"] == "spurious feature"
+    name, case_hash = again.summary.names[case], again.summary.case_hashes[case]
+    assert ReviewStore(chosen).get(name, case_hash).verdict == "plausible"
+    assert [e["value"] for e in ReviewStore(chosen).history(name, case_hash) if e["kind"] == "verdict"] == [
+        "spurious feature", "plausible"]  # the old file's history came along
+    assert ReviewStore(path).get(name, case_hash).verdict == "spurious feature"
     third = make_view()
     open_demo_cases(qtbot, third)
     assert third.review_store.path == chosen.resolve() and third.table_model.verdicts[case] == "plausible"
