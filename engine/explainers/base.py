@@ -59,7 +59,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from engine import provenance
+from engine import limits, provenance
 from engine.errors import BadInputError, Cancelled, NotSupportedError, NumericalError, OutOfMemoryError
 from engine.explainers.result import Explanation, MethodInfo
 
@@ -68,6 +68,8 @@ Consume = Callable[[int, int, tuple[np.ndarray, ...]], None]
 Span = tuple[float, float]
 
 OUTPUT_MODES = ["auto", "logit", "probability"]
+WORKING_COPIES = 6  # input, perturbed copy, activations and gradients of one batch, roughly
+SAMPLE_PARAMS = ("nb_samples", "steps", "n_samples", "samples")
 _ACTIVATION_LAYERS = (keras.layers.Softmax,)
 
 
@@ -327,6 +329,7 @@ class Explainer:
         """Attributions for every case of `x` towards its target class (None = predicted)."""
         start = time.perf_counter()
         x = self._check_input(x)
+        self._check_memory(x)
         self._progress, self._cancel, self._done = progress, cancel, 0.0
         self._batch_size = int(self.params["batch_size"])
         self.rng = np.random.default_rng(self.params["seed"])
@@ -348,6 +351,8 @@ class Explainer:
         finally:
             self._progress, self._cancel = None, None
         shown = self._params_for_record()
+        if self._batch_size != shown["batch_size"]:  # halved after out-of-memory: record what ran
+            shown = {**shown, "batch_size": self._batch_size, "batch_size_requested": shown["batch_size"]}
         return Explanation(
             maps=maps,
             heatmap=self._heatmap(maps),
@@ -360,6 +365,30 @@ class Explainer:
             completeness_gap=None if gap is None else np.asarray(gap, dtype=np.float32),
             segments=None if segments is None else np.asarray(segments, dtype=np.int32),
         )
+
+    def memory_estimate(self, x: np.ndarray) -> tuple[int, str]:
+        """Bytes the request holds at once, and how the figure was made (for the refusal).
+
+        The model calls hold a few working copies of one batch; methods that keep per-sample
+        arrays (coalitions, masks) add theirs by overriding this.
+        """
+        batch = min(int(self.params["batch_size"]), max(1, self._rows_hint(x)))
+        per_input = int(np.prod(x.shape[1:], dtype=np.int64)) * 4
+        return WORKING_COPIES * batch * per_input, f"batch {batch:,} x {per_input:,} bytes per input x {WORKING_COPIES}"
+
+    def _rows_hint(self, x: np.ndarray) -> int:
+        """How many rows the model will be called on (samples x cases, if the method samples)."""
+        samples = max((int(self.params[k]) for k in SAMPLE_PARAMS if k in self.params), default=1)
+        return len(x) * samples
+
+    def _check_memory(self, x: np.ndarray) -> None:
+        needed, how = self.memory_estimate(x)
+        budget = limits.memory_budget()
+        if needed > budget:
+            raise OutOfMemoryError(
+                f"{self.title or self.name}: this request needs about {limits.human(needed)} ({how}), past the "
+                f"memory budget of {limits.human(budget)} ({limits.BUDGET_ENV}); lower the samples or batch size."
+            )
 
     # -------------------------------------------------------------------- evaluation helpers
     def outputs(self, x: np.ndarray, span: Span = (0.0, 1.0)) -> np.ndarray:

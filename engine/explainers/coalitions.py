@@ -17,6 +17,9 @@ from engine.explainers.perturb import masked_score_batches
 from engine.explainers.superpixels import SEGMENTATIONS, CoalitionRows, segment, spread
 
 
+COALITION_BYTES = 20  # float32 coalition + float64 design + float64 weighted design, per unit
+
+
 class CoalitionExplainer(Explainer):
     defaults = {**Explainer.defaults, "n_segments": 50, "segmentation": "slic", "nb_samples": 1000, "fill_value": 0.0}
     choices = {**Explainer.choices, "segmentation": list(SEGMENTATIONS)}
@@ -25,6 +28,15 @@ class CoalitionExplainer(Explainer):
     gradient_based = False
     heatmap_reduce = "mean"  # one value per location, repeated over channels
     density: ClassVar[bool] = False  # spread a unit's value over its locations (sums are kept)
+
+    def memory_estimate(self, x: np.ndarray) -> tuple[int, str]:
+        """The model batches, plus per case the coalitions (S, M) float32, their scores and the
+        fit's float64 design and weighted copy (S, M each): S x M x 20 bytes."""
+        base, how = super().memory_estimate(x)
+        units = min(int(self.params["n_segments"]), int(np.prod(x.shape[1:3]))) if self.is_image(x) else x.shape[-1]
+        samples = int(self.params["nb_samples"]) + 2
+        held = samples * (max(1, units) * COALITION_BYTES + 16)
+        return base + held, f"{samples:,} samples x {units:,} units x {COALITION_BYTES} bytes, plus {how}"
 
     def draw(self, n_units: int, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
         """Coalitions (S, M) of 0/1 to evaluate, and whatever `fit` needs besides the scores."""

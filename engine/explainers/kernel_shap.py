@@ -25,7 +25,7 @@ class KernelShap(CoalitionExplainer):
     heatmap_reduce = "sum"  # the heatmap sums to f(x) - f(baseline) too
 
     def draw(self, n_units: int, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
-        coalitions, weights = shap_coalitions(n_units, self.params["nb_samples"], rng)
+        coalitions, weights = shap_coalitions(n_units, self.params["nb_samples"], rng, check=self.check_cancel)
         ends = np.stack([np.ones(n_units, np.float32), np.zeros(n_units, np.float32)])
         return np.concatenate([ends, coalitions]), weights
 

@@ -7,8 +7,11 @@ Pure numpy / scikit-learn; the methods in lime.py and kernel_shap.py only add mo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
+
+CHECK_EVERY = 4096  # coalitions drawn between cancel checks (a few ms)
 
 # --- LIME (Ribeiro et al., 2016; as lime_image does it) ---------------------------------------
 
@@ -58,7 +61,9 @@ def shapley_kernel(n_units: int, size: int) -> float:
     return (n_units - 1) / (math.comb(n_units, size) * size * (n_units - size))
 
 
-def shap_coalitions(n_units: int, nb_samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def shap_coalitions(
+    n_units: int, nb_samples: int, rng: np.random.Generator, check: Callable[[], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Coalitions (S, M) and their regression weights, as the shap library draws them.
 
     Coalition sizes carry total Shapley-kernel mass proportional to (M-1)/(s(M-s)). Sizes whose
@@ -66,7 +71,9 @@ def shap_coalitions(n_units: int, nb_samples: int, rng: np.random.Generator) -> 
     heaviest) are enumerated with their exact weights; the rest of the budget is sampled by size
     and then uniformly, in complementary pairs, and shares the remaining mass. With
     nb_samples >= 2^M - 2 everything is enumerated and the result is the exact Shapley value.
+    `check()` is called every CHECK_EVERY coalitions (it raises Cancelled to stop the draw).
     """
+    check = check or (lambda: None)
     m = n_units
     if m < 2:
         return np.ones((1, m), np.float32), np.ones(1)
@@ -91,7 +98,9 @@ def shap_coalitions(n_units: int, nb_samples: int, rng: np.random.Generator) -> 
         if remaining[s - 1] < 1.0:
             remaining /= 1.0 - remaining[s - 1]
         w = size_mass[s - 1] / math.comb(m, s) / (2 if paired else 1)
-        for members in _subsets(m, s):
+        for count_done, members in enumerate(_subsets(m, s)):
+            if count_done % CHECK_EVERY == 0:
+                check()
             z = np.zeros(m, np.float32)
             z[list(members)] = 1.0
             rows.append(z)
@@ -106,9 +115,11 @@ def shap_coalitions(n_units: int, nb_samples: int, rng: np.random.Generator) -> 
         mass[:n_paired] /= 2  # each draw of a paired size adds two coalitions
         mass = mass[n_full:] / mass[n_full:].sum()
         seen: dict[bytes, int] = {}
-        for index in rng.choice(len(mass), 4 * left, p=mass):
+        for draws, index in enumerate(rng.choice(len(mass), 4 * left, p=mass)):
             if left <= 0:
                 break
+            if draws % CHECK_EVERY == 0:
+                check()
             s = index + n_full + 1
             z = np.zeros(m, np.float32)
             z[rng.permutation(m)[:s]] = 1.0
