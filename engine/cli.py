@@ -73,6 +73,9 @@ def _inspect(path: str, trust: bool, custom_objects: str | None = None) -> Model
     problem = not_file_or_folder(path)  # before importing TensorFlow: a FIFO fails in milliseconds
     if problem:
         raise ModelLoadError(f"Cannot open {path}: {problem}")
+    from engine.runtime import prepare_environment
+
+    prepare_environment()  # before the first import of Keras
     if custom_objects:
         from engine.custom_objects import load
 

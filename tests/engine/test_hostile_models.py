@@ -186,8 +186,10 @@ def _run_cli(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.Com
 def test_cli_subprocess_planted_folder_fifo_and_dev_zero(good, tmp_path: Path) -> None:
     """The real command line, from a hostile working folder: no hang, no planted code, one line."""
     marker = _planted(tmp_path)
+    planted = hostile.tree(tmp_path)
     done = _run_cli([str(good["h5"])], tmp_path)
     assert done.returncode == 0 and "small_cnn" in done.stdout and not marker.exists(), done.stderr
+    assert hostile.tree(tmp_path) == planted  # HOME is this folder: not even Keras' keras.json lands here
     for path, phrase in ((hostile.fifo(tmp_path, "m.keras"), "FIFO"),
                          (hostile.symlink(tmp_path, "zero.h5", "/dev/zero"), "character device")):
         done = _run_cli([str(path)], tmp_path, timeout=30)
