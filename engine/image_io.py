@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,7 +88,10 @@ def check_pixels(width: int, height: int, channels: int, itemsize: int) -> None:
 
 
 def _read_pillow(source: io.BytesIO, reduce_to: int | None = None, info: dict | None = None) -> np.ndarray:
-    with Image.open(source) as opened:
+    with warnings.catch_warnings():  # our own limit (check_pixels) decides, with a clear message
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        opened = Image.open(source)
+    with opened:
         if reduce_to and opened.format == "JPEG":
             opened.draft(opened.mode, (reduce_to, reduce_to))
         check_pixels(opened.width, opened.height, len(opened.getbands()), 2 if opened.mode.startswith("I") else 1)
@@ -179,7 +183,9 @@ def list_folder(root: str | os.PathLike[str]) -> FolderListing:
         for entry in root.iterdir()
         if entry.is_dir() and not entry.name.startswith(".") and any(_walk_images(entry))
     )
-    files: list[Path] = sorted(p for p in root.iterdir() if p.is_file() and is_image_file(p))
+    # Not only regular files: a FIFO or device named like an image is listed, then skipped with
+    # its reason by the reader (which never opens it), rather than silently ignored.
+    files: list[Path] = sorted(p for p in root.iterdir() if is_image_file(p) and not p.is_dir())
     labels = [-1] * len(files)
     for index, name in enumerate(classes):
         found = sorted(_walk_images(root / name))
