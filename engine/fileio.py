@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,29 @@ def cache_dir(section: str) -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("glassbox", "glassbox")) / section
+
+
+def remove_stale_temps(path: str | os.PathLike[str], older_than: float = 60.0) -> int:
+    """Remove temp files that `atomic_write_bytes` left for `path` when its writer was killed.
+
+    Only files older than `older_than` seconds go, so another instance's write in progress is
+    never pulled from under it (a caller holding a lock on `path` may pass 0). Returns how many.
+    """
+    target = Path(path)
+    removed = 0
+    try:
+        leftovers = list(target.parent.glob(f".{target.name}.*.tmp"))
+    except OSError:
+        return 0
+    now = time.time()
+    for leftover in leftovers:
+        try:
+            if now - leftover.lstat().st_mtime >= older_than:
+                leftover.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

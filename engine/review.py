@@ -37,7 +37,7 @@ from typing import Any
 
 from engine import limits
 from engine.errors import BadInputError
-from engine.fileio import atomic_write_json
+from engine.fileio import atomic_write_json, remove_stale_temps
 
 VERDICTS = ("plausible", "spurious feature", "needs review")
 VERDICT_TITLES = {
@@ -279,15 +279,8 @@ class ReviewStore:
             os.close(fd)
 
     def _clean_temp_files(self) -> None:
-        """Temp files of writers killed mid-write (only ever ours: `.name.XXXX.tmp`); the lock
-        is held, so no live writer owns one."""
-        try:
-            leftovers = list(self.path.parent.glob(f".{self.path.name}.*.tmp"))
-        except OSError:
-            return
-        for leftover in leftovers:
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+        """Temp files of writers killed mid-write; the lock is held, so no live writer owns one."""
+        remove_stale_temps(self.path, older_than=0.0)
 
     def _merge_from_disk(self, first: bool = False) -> None:
         data = self._read(first)

@@ -16,7 +16,7 @@ from typing import Any
 import platformdirs
 
 from engine.errors import GlassboxError
-from engine.fileio import atomic_write_json
+from engine.fileio import atomic_write_json, remove_stale_temps
 from engine.limits import read_regular
 
 MAX_RECENT = 10
@@ -92,6 +92,7 @@ class Settings:
         self.path = path or config_dir() / "settings.json"
         self.data: dict[str, Any] = {}
         self.dropped: list[str] = []  # what was of the wrong shape and fell back to its default
+        remove_stale_temps(self.path)  # left by an instance killed while saving
         try:
             raw = json.loads(read_regular(self.path, MAX_BYTES).decode("utf-8"))
         except FileNotFoundError:

@@ -5,6 +5,7 @@ window still closes; the trust dialog names the ops of a hostile SavedModel and 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -124,3 +125,13 @@ def test_trust_dialog_names_the_ops_and_the_content_hash(qtbot, monkeypatch) -> 
     assert reported_sha(message) == "ab" * 32
     assert reported_sha("Cannot open x: Lambda layer; open it only if you trust it") is None  # nothing to trust
     window.close()
+
+
+def test_temp_files_of_a_killed_save_are_cleaned_on_the_next_open() -> None:
+    path = _write_settings('{"reviewer_name": "Ada"}')
+    old, fresh = path.with_name(".settings.json.k1ll3d.tmp"), path.with_name(".settings.json.wr1t1ng.tmp")
+    old.write_text("{half")
+    fresh.write_text("{half")
+    os.utime(old, (1, 1))
+    assert Settings().get("reviewer_name") == "Ada"
+    assert not old.exists() and fresh.exists()  # another instance may still be writing the fresh one
