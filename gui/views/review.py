@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -54,6 +55,7 @@ class ReviewPanel(QWidget):
 
     verdict_saved = Signal(int, object)  # case index, verdict (str) or None
     save_failed = Signal(str)
+    reviewer_changed = Signal(str)  # the name typed in the "Reviewer" field (kept in the settings)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,6 +83,11 @@ class ReviewPanel(QWidget):
         self.note.textChanged.connect(self._note_typed)
         self.note.installEventFilter(self)
         self._save_note_later = qdebounced(self.save_note, timeout=NOTE_DEBOUNCE_MS, parent=self)
+        self.reviewer = QLineEdit()
+        self.reviewer.setObjectName("reviewerName")
+        self.reviewer.setPlaceholderText("Reviewer: your name, recorded with every verdict and note")
+        self.reviewer.setToolTip("Recorded with each entry, beside your system user name")
+        self.reviewer.editingFinished.connect(self._reviewer_edited)
         self.status = QLabel()
         self.status.setObjectName("reviewStatus")
         self.status.setStyleSheet("color: palette(mid);")
@@ -88,6 +95,7 @@ class ReviewPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(3)
         layout.addLayout(row)
+        layout.addWidget(self.reviewer)
         layout.addWidget(self.note)
         layout.addWidget(self.status)
         self._shortcuts()
@@ -101,6 +109,12 @@ class ReviewPanel(QWidget):
                 shortcut = QShortcut(QKeySequence(keys), target)
                 shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
                 shortcut.activated.connect(lambda v=verdict: self.toggle_verdict(v))
+
+    def _reviewer_edited(self) -> None:
+        name = " ".join(self.reviewer.text().split())
+        if self.store is not None:
+            self.store.reviewer = name
+        self.reviewer_changed.emit(name)
 
     # ----- case and store -------------------------------------------------------------------
     def set_store(self, store: ReviewStore | None) -> None:

@@ -98,6 +98,10 @@ def test_verdict_and_note_persist_across_reopen(qtbot, make_view, tmp_path: Path
     open_demo_cases(qtbot, view)
     view.select_row(3)
     case = view.current_case()
+    view.review.reviewer.setText("Dr. Ada")
+    view.review.reviewer.editingFinished.emit()
+    shown = {"case": case, "method": "saliency", "params": {"seed": 0}, "target": 2, "map_sha256": "c" * 64}
+    view.ctx.state.seen = {0: shown, 1: {**shown, "case": case + 1}}  # what the canvas panels draw
     qtbot.keyClick(view.table, Qt.Key.Key_2)  # spurious feature
     assert view.review.verdict() == "spurious feature"
     assert view.table_model.index(3, VERDICT).data() == "spurious"
@@ -115,6 +119,8 @@ def test_verdict_and_note_persist_across_reopen(qtbot, make_view, tmp_path: Path
     assert notes[-1] == "looks at the border too" and "looks at the border" in notes
     assert {e["model_sha256"] for e in history} == {view.model.sha256}
     assert all(e["os_user"] and "time" in e for e in history)
+    assert history[0]["reviewer"] == "Dr. Ada" and history[0]["seen"] == {"panels": [shown]}
+    assert view.ctx.settings.get("reviewer_name") == "Dr. Ada"
 
     again = make_view()
     open_demo_cases(qtbot, again)
