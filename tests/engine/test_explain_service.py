@@ -224,4 +224,9 @@ def test_export_writes_npy_and_verifiable_provenance(ctx, tmp_path):
     assert record["files_sha256"]["case0_saliency_maps.npy"] == digest
     assert record["method"] == "saliency" and record["targets"] == [1] and record["model"] == "m.keras"
     assert record["provenance"]["model_sha256"] == "f" * 64
+    provenance = record["provenance"]  # what an auditor needs to rebuild the model's input
+    assert provenance["case_sha256"] == ctx.workspace.dataset.case_hashes[0]
+    assert provenance["preprocessing"] == ctx.workspace.dataset.preprocessing.to_dict()
+    assert provenance["preprocessing_text"] == ctx.workspace.dataset.preprocessing.describe()
+    assert provenance["versions"]["glassbox"] and provenance["versions"]["numpy"] == np.__version__
     assert not list(tmp_path.glob("*.tmp"))

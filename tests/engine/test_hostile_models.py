@@ -17,6 +17,7 @@ import pytest
 
 from engine import cli, models
 from engine.errors import ModelLoadError
+from engine.jobs import JobContext
 from engine.models import load_model
 from engine.provenance import sha256_file
 from tests import hostile
@@ -221,3 +222,17 @@ def test_custom_objects_module_loads_only_when_trusted(good, tmp_path: Path, cap
     assert "--trust" in capsys.readouterr().err
     assert cli.main(["inspect", str(path), "--custom-objects", str(module), "--trust"]) == 0
     assert "swishy" in capsys.readouterr().out
+
+
+def test_a_custom_objects_module_swapped_after_confirmation_is_refused(tmp_path: Path) -> None:
+    """The GUI's confirmation names a SHA-256; other bytes at that path never run."""
+    from engine import custom_objects
+    from engine.errors import BadInputError
+
+    marker = tmp_path / "RAN"
+    module = _write(tmp_path / "mod.py", b"X = 1\n")
+    confirmed = sha256_file(module)
+    _write(module, PLANTED.format(marker=str(marker)).encode())  # swapped while the dialog was open
+    with pytest.raises(BadInputError, match="changed since it was trusted"):
+        custom_objects.load_custom_objects_task(JobContext(None), str(module), confirmed)
+    assert not marker.exists()
