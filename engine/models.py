@@ -77,6 +77,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         graphs = [p / name for name in SAVEDMODEL_FILES if (p / name).is_file()]
         if not graphs:
             raise _fail(path, "the folder is not a TensorFlow SavedModel (no saved_model.pb)")
+        _check_tree(p)
         _read_head(graphs[0])
         return "savedmodel"
     fmt = KERAS_SUFFIXES.get(p.suffix.lower())
@@ -90,6 +91,20 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     if fmt == "keras" and head == HDF5_MAGIC:
         raise _fail(path, "the file is HDF5 (a legacy .h5 model?), not a zip archive; rename it to .h5")
     return fmt
+
+
+def _check_tree(folder: Path) -> None:
+    """Every entry of a SavedModel folder must be a regular file or a real folder: a FIFO or a
+    /dev/zero link inside would block or never end when hashed or copied, a linked folder loop."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                raise _fail(folder, f"{os.path.relpath(os.path.join(dirpath, name), folder)} is a linked folder")
+        for name in filenames:
+            problem = limits.not_file_or_folder(os.path.join(dirpath, name))
+            if problem or not os.path.exists(os.path.join(dirpath, name)):
+                what = problem.removesuffix(", not a model file") if problem else "a dangling link"
+                raise _fail(folder, f"{os.path.relpath(os.path.join(dirpath, name), folder)}: {what}")
 
 
 def _read_head(path: Path) -> bytes:

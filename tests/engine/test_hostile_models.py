@@ -67,6 +67,12 @@ CASES = {
     "folder_named_keras": (lambda f, g: _mkdir(f / "m.keras"), "the folder is not a TensorFlow SavedModel"),
     "folder_named_h5": (lambda f, g: _mkdir(f / "m.h5"), "the folder is not a TensorFlow SavedModel"),
     "savedmodel_pb_fifo": (lambda f, g: _pb_fifo(f), "the folder is not a TensorFlow SavedModel"),
+    "savedmodel_dev_zero_inside": (lambda f, g: _inside_saved(f, lambda d: hostile.symlink(d, "variables.data", "/dev/zero")),
+                                   "variables.data: it is a character device"),
+    "savedmodel_fifo_inside": (lambda f, g: _inside_saved(f, lambda d: hostile.fifo(d, "asset.txt")),
+                               "asset.txt: it is a FIFO"),
+    "savedmodel_folder_loop": (lambda f, g: _inside_saved(f, lambda d: hostile.symlink(d, "loop", d)),
+                               "loop is a linked folder"),
     "empty_keras": (lambda f, g: _write(f / "e.keras", b""), "the file is empty"),
     "empty_h5": (lambda f, g: _write(f / "e.h5", b""), "the file is empty"),
     "random_keras": (lambda f, g: _write(f / "r.keras", os.urandom(4096)), "not a Keras archive"),
@@ -116,6 +122,13 @@ def _copy(source: Path, target: Path) -> Path:
 def _pb_fifo(folder: Path) -> Path:
     saved = _mkdir(folder / "sm")
     hostile.fifo(saved, "saved_model.pb")
+    return saved
+
+
+def _inside_saved(folder: Path, plant) -> Path:  # noqa: ANN001
+    saved = _mkdir(folder / "sm")
+    _write(saved / "saved_model.pb", b"")
+    plant(saved)
     return saved
 
 
