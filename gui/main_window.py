@@ -94,6 +94,8 @@ class MainWindow(QMainWindow):
         self.progress_bar.setTextVisible(False)
         self.progress_bar.hide()
         self.statusBar().addWidget(self.status_label, 1)
+        if self.ctx.settings.dropped:  # a settings file of the wrong shape: say what fell back
+            self.status_label.setText(f"Settings reset to defaults: {', '.join(self.ctx.settings.dropped)}")
         self.statusBar().addPermanentWidget(self.progress_bar)
         self.statusBar().addPermanentWidget(self.engine_label)
 

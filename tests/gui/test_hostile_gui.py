@@ -73,6 +73,9 @@ def test_the_window_starts_whatever_the_settings(qtbot, monkeypatch, case: str) 
     qtbot.addWidget(window)
     window.show()
     assert window.isVisible()
+    expected = {"a_list": "the file holds list, not settings", "deep": "the whole file (unreadable)",
+                "geometry_a_list": "window_geometry, window_state"}[case]
+    assert window.status_label.text() == f"Settings reset to defaults: {expected}"
     window.close()
 
 
