@@ -304,8 +304,7 @@ def load_npz(path: Path) -> Dataset:
     memory budget (and the zip directory against bombs) before any array is read.
     """
     try:
-        limits.regular_file(path)
-        with open(path, "rb") as handle:
+        with limits.open_regular(path) as handle:
             _check_npz(path, handle)
             with np.load(handle, allow_pickle=False) as archive:
                 arrays = {key: archive[key] for key in archive.files}

@@ -13,6 +13,7 @@ import os
 import stat
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 from engine.errors import BadInputError
 
@@ -72,34 +73,30 @@ def not_file_or_folder(path: str | os.PathLike[str]) -> str | None:
     return f"it is {kind(mode)}, not a model file"
 
 
-def regular_file(path: str | os.PathLike[str]) -> os.stat_result:
-    """The stat of `path` (symlinks followed) if it is a regular file, else BadInputError."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise BadInputError(f"{os.fspath(path)}: no such file") from None
-    except OSError as exc:
-        raise BadInputError(f"{os.fspath(path)}: cannot be read ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise BadInputError(f"{os.fspath(path)}: is {kind(info.st_mode)}, not a file")
-    return info
-
-
-def read_regular(path: str | os.PathLike[str], max_bytes: int | None = None) -> bytes:
-    """A regular file's bytes, opened without blocking (a FIFO swapped in after a stat check
-    cannot block either) and refused past `max_bytes` before reading."""
-    limit = memory_budget() if max_bytes is None else max_bytes
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a regular file for reading without ever blocking: opened O_NONBLOCK (a FIFO swapped
+    in after a stat check cannot block either), checked with fstat, then made blocking again."""
     name = os.fspath(path)
     try:
         fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         raise BadInputError(f"{name}: cannot be read ({exc.strerror or exc})") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise BadInputError(f"{name}: is {kind(info.st_mode)}, not a file")
-        if info.st_size > limit:
-            raise BadInputError(f"{name}: {human(info.st_size)} is larger than the limit of {human(limit)}")
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise BadInputError(f"{name}: is {kind(info.st_mode)}, not a file")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def read_regular(path: str | os.PathLike[str], max_bytes: int | None = None) -> bytes:
+    """A regular file's bytes (see `open_regular`), refused past `max_bytes` before reading."""
+    limit = memory_budget() if max_bytes is None else max_bytes
+    with open_regular(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise BadInputError(f"{os.fspath(path)}: {human(size)} is larger than the limit of {human(limit)}")
         return handle.read(limit + 1)[:limit]
 
 
