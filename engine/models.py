@@ -251,9 +251,9 @@ def load_model(
     """Load and describe a model; ModelLoadError/UnsafeModelError/NotSupportedError on failure.
 
     `trust`: False (safe), True (trust whatever the path holds now: the CLI's --trust) or the
-    SHA-256 the user trusted (the GUI's dialog): then only that content is loaded. Trusted
-    files and every SavedModel load from a private copy whose hash is checked, so a file
-    swapped after the check (or while the trust dialog was open) never reaches the loader.
+    SHA-256 the user trusted (the GUI's dialog): then only that content is loaded. Every model
+    is checked and loaded from a private copy whose hash is checked, so a file swapped after
+    the check (or while the trust dialog was open) never reaches the loader.
     `progress(fraction, message)` is called between steps (and may raise Cancelled).
     """
     step = progress or (lambda _fraction, _message: None)
@@ -266,21 +266,15 @@ def load_model(
                           f"now {sha[:12]}…); it was not loaded")
     step(0.3, "Building the model")
     notes: tuple[str, ...] = ()
-    if fmt == "savedmodel" or trust:
-        with _renamed_errors(path):
-            source = _private_copy(path, sha, keep=fmt == "savedmodel")
-            if fmt == "savedmodel":
-                model, notes = _load_savedmodel(source, bool(trust), sha)
-            else:
-                model = _load_keras(source, fmt, True)
-    else:
-        try:
-            model = _load_keras(path, fmt, trust)
-        except UnsafeModelError as exc:  # name the content a "trust" would trust
-            raise UnsafeModelError(str(exc).replace(f"; {TRUST_HINT}", f"; content SHA-256 {sha}; {TRUST_HINT}"))
-        step(0.8, "Checking the file did not change")
-        if _hash(path) != sha:
-            raise _fail(path, "the file changed while it was being opened; try again")
+    with _renamed_errors(path):
+        source = _private_copy(path, sha, keep=fmt == "savedmodel")  # what was hashed is what loads
+        if fmt == "savedmodel":
+            model, notes = _load_savedmodel(source, bool(trust), sha)
+        else:
+            try:
+                model = _load_keras(source, fmt, bool(trust))
+            except UnsafeModelError as exc:  # name the content a "trust" would trust
+                raise UnsafeModelError(str(exc).replace(f"; {TRUST_HINT}", f"; content SHA-256 {sha}; {TRUST_HINT}"))
     step(0.9, "Describing the layers")
     description = describe(model, path=os.fspath(path), fmt=fmt, sha256=sha)
     return model, dataclasses.replace(description, notes=(*description.notes, *notes))
@@ -298,9 +292,11 @@ def _private_copy(path: str | os.PathLike[str], sha: str, keep: bool) -> Path:
     copy = Path(holder.name) / (source.name or "model")
     try:
         if source.is_dir():
-            shutil.copytree(source, copy, symlinks=False)
+            shutil.copytree(source, copy, symlinks=False, copy_function=_copy_regular)
         else:
-            shutil.copyfile(source, copy)
+            _copy_regular(source, copy)
+    except BadInputError as exc:
+        raise _fail(path, str(exc)) from None
     except (OSError, shutil.Error) as exc:
         raise _fail(path, f"the file cannot be read ({_detail(exc)})") from None
     if _hash(copy) != sha:
@@ -309,6 +305,15 @@ def _private_copy(path: str | os.PathLike[str], sha: str, keep: bool) -> Path:
 
 
 _TRANSIENT: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def _copy_regular(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Copy a regular file (never a FIFO or device swapped in), at most the size it had when opened."""
+    with limits.open_regular(source) as handle, open(target, "wb") as out:
+        left = os.fstat(handle.fileno()).st_size
+        while left > 0 and (block := handle.read(min(left, 1 << 20))):
+            out.write(block)
+            left -= len(block)
 
 
 @contextlib.contextmanager
