@@ -13,7 +13,8 @@ the README's "Mutation testing" section. How it works:
 3. The mapped tests run once under coverage with one context per test: the baseline must pass,
    and it tells which tests execute each line.
 4. Each mutant (mutants.py) is written into the copy, and only the tests that execute its lines
-   run, with `-x`, niced, one process at a time, under a timeout. A failure, an import error or
+   run, quickest first, with `-x`, niced, one process at a time, under a timeout (60 s + 5x
+   what those tests took in the baseline). A failure, an import error or
    a timeout kills it. A mutant that survives is run again against the whole files of those
    tests (a compiled function traced by an earlier test can hide which test reaches a line).
    The runs fork from a server that has imported TensorFlow once (forkserver.py; --no-fork
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -195,15 +197,28 @@ class Runner:
             if "ready" not in (self.server.stdout.readline() or ""):
                 sys.exit("the fork server did not start; try --no-fork")
 
-    def __call__(self, tests: list[str], timeout: float) -> tuple[str, float]:
+    def __call__(self, tests: list[str], timeout: float, extra: tuple[str, ...] = ()) -> tuple[str, float]:
         if self.server is None:
-            status, seconds, _ = run_pytest(pytest_command(tests), self.copy, timeout)
+            status, seconds, _ = run_pytest(pytest_command([*extra, *tests]), self.copy, timeout)
             return status, seconds
         log = str(self.copy / ".mutation-last.log")
-        self.server.stdin.write(json.dumps({"args": PYTEST_ARGS + tests, "timeout": timeout, "log": log}) + "\n")
+        request = {"args": [*PYTEST_ARGS, *extra, *tests], "timeout": timeout, "log": log}
+        self.server.stdin.write(json.dumps(request) + "\n")
         self.server.stdin.flush()
         answer = json.loads(self.server.stdout.readline())
         return answer["status"], answer["seconds"]
+
+    def killers(self, tests: list[str], timeout: float) -> int:
+        """How many tests fail, all of `tests` run to the end (no -x)."""
+        import xml.etree.ElementTree as ET
+
+        junit = self.copy / ".mutation-killers.xml"
+        junit.unlink(missing_ok=True)
+        self(tests, timeout, ("--maxfail=1000", f"--junitxml={junit}"))
+        if not junit.exists():
+            return -1
+        root = ET.parse(junit).getroot()
+        return sum(1 for case in root.iter("testcase") if case.find("failure") is not None or case.find("error") is not None)
 
     def close(self) -> None:
         if self.server is not None and self.server.poll() is None:
@@ -214,14 +229,29 @@ class Runner:
                 self.server.kill()
 
 
-def baseline(copy: Path, tests: list[str], files: list[str]) -> tuple[dict[str, dict[int, set[str]]], float]:
-    """Run the mapped tests once under coverage: per file, per line, the test node ids that run it."""
+NO_AUTOGRAPH = """
+def pytest_configure(config):
+    # AutoGraph runs a rewritten copy of engine functions inside tf.function, whose lines
+    # coverage cannot attribute: trace engine/ code as it is written, for the baseline only.
+    from tensorflow.python.autograph.core import config as ag_config, config_lib
+    ag_config.CONVERSION_RULES = (config_lib.DoNotConvert("engine"), *ag_config.CONVERSION_RULES)
+"""
+
+
+def baseline(copy: Path, tests: list[str], files: list[str]) -> tuple[dict[str, dict[int, set[str]]], dict[str, float], float]:
+    """Run the mapped tests once under coverage: per file, per line, the test node ids that run it;
+    and each test function's seconds (to run the quick ones first)."""
     import coverage
 
     rc = copy / ".mutation-coverage.rc"
     rc.write_text("[run]\ndynamic_context = test_function\nsource = engine\n")
-    data_file = copy / ".mutation-coverage"
-    status, seconds, output = run_pytest(pytest_command(tests, rc, data_file), copy, timeout=3600)
+    data_file, junit = copy / ".mutation-coverage", copy / ".mutation-junit.xml"
+    (copy / "_mutation_no_autograph.py").write_text(NO_AUTOGRAPH)
+    args = [f"--junitxml={junit}", *tests]
+    status, seconds, output = run_pytest(pytest_command(["-p", "_mutation_no_autograph", *args], rc, data_file), copy, 3600)
+    if status != "passed":  # some engine code needs AutoGraph: lines inside tf.function then look unrun
+        print("baseline without AutoGraph failed; lines traced by tf.function will count as not run")
+        status, seconds, output = run_pytest(pytest_command(args, rc, data_file), copy, timeout=3600)
     if status != "passed":
         sys.exit(f"The baseline test run fails without any mutant; fix it first:\n{output}")
     data = coverage.CoverageData(basename=str(data_file))
@@ -231,7 +261,18 @@ def baseline(copy: Path, tests: list[str], files: list[str]) -> tuple[dict[str, 
     for path in files:
         contexts = data.contexts_by_lineno(str(copy / path)) or {}
         by_file[path] = {line: {_node_id(c, test_files) for c in names} for line, names in contexts.items()}
-    return by_file, seconds
+    return by_file, _durations(junit, test_files), seconds
+
+
+def _durations(junit: Path, test_files: dict[str, str]) -> dict[str, float]:
+    """Seconds per test function (its parametrisations added up) from the baseline's JUnit XML."""
+    import xml.etree.ElementTree as ET
+
+    out: dict[str, float] = {}
+    for case in ET.parse(junit).iter("testcase"):
+        node = _node_id(f"{case.get('classname')}.{case.get('name', '').split('[')[0]}", test_files)
+        out[node] = out.get(node, 0.0) + float(case.get("time") or 0.0)
+    return out
 
 
 def _node_id(context: str, test_files: dict[str, str]) -> str:
@@ -253,10 +294,12 @@ class Outcome:
     seconds: float = 0.0
     tests: int = 0
     mutated: str = ""
+    killers: int = 0  # with --killers: how many mapped tests fail
 
 
-def select_tests(mutant: Mutant, lines: dict[int, set[str]], mapped: list[str], subprocess_file: bool) -> list[str] | None:
-    """The tests to run for one mutant: None if no test executes its lines."""
+def select_tests(mutant: Mutant, lines: dict[int, set[str]], mapped: list[str], subprocess_file: bool,
+                 seconds: dict[str, float]) -> list[str] | None:
+    """The tests to run for one mutant, quickest first: None if no test executes its lines."""
     if subprocess_file:
         return mapped
     ids: set[str] = set()
@@ -269,28 +312,28 @@ def select_tests(mutant: Mutant, lines: dict[int, set[str]], mapped: list[str], 
         return None
     if "" in ids or not ids - {""}:  # run from a fixture or module level: every mapped test
         return mapped
-    order = {t: i for i, t in enumerate(mapped)}
-    return sorted(ids - {""}, key=lambda n: (order.get(n.split("::")[0], len(order)), n))
+    return sorted(ids - {""}, key=lambda n: (seconds.get(n, 1.0), n))
 
 
 def run_mutant(mutant: Mutant, copy: Path, source: bytes, selected: list[str], mapped: list[str],
-               runner: Runner, timeout: float) -> tuple[str, float]:
+               runner: Runner, timeout: Callable[[list[str]], float], killers: bool = False) -> tuple[str, float, int]:
     mutated = mutant.apply(source)
     try:
         compile(mutated, mutant.path, "exec")
     except SyntaxError:
-        return "invalid", 0.0
+        return "invalid", 0.0, 0
     target = copy / mutant.path
     target.write_bytes(mutated)
     try:
-        status, seconds = runner(selected, timeout)
+        status, seconds = runner(selected, timeout(selected))
         files = list(dict.fromkeys(t.split("::")[0] for t in selected))
         if status == "passed" and files != selected:  # confirm a survivor against its whole test files
-            status, more = runner(files, timeout)
+            status, more = runner(files, timeout(files))
             seconds += more
+        count = runner.killers(mapped, timeout(mapped)) if killers and status == "failed" else 0
     finally:
         target.write_bytes(source)
-    return {"passed": "survived", "failed": "killed", "timeout": "timeout", "no tests": "survived"}[status], seconds
+    return {"passed": "survived", "failed": "killed", "timeout": "timeout", "no tests": "survived"}[status], seconds, count
 
 
 # ----- the report ------------------------------------------------------------------------------------
@@ -352,10 +395,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, metavar="SEED", help="sample per file with this seed (with --limit/--fraction)")
     parser.add_argument("--rerun", type=Path, metavar="RESULTS", help="only the survivors of an earlier run's results")
     parser.add_argument("--hand", action="store_true", help="run the hand-made mutants of hand.toml instead")
+    parser.add_argument("--killers", action="store_true", help="also count the mapped tests that fail per killed mutant")
     parser.add_argument("--list", action="store_true", help="list the chosen mutants and their tests, run nothing")
     parser.add_argument("--out", type=Path, default=ROOT / ".mutation" / "results.json", help="results JSON")
     parser.add_argument("--no-fork", action="store_true", help="a fresh python per test run (slower)")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds per mutant (default: 3x baseline + 30)")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per test run (default: 60 + 5x what its tests took in the baseline)")
     args = parser.parse_args(argv)
 
     areas, skip_keywords = load_config()
@@ -408,10 +452,15 @@ def main(argv: list[str] | None = None) -> int:
         untested = [path for _, path, _, tests in plan if not tests]
         if untested:
             print(f"no test file maps to: {', '.join(untested)} (every mutant there survives)")
-        by_file, seconds = baseline(copy, all_tests, [p for _, p, _, _ in plan]) if all_tests else ({}, 0.0)
-        timeout = args.timeout or 3 * seconds + 30
+        by_file, durations, seconds = baseline(copy, all_tests, [p for _, p, _, _ in plan]) if all_tests else ({}, {}, 0.0)
         total = sum(len(c) for _, _, c, _ in plan)
-        print(f"baseline: {len(all_tests)} test files pass in {seconds:.0f} s; {total} mutants, timeout {timeout:.0f} s each")
+        print(f"baseline: {len(all_tests)} test files pass in {seconds:.0f} s; {total} mutants")
+
+        def timeout(tests: list[str]) -> float:
+            files = {t for t in tests if "::" not in t}
+            spent = sum(s for n, s in durations.items() if n in tests or n.split("::")[0] in files)
+            return args.timeout or 60 + 5 * spent
+
         runner = Runner(copy, fork=not args.no_fork)
         done = 0
         for area, path, chosen, tests in plan:
@@ -420,15 +469,17 @@ def main(argv: list[str] | None = None) -> int:
                 done += 1
                 outcome = Outcome(mutant, area.name, "equivalent", mutated=mutant.mutated_line(source))
                 if mutant.id not in equivalents:
-                    selected = select_tests(mutant, by_file.get(path, {}), tests, path in area.subprocess_files)
+                    selected = select_tests(mutant, by_file.get(path, {}), tests, path in area.subprocess_files, durations)
                     if not tests or selected is None:
                         outcome.status = "uncovered"
                     else:
-                        outcome.status, outcome.seconds = run_mutant(mutant, copy, source, selected, tests, runner, timeout)
+                        outcome.status, outcome.seconds, outcome.killers = run_mutant(
+                            mutant, copy, source, selected, tests, runner, timeout, args.killers)
                         outcome.tests = len(selected)
                 outcomes.append(outcome)
+                caught = f", caught by {outcome.killers} tests" if args.killers and outcome.status == "killed" else ""
                 print(f"[{done}/{total}] {outcome.status:<10} {path}:{mutant.line} {mutant.operator} "
-                      f"({outcome.seconds:.0f} s, {outcome.tests} tests) {mutant.id}", flush=True)
+                      f"({outcome.seconds:.0f} s, {outcome.tests} tests{caught}) {mutant.id}", flush=True)
                 _save(args.out, outcomes, generated, args)
     finally:
         if runner is not None:
@@ -456,7 +507,7 @@ def _save(out: Path, outcomes: list[Outcome], generated: dict[str, int], args: a
         "generated": generated,
         "results": [
             {"id": o.mutant.id, "area": o.area, "path": o.mutant.path, "line": o.mutant.line, "operator": o.mutant.operator,
-             "status": o.status, "seconds": round(o.seconds, 1), "tests": o.tests, "original": o.mutant.original_line,
+             "status": o.status, "seconds": round(o.seconds, 1), "tests": o.tests, "killers": o.killers, "original": o.mutant.original_line,
              "mutated": o.mutated}
             for o in outcomes
         ],

@@ -178,20 +178,44 @@ def test_ig_of_a_cube_is_the_quadrature_of_its_rule(rule, steps, factor):
     np.testing.assert_allclose(result.completeness_gap, gap, rtol=1e-3, atol=1e-5)
 
 
-# ------------------------------------------------------------------ Grad-CAM's final ReLU
-def test_gradcam_is_zero_where_the_weighted_map_is_negative():
-    """A 1x1 conv layer feeding a linear head: the target's weighted channel sum is negative on
-    part of the image, and Grad-CAM keeps only the positive part."""
-    rng = np.random.default_rng(8)
+# -------------------------------------------------------- the final ReLU of the CAM methods
+def _signed_cam_model() -> keras.Model:
+    """An identity 1x1 conv 'conv' (A_k = x_k), then GAP and a linear head: score = mean(x_0 - 2 x_1)."""
     inputs = keras.Input((6, 6, 2))
     conv = keras.layers.Conv2D(2, 1, use_bias=False, name="conv")(inputs)
     out = keras.layers.Dense(1, use_bias=False)(keras.layers.GlobalAveragePooling2D()(conv))
     model = keras.Model(inputs, out)
     model.get_layer("conv").set_weights([np.eye(2, dtype="float32").reshape(1, 1, 2, 2)])
     model.layers[-1].set_weights([np.array([[1.0], [-2.0]], "float32")])
-    x = rng.uniform(size=(1, 6, 6, 2)).astype("float32")
-    result = create("gradcam", model, layer="conv").explain(x, [0])
-    # d score / d A_k = w_k / 36 everywhere, so the map is ReLU(sum_k w_k A_k) / 36 (no resize: 6x6)
+    return model
+
+
+def _opposed_channels() -> np.ndarray:
+    """Channel 0 bright on the left half, channel 1 on the right: weighted maps change sign."""
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0.0, 0.2, size=(1, 6, 6, 2)).astype("float32")
+    x[0, :, :3, 0] += 0.8
+    x[0, :, 3:, 1] += 0.8
+    return x
+
+
+def test_gradcam_is_zero_where_the_weighted_map_is_negative():
+    """d score / d A_k = w_k / 36 everywhere, so Grad-CAM = ReLU(sum_k w_k A_k) / 36 (6x6: no resize)."""
+    x = _opposed_channels()
+    result = create("gradcam", _signed_cam_model(), layer="conv").explain(x, [0])
     raw = (x[0, ..., 0] - 2 * x[0, ..., 1]) / 36
     assert raw.min() < 0 < raw.max()
     np.testing.assert_allclose(result.heatmap[0], np.maximum(raw, 0), rtol=1e-4, atol=1e-7)
+
+
+def test_scorecam_is_zero_where_the_weighted_map_is_negative():
+    """Score-CAM's weight of channel k is the score of x * H_k, H_k = min-max scaled A_k; on the
+    logit (which can be negative) the weighted sum changes sign and only its positive part stays."""
+    x = _opposed_channels()
+    result = create("scorecam", _signed_cam_model(), layer="conv", output="logit").explain(x, [0])
+    a = x[0]
+    masks = [(a[..., k] - a[..., k].min()) / (a[..., k].max() - a[..., k].min()) for k in range(2)]
+    weights = [((a[..., 0] - 2 * a[..., 1]) * m).mean() for m in masks]
+    raw = weights[0] * a[..., 0] + weights[1] * a[..., 1]
+    assert weights[0] > 0 > weights[1] and raw.min() < 0 < raw.max()
+    np.testing.assert_allclose(result.heatmap[0], np.maximum(raw, 0), rtol=1e-4, atol=1e-6)
