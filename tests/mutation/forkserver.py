@@ -60,12 +60,25 @@ def main() -> None:
             importlib.import_module(name)
         except ImportError:
             pass
+    running: list[int] = []
+
+    def stop(*_: object) -> None:  # take the running child (its own process group) down too
+        for pid in running:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, stop)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
         pid = os.fork()
         if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             _child(request["args"], request["log"])
+        running[:] = [pid]
         status, seconds = _wait(pid, request["timeout"])
         print(json.dumps({"status": status, "seconds": seconds}), flush=True)
 

@@ -15,7 +15,7 @@ the README's "Mutation testing" section. How it works:
 4. Each mutant (mutants.py) is written into the copy, and only the tests that execute its lines
    run, quickest first, with `-x`, niced, one process at a time, under a timeout (60 s + 5x
    what those tests took in the baseline). A failure, an import error or
-   a timeout kills it. A mutant that survives is run again against the whole files of those
+   a timeout kills it. With --confirm, a survivor is run again against the whole files of those
    tests (a compiled function traced by an earlier test can hide which test reaches a line).
    The runs fork from a server that has imported TensorFlow once (forkserver.py; --no-fork
    starts a fresh python each time).
@@ -222,11 +222,8 @@ class Runner:
 
     def close(self) -> None:
         if self.server is not None and self.server.poll() is None:
-            self.server.stdin.close()
-            try:
-                self.server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
+            self.server.terminate()  # also ends a test run still going
+            self.server.wait(timeout=30)
 
 
 NO_AUTOGRAPH = """
@@ -238,14 +235,18 @@ def pytest_configure(config):
 """
 
 
-def baseline(copy: Path, tests: list[str], files: list[str]) -> tuple[dict[str, dict[int, set[str]]], dict[str, float], float]:
+def baseline(copy: Path, tests: list[str], files: list[str], reuse: Path | None = None,
+             ) -> tuple[dict[str, dict[int, set[str]]], dict[str, float], float]:
     """Run the mapped tests once under coverage: per file, per line, the test node ids that run it;
-    and each test function's seconds (to run the quick ones first)."""
-    import coverage
-
+    and each test function's seconds (to run the quick ones first). `reuse`: a folder with an
+    earlier run's .mutation-coverage and .mutation-junit.xml (valid while the tree is unchanged)."""
     rc = copy / ".mutation-coverage.rc"
     rc.write_text("[run]\ndynamic_context = test_function\nsource = engine\n")
     data_file, junit = copy / ".mutation-coverage", copy / ".mutation-junit.xml"
+    if reuse is not None:
+        shutil.copy(reuse / data_file.name, data_file)
+        shutil.copy(reuse / junit.name, junit)
+        return _read_baseline(data_file, junit, tests, files) + (0.0,)
     (copy / "_mutation_no_autograph.py").write_text(NO_AUTOGRAPH)
     args = [f"--junitxml={junit}", *tests]
     status, seconds, output = run_pytest(pytest_command(["-p", "_mutation_no_autograph", *args], rc, data_file), copy, 3600)
@@ -254,14 +255,26 @@ def baseline(copy: Path, tests: list[str], files: list[str]) -> tuple[dict[str, 
         status, seconds, output = run_pytest(pytest_command(args, rc, data_file), copy, timeout=3600)
     if status != "passed":
         sys.exit(f"The baseline test run fails without any mutant; fix it first:\n{output}")
+    keep = ROOT / ".mutation"  # for --reuse-baseline .mutation
+    keep.mkdir(exist_ok=True)
+    for made in (data_file, junit):
+        shutil.copy(made, keep / made.name)
+    return _read_baseline(data_file, junit, tests, files) + (seconds,)
+
+
+def _read_baseline(data_file: Path, junit: Path, tests: list[str], files: list[str]) -> tuple[dict, dict]:
+    import coverage
+
     data = coverage.CoverageData(basename=str(data_file))
     data.read()
+    measured = {m.replace(os.sep, "/"): m for m in data.measured_files()}
     test_files = {module_name(t): t for t in tests}
     by_file: dict[str, dict[int, set[str]]] = {}
     for path in files:
-        contexts = data.contexts_by_lineno(str(copy / path)) or {}
+        found = [m for key, m in measured.items() if key.endswith("/" + path)]
+        contexts = (data.contexts_by_lineno(found[0]) if found else None) or {}
         by_file[path] = {line: {_node_id(c, test_files) for c in names} for line, names in contexts.items()}
-    return by_file, _durations(junit, test_files), seconds
+    return by_file, _durations(junit, test_files)
 
 
 def _durations(junit: Path, test_files: dict[str, str]) -> dict[str, float]:
@@ -297,10 +310,10 @@ class Outcome:
     killers: int = 0  # with --killers: how many mapped tests fail
 
 
-def select_tests(mutant: Mutant, lines: dict[int, set[str]], mapped: list[str], subprocess_file: bool,
+def select_tests(mutant: Mutant, lines: dict[int, set[str]], mapped: list[str], every_test: bool,
                  seconds: dict[str, float]) -> list[str] | None:
     """The tests to run for one mutant, quickest first: None if no test executes its lines."""
-    if subprocess_file:
+    if every_test:
         return mapped
     ids: set[str] = set()
     hit = False
@@ -316,7 +329,8 @@ def select_tests(mutant: Mutant, lines: dict[int, set[str]], mapped: list[str], 
 
 
 def run_mutant(mutant: Mutant, copy: Path, source: bytes, selected: list[str], mapped: list[str],
-               runner: Runner, timeout: Callable[[list[str]], float], killers: bool = False) -> tuple[str, float, int]:
+               runner: Runner, timeout: Callable[[list[str]], float], killers: bool = False,
+               confirm: bool = False) -> tuple[str, float, int]:
     mutated = mutant.apply(source)
     try:
         compile(mutated, mutant.path, "exec")
@@ -327,7 +341,7 @@ def run_mutant(mutant: Mutant, copy: Path, source: bytes, selected: list[str], m
     try:
         status, seconds = runner(selected, timeout(selected))
         files = list(dict.fromkeys(t.split("::")[0] for t in selected))
-        if status == "passed" and files != selected:  # confirm a survivor against its whole test files
+        if status == "passed" and confirm and files != selected:  # a survivor against its whole test files
             status, more = runner(files, timeout(files))
             seconds += more
         count = runner.killers(mapped, timeout(mapped)) if killers and status == "failed" else 0
@@ -398,6 +412,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--killers", action="store_true", help="also count the mapped tests that fail per killed mutant")
     parser.add_argument("--list", action="store_true", help="list the chosen mutants and their tests, run nothing")
     parser.add_argument("--out", type=Path, default=ROOT / ".mutation" / "results.json", help="results JSON")
+    parser.add_argument("--no-coverage", action="store_true",
+                        help="skip the coverage baseline: every mapped test file runs against each mutant")
+    parser.add_argument("--reuse-baseline", type=Path, metavar="DIR",
+                        help="reuse the coverage baseline an earlier run kept (in .mutation/): only while the tree is unchanged")
+    parser.add_argument("--confirm", action="store_true",
+                        help="run a survivor again against the whole files of its tests (slower, surer)")
     parser.add_argument("--no-fork", action="store_true", help="a fresh python per test run (slower)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per test run (default: 60 + 5x what its tests took in the baseline)")
     args = parser.parse_args(argv)
@@ -452,13 +472,19 @@ def main(argv: list[str] | None = None) -> int:
         untested = [path for _, path, _, tests in plan if not tests]
         if untested:
             print(f"no test file maps to: {', '.join(untested)} (every mutant there survives)")
-        by_file, durations, seconds = baseline(copy, all_tests, [p for _, p, _, _ in plan]) if all_tests else ({}, {}, 0.0)
+        by_file: dict[str, dict[int, set[str]]] | None = None
+        durations: dict[str, float] = {}
+        seconds = 0.0
+        if all_tests and not args.no_coverage:
+            by_file, durations, seconds = baseline(copy, all_tests, [p for _, p, _, _ in plan], args.reuse_baseline)
         total = sum(len(c) for _, _, c, _ in plan)
         print(f"baseline: {len(all_tests)} test files pass in {seconds:.0f} s; {total} mutants")
 
         def timeout(tests: list[str]) -> float:
             files = {t for t in tests if "::" not in t}
             spent = sum(s for n, s in durations.items() if n in tests or n.split("::")[0] in files)
+            if not durations:  # no baseline: a generous guess per test file
+                spent = 30.0 * len({t.split("::")[0] for t in tests})
             return args.timeout or 60 + 5 * spent
 
         runner = Runner(copy, fork=not args.no_fork)
@@ -469,12 +495,13 @@ def main(argv: list[str] | None = None) -> int:
                 done += 1
                 outcome = Outcome(mutant, area.name, "equivalent", mutated=mutant.mutated_line(source))
                 if mutant.id not in equivalents:
-                    selected = select_tests(mutant, by_file.get(path, {}), tests, path in area.subprocess_files, durations)
+                    no_map = by_file is None or path in area.subprocess_files
+                    selected = select_tests(mutant, (by_file or {}).get(path, {}), tests, no_map, durations)
                     if not tests or selected is None:
                         outcome.status = "uncovered"
                     else:
                         outcome.status, outcome.seconds, outcome.killers = run_mutant(
-                            mutant, copy, source, selected, tests, runner, timeout, args.killers)
+                            mutant, copy, source, selected, tests, runner, timeout, args.killers, args.confirm)
                         outcome.tests = len(selected)
                 outcomes.append(outcome)
                 caught = f", caught by {outcome.killers} tests" if args.killers and outcome.status == "killed" else ""
