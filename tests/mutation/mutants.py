@@ -56,6 +56,7 @@ class Mutant:
     replacement: str
     original_line: str  # the line as it was, stripped
     covered_lines: tuple[int, ...]  # lines whose execution means the mutant runs
+    closure_line: int | None = None  # the def line of a nested function it sits in (see run.py)
 
     def apply(self, source: bytes) -> bytes:
         return source[: self.start] + self.replacement.encode() + source[self.stop :]
@@ -128,7 +129,7 @@ def generate(path: str, source: bytes, skip_keywords: set[str] = frozenset()) ->
     offsets = _Offsets(source)
     excluded = _excluded(tree, set(skip_keywords))
     parents = _parents(tree)
-    found: list[tuple[int, int, int, str, str, tuple[int, ...]]] = []  # start, stop, line, op, repl, lines
+    found: list[tuple[int, int, int, str, str, tuple[int, ...], int | None]] = []
 
     def statement_of(node: ast.AST) -> ast.AST:
         while not isinstance(node, ast.stmt) and id(node) in parents:
@@ -139,13 +140,23 @@ def generate(path: str, source: bytes, skip_keywords: set[str] = frozenset()) ->
         stmt = statement_of(node)
         return tuple(sorted({stmt.lineno, *range(node.lineno, node.end_lineno + 1)}))
 
+    def closure_of(node: ast.AST) -> int | None:
+        """The def line of the innermost function around `node` if that function is itself
+        defined inside a function (a tf.function body, typically); else None."""
+        functions = []
+        while id(node) in parents:
+            node = parents[id(node)]
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                functions.append(node)
+        return functions[0].lineno if len(functions) >= 2 else None
+
     def no_mutate(line: int) -> bool:
         return "pragma: no mutate" in text_lines[line - 1]
 
     def add(node: ast.AST, start: int, stop: int, op: str, replacement: str, line: int | None = None) -> None:
         line = line or node.lineno
         if not no_mutate(line):
-            found.append((start, stop, line, op, replacement, lines_of(node)))
+            found.append((start, stop, line, op, replacement, lines_of(node), closure_of(node)))
 
     def token_between(left: ast.AST, right: ast.AST, token: str) -> tuple[int, int, int] | None:
         """Byte span and line of `token` in the source between two operands."""
@@ -227,10 +238,10 @@ def generate(path: str, source: bytes, skip_keywords: set[str] = frozenset()) ->
     found.sort()
     mutants: list[Mutant] = []
     seen: dict[tuple[str, str], int] = {}
-    for start, stop, line, op, replacement, lines in found:
+    for start, stop, line, op, replacement, lines, closure in found:
         original = text_lines[line - 1].strip()
         nth = seen.get((op, original), 0)
         seen[(op, original)] = nth + 1
         digest = hashlib.sha1(f"{path}|{op}|{original}|{nth}".encode()).hexdigest()[:8]
-        mutants.append(Mutant(path, digest, line, op, start, stop, replacement, original, lines))
+        mutants.append(Mutant(path, digest, line, op, start, stop, replacement, original, lines, closure))
     return mutants

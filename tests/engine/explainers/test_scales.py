@@ -44,12 +44,13 @@ def test_rise_is_the_mask_weighted_score_sum_over_n_p():
     np.testing.assert_allclose(result.heatmap[0], expected, rtol=2e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("p", [0.5, 0.2])
-def test_rise_of_a_constant_score_model_is_that_score_everywhere(p):
-    """E[M] = p, so a model that always scores c gets a map of c (not c * p) at every pixel."""
+@pytest.mark.parametrize("p, resolution", [(0.5, 4), (0.2, 4), (0.5, 1)])
+def test_rise_of_a_constant_score_model_is_that_score_everywhere(p, resolution):
+    """E[M] = p, so a model that always scores c gets a map of c (not c * p) at every pixel
+    (resolution 1: each mask is all on or all off)."""
     model = _linear_image_model((8, 8, 1), np.zeros((8, 8, 1)), 2.5)
     x = np.random.default_rng(0).uniform(size=(1, 8, 8, 1)).astype("float32")
-    result = create("rise", model, nb_samples=3000, resolution=4, probability=p, batch_size=500).explain(x, [0])
+    result = create("rise", model, nb_samples=3000, resolution=resolution, probability=p, batch_size=500).explain(x, [0])
     heat = result.heatmap[0]
     assert heat.mean() == pytest.approx(2.5, rel=0.03)
     assert np.abs(heat / 2.5 - 1).max() < 0.15
