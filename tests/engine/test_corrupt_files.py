@@ -11,6 +11,7 @@ import builtins
 import io
 import json
 import os
+import re
 import shutil
 import zipfile
 from collections.abc import Callable
@@ -193,36 +194,81 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
-def _check_outcome(path: Path) -> str:
-    """'loaded' or 'refused'; fails the test for anything but a one-line ModelLoadError."""
+# Why each refused family is refused: the reason a user reads, not only "refused" (a weaker
+# check that still refuses, e.g. a zip magic-number test instead of a zip directory check,
+# changes the reason).
+REASONS: dict[str, str] = {
+    "keras_truncated_0.0": r"not a Keras archive \(\.keras files are zip archives\)",  # one byte: no zip magic
+    "keras_truncated": r"the archive is truncated or damaged \(its zip directory is missing\)",
+    "keras_flip": r"the archive is damaged \(checksum mismatch in ",
+    "keras_zeroed": r"the archive is damaged \(checksum mismatch in ",
+    "h5_truncated": r"the HDF5 data is damaged \(OSError: .*(truncated file|ring type mismatch)",
+    "h5_flip": r"the (HDF5 data|file) is damaged \(",
+    "h5_zeroed": r"the HDF5 data is damaged \(",
+    "random_bytes": r"(not a Keras archive|the HDF5 data is damaged \(OSError: .*file signature not found)",
+    "empty": r"the file is empty \(0 bytes\)",
+    "keras_text": r"not a Keras archive",
+    "zip_without_config": r"the Keras archive has no config\.json",
+    "zip_broken_config": r"config\.json is damaged \(JSONDecodeError",
+    "zip_config_not_object": r"config\.json does not describe a model",
+    "zip_config_without_weights": r"the file is damaged or not a Keras model \(ValueError: Expected a model\.weights",
+    "zip_config_wrong_layer": r"uses custom class 'NoSuchConv', which this app cannot build",
+    "zip_config_empty_object": r"the file is damaged or not a Keras model",
+    "h5_weights_only": r"the HDF5 file holds no model config \(weights only\?\)",
+    "wrong_extension_txt": r"unsupported file type '\.txt'; expected \.keras, \.h5 or a SavedModel folder",
+    "wrong_extension_pt": r"unsupported file type '\.pt'",
+    "no_extension": r"unsupported file type '\(no extension\)'",
+    "h5_named_keras": r"the file is HDF5 .*rename it to \.h5",
+    "keras_named_h5": r"the file is a zip archive .*rename it to \.keras",
+    "folder_not_savedmodel": r"the folder is not a TensorFlow SavedModel \(no saved_model\.pb\)",
+    "savedmodel_no_pb": r"the folder is not a TensorFlow SavedModel \(no saved_model\.pb\)",
+    "savedmodel_pb": r"the SavedModel is damaged \(OSError: Cannot parse file",
+    "savedmodel_no_variables": r"the SavedModel is damaged \(",
+    "savedmodel_variables_truncated": r"the SavedModel is damaged \(",
+}
+
+
+def _reason(name: str) -> str:
+    """The expected reason of the variant itself, or of the family its name starts or ends with."""
+    keys = [k for k in REASONS if k == name or name.startswith(k + "_") or name.endswith("_" + k)]
+    assert keys, f"no expected reason for {name}"
+    return REASONS[max(keys, key=len)]
+
+
+def _check_outcome(path: Path) -> tuple[str, str]:
+    """('loaded' | 'refused', message); fails the test for anything but a one-line ModelLoadError."""
     try:
         model, desc = load_model(path)
     except ModelLoadError as exc:
         message = str(exc)
         assert path.name in message, message
         assert "\n" not in message and len(message) < 400, message
-        return "refused"
+        return "refused", message
     assert desc.n_layers >= 1 and desc.sha256
     probabilities = model.predict(np.zeros((1, 8, 8, 1), np.float32), verbose=0)
     assert probabilities.shape == (1, 3)
-    return "loaded"
+    return "loaded", ""
 
 
 def test_there_are_at_least_thirty_variants() -> None:
     assert len(VARIANTS) >= 30
     assert sum(name.startswith(("keras_truncated", "h5_truncated")) for name in VARIANTS) >= 10
     assert sum("_flip" in name for name in VARIANTS) >= 10
+    for name in VARIANTS:
+        _reason(name)  # every family says why it is refused
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_variant_loads_or_fails_cleanly(name: str, originals: dict[str, Path], tmp_path: Path) -> None:
     path = VARIANTS[name](originals, tmp_path)
-    outcome = _check_outcome(path)
+    outcome, message = _check_outcome(path)
     must_refuse = ("truncated", "random", "empty", "text", "zip_", "wrong_extension", "no_extension",
-                   "folder", "weights_only", "swapped", "no_pb")
+                   "folder", "weights_only", "swapped", "no_pb", "named")
     if any(key in name for key in must_refuse):
         assert outcome == "refused"
+    if outcome == "refused":
+        assert re.search(f"^Cannot open .*{re.escape(path.name)}: {_reason(name)}", message), message
 
 
 def test_missing_path_is_named(tmp_path: Path) -> None:

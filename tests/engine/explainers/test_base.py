@@ -188,9 +188,10 @@ def test_out_of_memory_retries_at_half_batch_size(linear_model):
 
 def test_out_of_memory_at_batch_size_one_is_an_error(linear_model):
     explainer = explainers.create("saliency", linear_model, batch_size=4)
-    fn, _ = _oom_when_larger_than(0)
+    fn, calls = _oom_when_larger_than(0)
     with pytest.raises(OutOfMemoryError, match="batch size 1"):
         explainer.run_batches(fn, 3, lambda a, b: (np.zeros((b - a, 2), "float32"),))
+    assert calls == [3, 2, 1]  # halved down to one row before giving up
 
 
 def test_one_trace_serves_every_batch_length_without_padding(linear_model):

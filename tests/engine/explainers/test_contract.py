@@ -64,6 +64,7 @@ def test_progress_monotonic_ending_at_one_and_cancel_within_one_batch(name, tiny
     seen: list[float] = []
     make(name, tiny_cnn, batch_size=2).explain(images[:3], progress=seen.append)
     assert seen and seen[-1] == 1.0 and np.all(np.diff(seen) >= 0) and 0 <= min(seen)
+    assert seen[0] < 1.0  # progress moves: it is not reported as done from the first batch on
 
     seen.clear()
     explainer = make(name, tiny_cnn, batch_size=1)
@@ -123,3 +124,14 @@ def test_multi_input_models_and_unknown_parameters_are_refused(name, two_input_m
         explainers.create(name, two_input_model)
     with pytest.raises(BadInputError, match="unknown parameter"):
         explainers.create(name, tiny_cnn, not_a_parameter=1)
+
+
+@pytest.mark.parametrize("name", ["saliency", "gradient_x_input", "guided_backprop", "gradcam", "gradcam_pp", "layercam"])
+def test_methods_that_resolve_the_predicted_class_spend_one_pass_per_case(name, tiny_cnn, images):
+    """Without targets these take the predicted class inside their one forward+backward pass:
+    no extra forward pass to find it first."""
+    explainer = make(name, tiny_cnn, batch_size=2)
+    result = explainer.explain(images[:3])
+    assert dict(explainer.evaluations) == {"gradient": 3}
+    predicted = np.argmax(tiny_cnn.predict(images[:3], verbose=0), axis=-1)
+    np.testing.assert_array_equal(result.targets, predicted)
