@@ -212,7 +212,7 @@ REASONS: dict[str, str] = {
     "zip_broken_config": r"config\.json is damaged \(JSONDecodeError",
     "zip_config_not_object": r"config\.json does not describe a model",
     "zip_config_without_weights": r"the file is damaged or not a Keras model \(ValueError: Expected a model\.weights",
-    "zip_config_wrong_layer": r"uses custom class 'NoSuchConv', which this app cannot build",
+    "zip_config_wrong_layer": r"uses custom object 'NoSuchConv', which this app cannot build",
     "zip_config_empty_object": r"the file is damaged or not a Keras model",
     "h5_weights_only": r"the HDF5 file holds no model config \(weights only\?\)",
     "wrong_extension_txt": r"unsupported file type '\.txt'; expected \.keras, \.h5 or a SavedModel folder",
@@ -222,7 +222,7 @@ REASONS: dict[str, str] = {
     "keras_named_h5": r"the file is a zip archive .*rename it to \.keras",
     "folder_not_savedmodel": r"the folder is not a TensorFlow SavedModel \(no saved_model\.pb\)",
     "savedmodel_no_pb": r"the folder is not a TensorFlow SavedModel \(no saved_model\.pb\)",
-    "savedmodel_pb": r"the SavedModel is damaged \(OSError: Cannot parse file",
+    "savedmodel_pb": r"saved_model\.pb is damaged \(DecodeError\)",
     "savedmodel_no_variables": r"the SavedModel is damaged \(",
     "savedmodel_variables_truncated": r"the SavedModel is damaged \(",
 }
