@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-CLI_VERBS = {"inspect"}
+CLI_VERBS = {"inspect", "explain", "reproduce", "verify", "keygen"}
 
 
 def main(argv: list[str] | None = None) -> int:

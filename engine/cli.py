@@ -1,4 +1,5 @@
-"""Command line: `python main.py inspect MODEL [--json] [--trust] [--verbose] [--custom-objects FILE]`.
+"""Command line: `python main.py inspect MODEL [--json] [--trust] [--verbose] [--custom-objects FILE]`;
+explain, reproduce, verify and keygen are in engine.cli_evidence.
 
 User errors (a bad, unsafe or unsupported file) print exactly one line on stderr and exit 2:
 scripts and CI jobs can rely on that. TensorFlow writes start-up chatter straight to file
@@ -34,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # argparse already printed usage and the reason
         return int(exc.code or 0)
+    if args.verb != "inspect":
+        return int(args.run(args))
     library_log = ""
     try:
         with _captured_fd2() as captured:
@@ -63,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--trust", action="store_true", help="allow unsafe deserialisation (Lambda layers)")
     inspect.add_argument("--verbose", action="store_true", help="also show TensorFlow/Keras log output")
     inspect.add_argument("--custom-objects", metavar="FILE", help="Python module defining custom layers (needs --trust)")
+    from engine.cli_evidence import add_verbs
+
+    add_verbs(verbs)
     return parser
 
 
