@@ -169,9 +169,9 @@ def explain(model: str, cases: str, methods: str, params: Sequence[str], target:
     if bad:
         raise BadInputError(f"--report {','.join(bad)}: choose html, pdf or html,pdf.")
     infos = method_infos(methods)
+    requests = [(info, _params_for(info, params, infos)) for info in infos]
     say(f"opening {Path(model).name} and {Path(cases).name}")
     ctx = open_session(model, cases, trust)
-    requests = [(info, _params_for(info, params, infos)) for info in infos]
     log = RecordLog(folder / LOG_NAME, signer=load_signer(reviewer))
     n_cases = len(ctx.workspace.dataset)
     total, done = n_cases * len(requests), 0
@@ -188,6 +188,7 @@ def explain(model: str, cases: str, methods: str, params: Sequence[str], target:
 
 def _params_for(info: Any, pairs: Sequence[str], infos: list[Any]) -> dict[str, Any]:
     """The --param values this method knows; a key no chosen method knows is an error."""
+    parse_params([p for p in pairs if "=" not in p], {})  # a pair without "=" fails here
     keys = {pair.partition("=")[0] for pair in pairs}
     unknown = sorted(k for k in keys if all(k not in other.params for other in infos))
     if unknown:

@@ -22,7 +22,6 @@ from engine.records.signing import check_signature
 
 LOG_NAMES = (LOG_NAME, ".glassbox-records.jsonl")
 REPORT_MARK = re.compile(rb"glassbox-records=([^\"<>()\r\n]+?\.jsonl)")
-REPORT_SUFFIXES = (".html", ".htm", ".pdf")
 
 
 @dataclass(frozen=True)
@@ -37,14 +36,15 @@ class _Bad(Exception):
 
 
 def verify(path: str | os.PathLike[str]) -> Verification:
-    """Verify a log (.jsonl), a report (.html/.pdf, via the log it names) or a results folder."""
+    """Verify a log (.jsonl), a results folder, or a report or other artefact (via the log that
+    names it: the one written into it, else the one in its folder)."""
     target = Path(path)
     if not target.exists():
         raise BadInputError(f"{target}: no such file or folder.")
     log = find_log(target)
     try:
         records = _check_log(log)
-        if target.suffix.lower() in REPORT_SUFFIXES:
+        if target.is_file() and target.suffix.lower() != ".jsonl":
             _check_report_named(target, log, records)
     except _Bad as bad:
         return Verification(False, 0, str(bad))
@@ -58,7 +58,7 @@ def find_log(target: Path) -> Path:
             if (target / name).is_file():
                 return target / name
         raise BadInputError(f"{target}: no record log ({' or '.join(LOG_NAMES)}) in this folder.")
-    if target.suffix.lower() in REPORT_SUFFIXES:
+    if target.suffix.lower() != ".jsonl":  # a report (or any artefact): the log it names, or its folder's
         match = REPORT_MARK.search(target.read_bytes())
         if match:
             named = Path(match.group(1).decode("utf-8", "replace"))
@@ -164,7 +164,7 @@ def _check_head(log: Path, records: list[dict[str, Any]]) -> None:
 
 
 def _check_report_named(report: Path, log: Path, records: list[dict[str, Any]]) -> None:
-    """A report is intact when a record names it (its hash was checked with the log)."""
+    """A report or artefact is intact when a record names it (its hash was checked with the log)."""
     resolved = report.resolve()
     for record in records:
         for item in record.get("artefacts") or []:
