@@ -26,7 +26,8 @@ from engine.export import npy_bytes, provenance_record
 from engine.fileio import atomic_write_bytes, atomic_write_json
 from engine.jobs import JobContext
 from engine.provenance import sha256_array, sha256_file
-from engine.records import LOG_NAME, RecordLog, artefact, new_record, read_records
+from engine.records import LOG_NAME, RecordLog, artefact, read_records
+from engine.records.results import explain_record, reproduce_spec
 from engine.records.signing import load_signer
 from engine.workspace import Workspace
 
@@ -101,46 +102,14 @@ def method_infos(names: str) -> list[Any]:
     return [known[name] for name in chosen]
 
 
-def reproduce_spec(ctx: JobContext, case: int, method: str, params: dict[str, Any], target: int | None,
+def workspace_spec(ctx: JobContext, case: int, method: str, params: dict[str, Any], target: int | None,
                    trust: bool) -> dict[str, Any]:
-    """What reproduce needs to recompute a result: files, case identity, recipe, request."""
+    """The reproduce spec of a result computed in this workspace."""
     dataset, description = ctx.workspace.dataset, ctx.workspace.description
-    return {
-        "model": str(Path(description.path).resolve()),
-        "model_sha256": description.sha256,
-        "cases": str(Path(dataset.source).resolve()),
-        "case": int(case),
-        "case_name": str(dataset.names[case]),
-        "case_sha256": str(dataset.case_hashes[case]),
-        "preprocessing": dataset.preprocessing.to_dict(),
-        "method": method,
-        "params": params,
-        "target": target,
-        "trust": bool(trust),
-    }
-
-
-def explain_record(ctx: JobContext, result: Any, spec: dict[str, Any], reviewer: str,
-                   files: list[dict[str, str]]) -> dict[str, Any]:
-    """The record of one explanation (the GUI appends the same one when a map is shown)."""
-    from engine.provenance import plain
-
-    description = ctx.workspace.description
-    return new_record(
-        "explain",
-        reviewer=reviewer,
-        model_sha256=description.sha256,
-        model_name=Path(description.path).name,
-        case_path=spec["case_name"],
-        case_sha256=spec["case_sha256"],
-        method=result.method,
-        params=result.params,
-        seed=result.seed,
-        target=spec["target"],
-        versions=(result.provenance or {}).get("versions"),
-        artefacts=files,
-        details={"maps_sha256": sha256_array(result.maps), "targets": plain(result.targets),
-                 "reproduce": plain(spec)},
+    return reproduce_spec(
+        model=description.path, model_sha256=description.sha256, cases=dataset.source, case=case,
+        case_name=str(dataset.names[case]), case_sha256=str(dataset.case_hashes[case]),
+        preprocessing=dataset.preprocessing.to_dict(), method=method, params=params, target=target, trust=trust,
     )
 
 
@@ -180,8 +149,8 @@ def explain(model: str, cases: str, methods: str, params: Sequence[str], target:
             done += 1
             say(f"[{done}/{total}] {ctx.workspace.dataset.names[case]}: {info.name}")
             result = explain_case_task(ctx, case, info.name, typed, target)
-            spec = reproduce_spec(ctx, case, info.name, dict(result.params), target, trust)
-            write_result(log, ctx, result, spec, reviewer, _stem(case, spec["case_name"], info.name))
+            spec = workspace_spec(ctx, case, info.name, dict(result.params), target, trust)
+            write_result(log, result, spec, reviewer, _stem(case, spec["case_name"], info.name))
     written = tuple(write_reports(ctx, log, folder / "report", reports, reviewer, say)) if reports else ()
     return ExplainRun(folder, log.path, total, written)
 
@@ -197,7 +166,7 @@ def _params_for(info: Any, pairs: Sequence[str], infos: list[Any]) -> dict[str, 
     return parse_params(mine, info.params)
 
 
-def write_result(log: RecordLog, ctx: JobContext, result: Any, spec: dict[str, Any], reviewer: str,
+def write_result(log: RecordLog, result: Any, spec: dict[str, Any], reviewer: str,
                  stem: str) -> dict[str, Any]:
     """<stem>.npy (the maps) and <stem>.json (provenance, reproduce spec); then the record."""
     data = npy_bytes(np.asarray(result.maps))
@@ -207,7 +176,7 @@ def write_result(log: RecordLog, ctx: JobContext, result: Any, spec: dict[str, A
                              {"reproduce": spec, "maps_file": npy.name, "command": command})
     json_path = atomic_write_json(log.folder / f"{stem}.json", meta)
     files = [artefact(npy, "maps", log.folder), artefact(json_path, "provenance", log.folder)]
-    return log.append(explain_record(ctx, result, spec, reviewer, files))
+    return log.append(explain_record(result, spec, reviewer, files))
 
 
 def write_reports(ctx: JobContext, log: RecordLog, stem: Path, formats: Sequence[str], reviewer: str,
