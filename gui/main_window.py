@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.view_errors: dict[str, str] = {}
         self.docks: dict[str, QDockWidget] = {}
         self.model_path: str | None = None
+        self.evidence: Any = None  # gui.evidence.Evidence, once the views are built
         self._build_status_bar()
         self._build_docks()
         self._build_menus()
@@ -147,6 +148,11 @@ class MainWindow(QMainWindow):
                 self.setCentralWidget(view)
             else:
                 self.docks[spec.name].setWidget(_scrollable(view))
+        from gui.evidence import Evidence
+
+        self.evidence = Evidence(self.ctx, self.views, self)
+        self.evidence.report_written.connect(lambda paths: self.status_label.setText(
+            "Wrote " + ", ".join(Path(p).name for p in paths)))
         if not self.ctx.settings.get("window_state"):
             QTimer.singleShot(0, self._size_docks)  # once the new widgets are laid out
 
@@ -190,6 +196,12 @@ class MainWindow(QMainWindow):
         custom_action = QAction("Load &custom objects…", self)
         custom_action.triggered.connect(lambda: trusting.load_custom_objects(self, self.ctx.engine, self.status_label))
         file_menu.addAction(custom_action)
+        file_menu.addSeparator()
+        for text, name in (("Export &case report…", "export_case_report"),
+                           ("Export re&view report…", "export_review_report")):
+            action = QAction(text, self)
+            action.triggered.connect(lambda _=False, name=name: self.evidence and getattr(self.evidence, name)())
+            file_menu.addAction(action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)

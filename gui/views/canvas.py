@@ -73,6 +73,7 @@ class AttributionView(QWidget):
     """See the module docstring. `result_shown(panel)` fires when a panel draws a result."""
 
     result_shown = Signal(int)
+    exported = Signal(list)  # paths written by an export (the record log lists them)
     case_shown = Signal(int)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -554,7 +555,9 @@ class AttributionView(QWidget):
         return bytes(buffer.data())
 
     def export_png(self, path: str | Path) -> Path:
-        return atomic_write_bytes(path, self.png_bytes())
+        written = atomic_write_bytes(path, self.png_bytes())
+        self.exported.emit([written])
+        return written
 
     def export_maps(self, stem: str | Path) -> list[Path]:
         """Each shown result as <stem>[_<method>]_maps.npy (+ heatmap, segments) and <stem>.json."""
@@ -568,6 +571,7 @@ class AttributionView(QWidget):
                 "model": _model_path(self.ctx),
             }
             written += export_explanation(path, panel.result, extra)
+        self.exported.emit(written)
         return written
 
     def choose_png(self) -> None:

@@ -54,6 +54,7 @@ class ReviewPanel(QWidget):
     """Verdict + note of one case, saved to a `ReviewStore`; see the module docstring."""
 
     verdict_saved = Signal(int, object)  # case index, verdict (str) or None
+    note_saved = Signal(int, str)  # case index, note
     save_failed = Signal(str)
     reviewer_changed = Signal(str)  # the name typed in the "Reviewer" field (kept in the settings)
 
@@ -198,9 +199,10 @@ class ReviewPanel(QWidget):
             return
         index, name, case_hash = self._case
         text = self.note.toPlainText()
-        self._write(lambda: self.store.set_note(
+        if self._write(lambda: self.store.set_note(
             name, case_hash, text, self.model_sha256, seen=self.seen(index), source=self._source
-        ))
+        )):
+            self.note_saved.emit(index, text)
 
     def flush(self) -> None:
         """Write a pending note now (before switching case, on focus-out, on close)."""

@@ -1,0 +1,81 @@
+"""Through the real window on the demo: maps shown, verdicts, notes and exports become records;
+File ▸ Export case report / review report write HTML + PDF (+ CSV) that verify checks."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from engine.records import read_records, verify
+from gui.main_window import MainWindow
+
+SHOTS = Path(__file__).resolve().parents[2] / "shots" / "evidence"
+REVIEWED = {3: "plausible", 10: "spurious feature", 25: "needs review", 42: "plausible", 77: "plausible"}
+
+
+def _show(qtbot, window: MainWindow, case: int, method: str) -> None:
+    canvas = window.views["attribution"]
+    canvas.explain(case, method)
+    qtbot.waitUntil(lambda: canvas.case == case and canvas.panels[canvas.active].result is not None
+                    and canvas.panels[canvas.active].result.method == method, timeout=60000)
+
+
+def _review(qtbot, window: MainWindow, case: int, verdict: str, note: str) -> None:
+    review = window.views["cases"].review
+    window.ctx.state.select_case(case)
+    qtbot.waitUntil(lambda: review._case is not None and review._case[0] == case, timeout=30000)
+    review.set_verdict(verdict)
+    review.note.setPlainText(note)
+    review.save_note()
+
+
+def _export(qtbot, window: MainWindow, export, path: Path) -> list[str]:
+    with qtbot.waitSignal(window.evidence.report_written, timeout=120000) as blocker:
+        export(str(path))
+    return blocker.args[0]
+
+
+def test_gui_records_and_reports_verify(qtbot, main_window: MainWindow, tmp_path: Path) -> None:
+    window = main_window
+    window.resize(1400, 900)
+    with qtbot.waitSignal(window.ctx.state.dataset_changed, timeout=120000):
+        window.start()
+    qtbot.waitUntil(lambda: window.evidence.log_path() is not None, timeout=30000)
+    log = window.evidence.log_path()
+
+    _show(qtbot, window, 3, "saliency")
+    _show(qtbot, window, 3, "gradcam")
+    _show(qtbot, window, 3, "saliency")  # shown again: the same result is not recorded twice
+    _review(qtbot, window, 3, "plausible", "strokes of the 3, background ignored")
+    for case, verdict in REVIEWED.items():
+        if case != 3:
+            _show(qtbot, window, case, "integrated_gradients")
+            _review(qtbot, window, case, verdict, f"case {case}: {verdict}")
+    _show(qtbot, window, 3, "saliency")  # back to the first case: its map comes from the cache
+    assert window.views["attribution"].export_maps(tmp_path / "case3")
+
+    records = read_records(log)
+    actions = [r["action"] for r in records]
+    assert actions.count("explain") == 2 + 4 and actions.count("verdict") == 5 and actions.count("note") == 5
+    assert actions[-1] == "export" and len(records[-1]["artefacts"]) >= 2
+    first = records[0]
+    assert (first["method"], first["case_path"]) == ("saliency", "case 3")
+    assert first["model_sha256"] == window.ctx.state.model.sha256 and first["details"]["reproduce"]["cases"]
+
+    case_files = _export(qtbot, window, window.evidence.export_case_report, tmp_path / "case3_report.html")
+    assert sorted(Path(p).suffix for p in case_files) == [".html", ".pdf"]
+    html = Path(case_files[0]).read_text()
+    assert "Saliency" in html and "Grad-CAM" in html and "strokes of the 3" in html
+    review_files = _export(qtbot, window, window.evidence.export_review_report, tmp_path / "review_report.html")
+    assert sorted(Path(p).suffix for p in review_files) == [".csv", ".html", ".pdf"]
+    csv_rows = Path(next(p for p in review_files if p.endswith(".csv"))).read_text().splitlines()
+    assert len(csv_rows) == 1 + len(REVIEWED)
+    assert [row.split(",")[0] for row in csv_rows[1:]] == [f"case {c}" for c in sorted(REVIEWED)]
+
+    total = len(records) + 2
+    reports = [p for p in (*case_files, *review_files) if not p.endswith(".csv")]  # a CSV names no log
+    for path in (log, *reports):
+        assert verify(path).message == f"{total} records intact"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for path in (*case_files, *review_files):
+        shutil.copy(path, SHOTS / Path(path).name)
