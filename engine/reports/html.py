@@ -16,7 +16,9 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:18px 0 8px;border-bott
 h3{font-size:14px;margin:10px 0 4px}.muted{color:#666}code,.hash{font:11px "DejaVu Sans Mono",monospace}
 table{border-collapse:collapse;margin:4px 0 10px}td,th{border:1px solid #ddd;padding:3px 7px;text-align:left;
 vertical-align:top}th{background:#f3f3f3}.facts th{width:150px}.case{page-break-before:always;break-before:page}
-.row{display:flex;gap:18px;flex-wrap:wrap}.map{width:300px;break-inside:avoid;page-break-inside:avoid}
+.row{display:flex;gap:18px;flex-wrap:wrap}.row>.facts-box{flex:1;min-width:320px}
+td code,td .hash{word-break:break-all}.map{width:300px;break-inside:avoid;page-break-inside:avoid}
+.map table{table-layout:fixed;width:300px}.map th{width:88px}
 .map img.overlay,.case img.case-image{image-rendering:pixelated;border:1px solid #bbb;width:224px}
 .bar{display:flex;justify-content:space-between;width:224px;font-size:10px}.bar img{width:224px;height:12px}
 .verdict{font-weight:bold;padding:2px 8px;border-radius:4px;background:#eee}
@@ -89,7 +91,7 @@ def _case(case: CaseInfo, page_break: bool) -> str:
     maps = "".join(_map(m) for m in case.maps) or '<p class="muted">No explanation was looked at.</p>'
     return (
         f'<section class="{"case" if page_break else "case-first"}"><h2>{_e(case_title(case))}</h2>'
-        f'<div class="row"><div>{image}</div><div>{facts}</div></div>'
+        f'<div class="row"><div>{image}</div><div class="facts-box">{facts}</div></div>'
         f'<h2>Explanations looked at</h2><div class="row">{maps}</div></section>'
     )
 

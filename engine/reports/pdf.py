@@ -101,8 +101,11 @@ def _map(pdf: _Pdf, m: MapInfo) -> None:
     pdf.set_y(max(pdf.get_y(), top + image_w + 9) + 3)
 
 
-def _case(pdf: _Pdf, case: CaseInfo) -> None:
-    pdf.add_page()
+def _case(pdf: _Pdf, case: CaseInfo, new_page: bool) -> None:
+    if new_page or pdf.get_y() > pdf.h / 2:
+        pdf.add_page()
+    else:
+        pdf.ln(4)
     pdf.heading(case_title(case))
     top, image_w = pdf.get_y(), 45.0
     if case.image_png:
@@ -134,7 +137,7 @@ def render(report: Report) -> bytes:
     pdf.set_font("Helvetica", size=8.5)
     pdf.multi_cell(0, LINE, _latin1(f"Created {report.created} by {report.exported_by} with Glassbox. Check it "
                                     f"with: python main.py verify {report.log_path}"),
-                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                   align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
     m = report.model
     pdf.heading("Model", 11)
@@ -158,11 +161,11 @@ def render(report: Report) -> bytes:
         verdicts = sorted(report.summary["verdicts"])
         pdf.set_font("Helvetica", size=9)
         counts = ", ".join(f"{v}: {n}" for v, n in sorted(report.summary["verdicts"].items()))
-        pdf.multi_cell(0, LINE, _latin1(f"{len(report.cases)} case(s). {counts}"), new_x=XPos.LMARGIN,
+        pdf.multi_cell(0, LINE, _latin1(f"{len(report.cases)} case(s). {counts}"), align="L", new_x=XPos.LMARGIN,
                        new_y=YPos.NEXT)
         pdf.ln(2)
         _counts(pdf, "Per true class", report.summary["per_class"], verdicts)
         _counts(pdf, "Per reviewer", report.summary["per_reviewer"], verdicts)
     for case in report.cases:
-        _case(pdf, case)
+        _case(pdf, case, new_page=report.kind == "review")
     return bytes(pdf.output())

@@ -77,5 +77,7 @@ def test_gui_records_and_reports_verify(qtbot, main_window: MainWindow, tmp_path
     for path in (log, *reports):
         assert verify(path).message == f"{total} records intact"
     SHOTS.mkdir(parents=True, exist_ok=True)
+    assert "Wrote review_report" in window.status_label.text()
+    window.grab().save(str(SHOTS / "window.png"))
     for path in (*case_files, *review_files):
         shutil.copy(path, SHOTS / Path(path).name)
