@@ -159,3 +159,14 @@ def test_main_py_explain_and_verify_from_a_clean_process(files, tmp_path: Path) 
     verify = subprocess.run([sys.executable, str(ROOT / "main.py"), "verify", str(tmp_path)],
                             capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert (verify.returncode, verify.stdout, verify.stderr) == (0, "2 records intact\n", "")
+
+
+def test_keygen_then_explain_signs_every_record(files, tmp_path: Path, capfd) -> None:
+    assert main(["keygen", "--reviewer", "vera"]) == 0
+    public = capfd.readouterr().out.split("public key ")[1].strip()
+    assert main(["keygen", "--reviewer", "vera"]) == 2  # never overwritten by accident
+    assert "already has a signing key" in capfd.readouterr().err
+    assert _explain(files, tmp_path, "--method", "saliency", "--reviewer", "vera") == 0
+    records = read_records(tmp_path / "records.jsonl")
+    assert [r["signature"]["public_key"] for r in records] == [public, public]
+    assert main(["verify", str(tmp_path)]) == 0
