@@ -52,19 +52,19 @@ def verify(path: str | os.PathLike[str]) -> Verification:
 
 
 def find_log(target: Path) -> Path:
-    """The log a path refers to: itself, the one in a folder, or the one a report names."""
+    """The log a path refers to: itself, the one in a folder, or for a report the one beside it
+    (a copied results folder checks its own files) or else the one written into it."""
     if target.is_dir():
         for name in LOG_NAMES:
             if (target / name).is_file():
                 return target / name
         raise BadInputError(f"{target}: no record log ({' or '.join(LOG_NAMES)}) in this folder.")
-    if target.suffix.lower() != ".jsonl":  # a report (or any artefact): the log it names, or its folder's
-        match = REPORT_MARK.search(target.read_bytes())
-        if match:
-            named = Path(match.group(1).decode("utf-8", "replace"))
-            named = named if named.is_absolute() else target.parent / named
-            if named.is_file():
-                return named
+    if target.suffix.lower() != ".jsonl":  # a report (or any artefact): its folder's log, or the one it names
+        beside = [target.parent / name for name in LOG_NAMES if (target.parent / name).is_file()]
+        match = REPORT_MARK.search(target.read_bytes()) if not beside else None
+        named = Path(match.group(1).decode("utf-8", "replace")) if match else None
+        if named is not None and named.is_file():
+            return named
         return find_log(target.parent)
     return target
 
