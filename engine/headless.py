@@ -197,6 +197,8 @@ class Reproduction:
     def line(self) -> str:
         verdict = "identical" if self.identical else "differs"
         why = f"; versions changed: {', '.join(self.versions_changed)}" if self.versions_changed else ""
+        if np.isnan(self.max_abs_diff):  # only the map's hash was recorded (shown in the GUI, not saved)
+            return f"largest absolute difference: unknown (differs: the map's SHA-256 is not the record's{why})"
         return f"largest absolute difference: {self.max_abs_diff:.6g} ({verdict}{why})"
 
 

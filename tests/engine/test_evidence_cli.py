@@ -170,3 +170,24 @@ def test_keygen_then_explain_signs_every_record(files, tmp_path: Path, capfd) ->
     records = read_records(tmp_path / "records.jsonl")
     assert [r["signature"]["public_key"] for r in records] == [public, public]
     assert main(["verify", str(tmp_path)]) == 0
+
+
+def test_a_shown_map_record_without_files_reproduces_by_its_hash(files, tmp_path: Path, capfd) -> None:
+    """The GUI records maps it shows without saving them: reproduce compares the map's SHA-256."""
+    from engine.explain_service import explain_case_task
+    from engine.headless import open_session, workspace_spec
+    from engine.records import RecordLog
+    from engine.records.results import explain_record
+
+    model, cases = files
+    ctx = open_session(str(model), str(cases), trust=False)
+    result = explain_case_task(ctx, 1, "gradient_x_input", {}, None)
+    spec = workspace_spec(ctx, 1, "gradient_x_input", dict(result.params), int(result.targets[0]), False)
+    log = RecordLog(tmp_path / "shown.jsonl")
+    good = log.append(explain_record(result, spec, "gui"))
+    forged = dict(good["details"], maps_sha256="0" * 64)
+    bad = log.append(explain_record(result, spec, "gui") | {"details": forged})
+    assert main(["reproduce", good["id"], "--log", str(log.path)]) == 0
+    assert capfd.readouterr().out == "largest absolute difference: 0 (identical)\n"
+    assert main(["reproduce", bad["id"], "--log", str(log.path)]) == 2
+    assert "unknown (differs: the map's SHA-256 is not the record's)" in capfd.readouterr().out
