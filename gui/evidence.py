@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from engine.errors import GlassboxError
 from engine.jobs import JobError
 from engine.provenance import sha256_array
 from engine.records import RecordLog, artefact, default_reviewer, log_path_for_review, new_record
 from engine.records.results import explain_record, reproduce_spec
-from engine.records.signing import load_signer
+from engine.records.signing import create_key, key_path, load_signer
 from gui.app import show_error
 from gui.context import AppContext
 
@@ -133,6 +133,21 @@ class Evidence(QObject):
         self._append(new_record("export", reviewer=self.reviewer(), model_sha256=model_sha,
                                 model_name=Path(model_path).name, case_path=name, case_sha256=case_hash,
                                 artefacts=files))
+
+    def create_signing_key(self) -> str:
+        """A new Ed25519 key for the reviewer: their records are signed from now on. Returns the public key."""
+        reviewer = self.reviewer()
+        try:
+            signer = create_key(reviewer)
+        except (OSError, GlassboxError) as exc:
+            show_error(self.window, JobError("bad_input", str(exc)), "Create signing key")
+            return ""
+        box = QMessageBox(QMessageBox.Icon.Information, "Signing key created",
+                          f"Records by {reviewer} are signed from now on.\n\nKey: {key_path(reviewer)}\n"
+                          f"Public key: {signer.public_hex}", parent=self.window)
+        box.setObjectName("signingKeyDialog")
+        box.open()
+        return signer.public_hex
 
     # ----- reports ------------------------------------------------------------------------
     def _ready(self) -> str:

@@ -198,7 +198,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(custom_action)
         file_menu.addSeparator()
         for text, name in (("Export &case report…", "export_case_report"),
-                           ("Export re&view report…", "export_review_report")):
+                           ("Export re&view report…", "export_review_report"),
+                           ("Create si&gning key…", "create_signing_key")):
             action = QAction(text, self)
             action.triggered.connect(lambda _=False, name=name: self.evidence and getattr(self.evidence, name)())
             file_menu.addAction(action)

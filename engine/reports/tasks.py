@@ -102,7 +102,7 @@ def case_report_task(ctx: JobContext, case: int, path: str, log_path: str, revie
     log = RecordLog(log_path, signer=load_signer(reviewer))
     report = build_report(ctx, "case", [int(case)], log.path, review_path, reviewer)
     written = write_report(report, _stem(path), formats, log, reviewer)
-    ctx.progress(1.0, f"Wrote {', '.join(p.name for p in written)}")
+    ctx.progress(1.0, "Report written")  # the GUI then says which files
     return [str(p) for p in written]
 
 
@@ -132,7 +132,7 @@ def review_report_task(ctx: JobContext, path: str, log_path: str, review_path: s
     log = RecordLog(log_path, signer=load_signer(reviewer))
     report = build_report(ctx, "review", cases, log.path, review_path, reviewer)
     written = write_report(report, _stem(path), formats, log, reviewer)
-    ctx.progress(1.0, f"Wrote {', '.join(p.name for p in written)}")
+    ctx.progress(1.0, "Report written")  # the GUI then says which files
     return [str(p) for p in written]
 
 

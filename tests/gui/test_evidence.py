@@ -66,7 +66,9 @@ def test_gui_records_and_reports_verify(qtbot, main_window: MainWindow, tmp_path
     assert sorted(Path(p).suffix for p in case_files) == [".html", ".pdf"]
     html = Path(case_files[0]).read_text()
     assert "Saliency" in html and "Grad-CAM" in html and "strokes of the 3" in html
+    public = window.evidence.create_signing_key()  # from now on this reviewer's records are signed
     review_files = _export(qtbot, window, window.evidence.export_review_report, tmp_path / "review_report.html")
+    assert read_records(log)[-1]["signature"]["public_key"] == public
     assert sorted(Path(p).suffix for p in review_files) == [".csv", ".html", ".pdf"]
     csv_rows = Path(next(p for p in review_files if p.endswith(".csv"))).read_text().splitlines()
     assert len(csv_rows) == 1 + len(REVIEWED)
