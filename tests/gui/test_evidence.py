@@ -49,7 +49,7 @@ def test_gui_records_and_reports_verify(qtbot, main_window: MainWindow, tmp_path
     _review(qtbot, window, 3, "plausible", "strokes of the 3, background ignored")
     for case, verdict in REVIEWED.items():
         if case != 3:
-            _show(qtbot, window, case, "integrated_gradients")
+            _show(qtbot, window, case, "gradient_x_input")
             _review(qtbot, window, case, verdict, f"case {case}: {verdict}")
     _show(qtbot, window, 3, "saliency")  # back to the first case: its map comes from the cache
     assert window.views["attribution"].export_maps(tmp_path / "case3")
