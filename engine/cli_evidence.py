@@ -37,6 +37,8 @@ def add_verbs(verbs: Any) -> None:
 
     verify = verbs.add_parser("verify", help="check a record log, a report or a results folder")
     verify.add_argument("path")
+    verify.add_argument("--key", action="append", default=[], metavar="REVIEWER=PUBLIC_KEY",
+                        help="require REVIEWER's records signed with this key (as keygen printed it)")
     verify.set_defaults(run=_verify)
 
     keygen = verbs.add_parser("keygen", help="create a reviewer's Ed25519 signing key")
@@ -112,8 +114,20 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from engine.records import verify
 
+    from engine.errors import BadInputError
+
     args.verbose = False
-    code, result = _engine(args, lambda say: verify(args.path))
+
+    def run(say: Any) -> Any:
+        keys = {}
+        for pair in args.key:
+            reviewer, sep, public = pair.partition("=")
+            if not sep or not reviewer or len(public) != 64:
+                raise BadInputError(f"--key {pair!r}: write it as REVIEWER=<64 hex digits of the public key>.")
+            keys[reviewer] = public.lower()
+        return verify(args.path, keys)
+
+    code, result = _engine(args, run)
     if result is None:
         return code
     if result.ok:

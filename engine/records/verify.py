@@ -35,15 +35,20 @@ class _Bad(Exception):
     """The first problem found; its message is the line verify prints."""
 
 
-def verify(path: str | os.PathLike[str]) -> Verification:
+def verify(path: str | os.PathLike[str], keys: dict[str, str] | None = None) -> Verification:
     """Verify a log (.jsonl), a results folder, or a report or other artefact (via the log that
-    names it: the one written into it, else the one in its folder)."""
+    names it: the one written into it, else the one in its folder).
+
+    `keys` pins reviewers' public keys (reviewer -> hex), learnt outside the log: their records
+    must then be signed with exactly that key, so even a log re-signed from its first record by
+    someone else's key fails. Without it, a reviewer's first signed record sets their key.
+    """
     target = Path(path)
     if not target.exists():
         raise BadInputError(f"{target}: no such file or folder.")
     log = find_log(target)
     try:
-        records = _check_log(log)
+        records = _check_log(log, dict(keys or {}))
         if target.is_file() and target.suffix.lower() != ".jsonl":
             _check_report_named(target, log, records)
     except _Bad as bad:
@@ -96,10 +101,11 @@ def _parse(log: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _check_log(log: Path) -> list[dict[str, Any]]:
+def _check_log(log: Path, pinned: dict[str, str]) -> list[dict[str, Any]]:
     records = _parse(log)
     seqs = [r.get("seq") for r in records]
-    keys: dict[str, tuple[str, int]] = {}  # reviewer -> (public key, first record signed with it)
+    # reviewer -> (public key, the record that set it; 0: pinned by the caller)
+    keys: dict[str, tuple[str, int]] = {reviewer: (public, 0) for reviewer, public in pinned.items()}
     previous = GENESIS
     for position, record in enumerate(records, start=1):
         where = _label(record, position)
@@ -124,16 +130,18 @@ def _check_signature(record: dict[str, Any], where: str, position: int, keys: di
     known = keys.get(reviewer)
     if signature is None:
         if known:
-            raise _Bad(f"{where}: unsigned, but {reviewer} signed record {known[1]}")
+            raise _Bad(f"{where}: unsigned, but {reviewer} signs (key {_origin(known)})")
         return
     if not check_signature(record):
         raise _Bad(f"{where}: bad signature (the record or its signature was changed)")
     public = str(signature.get("public_key", ""))
     if known and known[0] != public:
-        raise _Bad(
-            f"{where}: signed with another key ({public[:16]}…), not {reviewer}'s key of record {known[1]}"
-        )
+        raise _Bad(f"{where}: signed with another key ({public[:16]}…), not {reviewer}'s key {_origin(known)}")
     keys.setdefault(reviewer, (public, position))
+
+
+def _origin(known: tuple[str, int]) -> str:
+    return "given with --key" if known[1] == 0 else f"of record {known[1]}"
 
 
 def _check_artefacts(record: dict[str, Any], where: str, base: Path) -> None:

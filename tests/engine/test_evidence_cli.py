@@ -168,7 +168,10 @@ def test_keygen_then_explain_signs_every_record(files, tmp_path: Path, capfd) ->
     assert _explain(files, tmp_path, "--method", "saliency", "--reviewer", "vera") == 0
     records = read_records(tmp_path / "records.jsonl")
     assert [r["signature"]["public_key"] for r in records] == [public, public]
-    assert main(["verify", str(tmp_path)]) == 0
+    assert main(["verify", str(tmp_path), "--key", f"vera={public}"]) == 0
+    assert main(["verify", str(tmp_path), "--key", f"vera={'ab' * 32}"]) == 2
+    assert "not vera's key given with --key" in capfd.readouterr().err
+    assert main(["verify", str(tmp_path), "--key", "vera"]) == 2
 
 
 def test_a_shown_map_record_without_files_reproduces_by_its_hash(files, tmp_path: Path, capfd) -> None:

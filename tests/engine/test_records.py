@@ -168,7 +168,7 @@ TAMPERING = [  # (what, how, signed log?, first bad record, words in the reason)
     ("head file deleted", delete_head, False, 7, "head file"),
     ("signature from another key", resign_other_key, True, 6, "another key"),
     ("edited and rehashed in a signed log", rehash_signed, True, 5, "bad signature"),
-    ("signature stripped", strip_signature, True, 3, "unsigned, but alice signed record 1"),
+    ("signature stripped", strip_signature, True, 3, "unsigned, but alice signs (key of record 1)"),
 ]
 
 
@@ -184,6 +184,26 @@ def test_tampering_is_detected_naming_the_record(
     assert result.message.startswith(f"record {bad}:") or result.message.startswith(f"record {bad} (id ")
     assert reason in result.message
     assert "\n" not in result.message
+
+
+def test_a_log_re_signed_throughout_by_another_key_fails_only_against_a_pinned_key(tmp_path: Path) -> None:
+    log = build_folder(tmp_path, signed=True)
+    alice = load_signer("alice").public_hex
+    mallory = create_key("mallory")
+    lines, previous = [], "0" * 64
+    for line in _lines(log):  # rewrite every record: new verdict, new chain, mallory's signature
+        record = json.loads(line)
+        if record["action"] == "verdict":
+            record["details"] = {"verdict": "spurious feature"}
+        record["prev_sha256"] = previous
+        record["sha256"] = previous = record_hash(record)
+        record["signature"] = mallory.sign(record)
+        lines.append(canonical(record))
+    _write_lines(log, lines)
+    head_path(log).write_text(json.dumps({"count": len(lines), "sha256": previous}))
+    assert verify(tmp_path).ok  # nothing inside the log can tell
+    pinned = verify(tmp_path, keys={"alice": alice})
+    assert pinned.message.startswith("record 1 (id ") and "not alice's key given with --key" in pinned.message
 
 
 def test_report_path_verifies_through_the_log_it_names(tmp_path: Path) -> None:
