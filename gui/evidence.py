@@ -23,9 +23,9 @@ from engine.records.results import explain_record, reproduce_spec
 from engine.records.signing import create_key, key_path, load_signer
 from gui.app import show_error
 from gui.context import AppContext
+from gui.views.cases import SETTINGS_REVIEWER  # the name typed in the review panel's Reviewer field
 
 JOB_KEY = "evidence.report"
-SETTINGS_REVIEWER = "reviewer"
 
 
 class Evidence(QObject):

@@ -142,8 +142,11 @@ def gather_case(ctx: JobContext, case: int, records: list[dict[str, Any]], revie
 
 
 def _reviewer(review: Any, verdicts: list[dict[str, Any]]) -> str:
-    named = getattr(review, "reviewer", "") if review is not None else ""
-    return named or (verdicts[-1].get("reviewer", "") if verdicts else "")
+    """Who gave the verdict: the review file's latest event (name, else OS user), else the log."""
+    for event in reversed(getattr(review, "history", ()) or ()):
+        if event.get("kind") == "verdict" and (event.get("reviewer") or event.get("os_user")):
+            return str(event.get("reviewer") or event.get("os_user"))
+    return verdicts[-1].get("reviewer", "") if verdicts else ""
 
 
 def _maps(ctx: JobContext, case: int, mine: list[dict[str, Any]], image: np.ndarray | None, log_path: str) -> list[MapInfo]:
