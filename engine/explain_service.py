@@ -33,7 +33,7 @@ from engine.provenance import plain, sha256_array
 CACHE_KEY = "explain_service.results"
 CACHE_SIZE = 48  # a 224x224x3 result is ~0.8 MB: the cache stays well under 100 MB
 DISK_ENTRIES = 512  # on-disk results kept (least recently used pruned): a few hundred MB at most
-DISK_VERSION = 1
+DISK_VERSION = 2  # 2: results carry their warnings
 ARRAYS = ("maps", "heatmap", "targets", "completeness_gap", "segments")
 
 
@@ -224,6 +224,7 @@ def _disk_save(path: Path, result: Any) -> None:
         "seed": result.seed,
         "elapsed": result.elapsed,
         "provenance": plain(result.provenance),
+        "warnings": list(result.warnings),
     }
     arrays = {name: np.asarray(getattr(result, name)) for name in ARRAYS if getattr(result, name) is not None}
     buffer = io.BytesIO()
@@ -240,6 +241,7 @@ def _disk_load(path: Path) -> Explanation | None:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
         meta = json.loads(str(arrays.pop("meta")))
+        meta["warnings"] = tuple(meta.get("warnings", ()))
         os.utime(path)  # most recently used: pruned last
         return Explanation(**meta, **{name: arrays.get(name) for name in ARRAYS})
     except (OSError, ValueError, KeyError, TypeError):
