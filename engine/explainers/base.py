@@ -399,7 +399,9 @@ class Explainer:
         """The method's own caveats, then the general ones (engine.explainers.caveats)."""
         probs = caveats.probabilities(outputs, are_logits=self._forward.logits)
         resolved = np.where(targets < 0, np.argmax(outputs, axis=-1), targets)
-        scores = outputs[np.arange(len(outputs)), np.minimum(resolved, outputs.shape[1] - 1)]
+        rows, column = np.arange(len(outputs)), np.minimum(resolved, outputs.shape[1] - 1)
+        # a logit near 0 says little: the map is weighed against the larger of score and probability
+        scores = np.maximum(np.abs(outputs[rows, column]), probs[rows, np.minimum(resolved, probs.shape[1] - 1)])
         return tuple([*own, *caveats.output_warnings(probs), *caveats.map_warnings(maps, scores, f"The {self.title}")])
 
     # -------------------------------------------------------------------- evaluation helpers

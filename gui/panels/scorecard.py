@@ -15,13 +15,16 @@ from typing import Any
 
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from gui.panels.region import RegionTool
 from gui.widgets.sparkline import Sparkline
 
 TASKS = "engine.scorecard_service"
 FAST = ("deletion", "insertion", "sparseness")
 SANITY, STABILITY = ("randomisation",), ("max_sensitivity",)
 ROWS = (("deletion", "Deletion AUC"), ("insertion", "Insertion AUC"), ("randomisation", "Sanity"),
-        ("max_sensitivity", "Stability"), ("sparseness", "Sparseness"))
+        ("max_sensitivity", "Stability"), ("sparseness", "Sparseness"), ("region", "Region"))
+REGION_MEANING = ("Pointing game (is the map's peak inside the reviewer's box?) and the share of the map's "
+                  "positive mass inside it: where the reviewer says the evidence is.")
 WARNING_STYLE = "color: #b34700; font-weight: 600;"
 
 
@@ -69,7 +72,8 @@ class MapCard(QGroupBox):
         layout.addLayout(buttons)
         self.show_scores("", (), {})
 
-    def show_scores(self, title: str, warnings: tuple[str, ...], scores: dict[str, Any], busy: str = "") -> None:
+    def show_scores(self, title: str, warnings: tuple[str, ...], scores: dict[str, Any], busy: str = "",
+                    region: Any = None) -> None:
         self.setTitle(title or "No map yet")
         self.warnings.setText("\n".join(f"⚠ {w}" for w in warnings))
         self.warnings.setVisible(bool(warnings))
@@ -77,6 +81,10 @@ class MapCard(QGroupBox):
             label.setText(_format(scores.get(name)) if name in scores else ("…" if busy and name in busy else "—"))
         for name, line in self.curves.items():
             line.set_curve(getattr(scores.get(name), "curve", None))
+        self.values["region"].setText(
+            "draw one with 'Region of interest'" if region is None else
+            f"peak {'inside' if region.pointing_hit else 'outside'}, {100 * region.mass_inside:.0f}% of mass inside"
+        )
 
 
 def _format(score: Any) -> str:
@@ -100,8 +108,18 @@ class ScorecardPanel(QWidget):
         self.scores: dict[tuple, dict[str, Any]] = {}  # map request -> metric -> MetricScore
         self.busy: dict[int, str] = {}
         self.cards: list[MapCard] = []
+        self.region = RegionTool(view)
+        self.region.changed.connect(self.refresh)
+        self.region_button = QPushButton("Region of\ninterest")
+        self.region_button.setObjectName("regionButton")
+        self.region_button.setCheckable(True)
+        self.region_button.setToolTip("Draw a box where the evidence should be; each map is scored against it "
+                                      "and the box is stored with the case's review.")
+        self.region_button.toggled.connect(self.region.set_enabled)
         self.layout_ = QHBoxLayout(self)  # cards side by side, one under each column of maps
         self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.layout_.addWidget(self.region_button)
+        ctx.state.case_selected.connect(lambda _c: self.region_button.setChecked(False))
         view.result_shown.connect(self._on_result_shown)
         ctx.state.model_changed.connect(lambda _d: self.scores.clear())
         ctx.engine.submit("scorecard.metrics", f"{TASKS}:metrics_info_task", on_result=self._on_metrics)
@@ -110,6 +128,7 @@ class ScorecardPanel(QWidget):
         for info in infos:
             direction = "lower is better" if info["better"] == "lower" else "higher is better"
             self.meanings[info["name"]] = f"{info['description']} ({direction})"
+        self.meanings["region"] = REGION_MEANING
         for card in self.cards:
             for name, label in card.values.items():
                 label.setToolTip(self.meanings.get(name, ""))
@@ -117,7 +136,12 @@ class ScorecardPanel(QWidget):
 
     def record(self, panel: Any) -> dict[str, Any]:
         """The panel's scores as JSON-ready data, for the export beside its map."""
-        return {name: score.as_record() for name, score in self.scores.get(panel.request, {}).items()}
+        record = {name: score.as_record() for name, score in self.scores.get(panel.request, {}).items()}
+        region = self.region.scores(panel)
+        if region is not None:
+            record["region"] = {"box_top_left_bottom_right": list(region.box), "pointing_hit": region.pointing_hit,
+                                "mass_inside": region.mass_inside}
+        return record
 
     def refresh(self) -> None:
         """One card per canvas panel, each showing its map's cached scores."""
@@ -136,7 +160,8 @@ class ScorecardPanel(QWidget):
             result = panel.result
             title = self.view.method_panel.title(panel.method) if result is not None else ""
             warnings = tuple(getattr(result, "warnings", ()) or ())
-            card.show_scores(title, warnings, self.scores.get(panel.request, {}), self.busy.get(index, ""))
+            card.show_scores(title, warnings, self.scores.get(panel.request, {}), self.busy.get(index, ""),
+                             self.region.scores(panel))
             for button in (card.score_button, card.sanity_button, card.stability_button):
                 button.setEnabled(result is not None)
 
@@ -165,6 +190,8 @@ class ScorecardPanel(QWidget):
         )
 
     def _on_result_shown(self, index: int) -> None:
+        if len(self.region.rois) != len(self.view.canvases):
+            self.region.sync()
         self.refresh()
         panel = self.view.panels[index] if index < len(self.view.panels) else None
         if panel is not None and panel.method in self.fast_methods:

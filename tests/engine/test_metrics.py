@@ -196,3 +196,20 @@ def test_sparseness_is_the_gini_index(linear_model) -> None:
     maps[2, 0, 0] = -5.0  # one pixel holds everything: (n - 1) / n
     scores = create("sparseness", linear_model).evaluate(x, maps).scores
     np.testing.assert_allclose(scores, [0.0, 0.0, 63 / 64])
+
+
+def test_region_scores_point_and_weigh_the_map_inside_the_box() -> None:
+    from engine.metrics.region import region_scores
+
+    heat = np.zeros((8, 8))
+    heat[2, 3], heat[6, 6] = 3.0, 1.0
+    inside = region_scores(heat, (1, 2, 4, 5), (8, 8))
+    assert inside.pointing_hit and inside.mass_inside == pytest.approx(0.75)
+    outside = region_scores(heat, (5, 5, 8, 8), (8, 8))
+    assert not outside.pointing_hit and outside.mass_inside == pytest.approx(0.25)
+    coarse = np.zeros((4, 4))
+    coarse[1, 1], coarse[3, 3] = 2.0, 2.0  # a (4, 4) map of an (8, 8) image: the box is its top-left quarter
+    scores = region_scores(coarse, (0, 0, 4, 4), (8, 8))
+    assert scores.pointing_hit and scores.mass_inside == pytest.approx(0.5)
+    with pytest.raises(BadInputError, match="does not overlap"):
+        region_scores(heat, (9, 9, 12, 12), (8, 8))
