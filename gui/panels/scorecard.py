@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from gui.panels.region import RegionTool
 from gui.widgets.sparkline import Sparkline
@@ -34,6 +34,7 @@ class MapCard(QGroupBox):
     def __init__(self, meanings: dict[str, str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("scorecardCard")
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)  # never squeezed
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         self.warnings = QLabel()
@@ -75,7 +76,9 @@ class MapCard(QGroupBox):
     def show_scores(self, title: str, warnings: tuple[str, ...], scores: dict[str, Any], busy: str = "",
                     region: Any = None) -> None:
         self.setTitle(title or "No map yet")
-        self.warnings.setText("\n".join(f"⚠ {w}" for w in warnings))
+        # the headline of each warning (before its colon) on the card, every full sentence on hover
+        self.warnings.setText("\n".join(f"⚠ {w.split(': ', 1)[0]}" for w in warnings))
+        self.warnings.setToolTip("\n\n".join(warnings))
         self.warnings.setVisible(bool(warnings))
         for name, label in self.values.items():
             label.setText(_format(scores.get(name)) if name in scores else ("…" if busy and name in busy else "—"))
