@@ -167,6 +167,7 @@ class ScorecardPanel(QWidget):
                              self.region.scores(panel))
             for button in (card.score_button, card.sanity_button, card.stability_button):
                 button.setEnabled(result is not None)
+        self.setMinimumHeight(self.sizeHint().height())  # the maps shrink first, the cards never overlap
 
     def run(self, index: int, names: tuple[str, ...]) -> None:
         """Score panel `index`'s map with `names` (cached scores are not asked for again)."""
