@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from engine import explainers
+from engine.explainers import caveats
 from engine.errors import BadInputError
 from engine.explainers.result import Explanation
 from engine.fileio import atomic_write_bytes, cache_dir as fileio_cache_dir
@@ -131,7 +132,12 @@ def explain_case_task(
         "dataset_hash": getattr(dataset, "hash", ""),
         **(dataset.case_provenance(case) if hasattr(dataset, "case_provenance") else {}),
     }
-    result = dataclasses.replace(result, provenance=provenance)
+    top = top_predictions_task(ctx, case, k=10**9)  # every class: is the output near uniform?
+    target_prob = top.probabilities[top.classes == int(result.targets[0])]
+    warnings = caveats.add_output_warnings(
+        result.warnings, top.probabilities[None], target_prob, result.maps, f"The {info.title}"
+    )
+    result = dataclasses.replace(result, provenance=provenance, warnings=warnings)
     if disk_path:
         _disk_save(disk_path, result)
     return _remember(cache, key, result)

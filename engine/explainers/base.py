@@ -338,11 +338,12 @@ class Explainer:
         self.evaluations = Counter()
         try:
             wanted = self._check_targets(targets, len(x))
-            outputs = self.outputs(x, span=(0.0, 0.0))  # for the targets and the warnings
+            outputs = None  # the warnings read them only where they were needed anyway (no extra pass)
             if wanted is None:
                 if self.resolves_targets:
                     wanted = np.full(len(x), -1, dtype=np.int64)
                 else:
+                    outputs = self.outputs(x, span=(0.0, 0.0))
                     wanted = np.argmax(outputs, axis=-1).astype(np.int64)
             result = self.compute(x, wanted)
             maps, extras = result if isinstance(result, tuple) else (result, {})
@@ -395,8 +396,14 @@ class Explainer:
                 f"memory budget of {limits.human(budget)} ({limits.BUDGET_ENV}); lower the samples or batch size."
             )
 
-    def _warnings(self, outputs: np.ndarray, maps: np.ndarray, targets: np.ndarray, own: Sequence[str]) -> tuple[str, ...]:
-        """The method's own caveats, then the general ones (engine.explainers.caveats)."""
+    def _warnings(self, outputs: np.ndarray | None, maps: np.ndarray, targets: np.ndarray, own: Sequence[str]) -> tuple[str, ...]:
+        """The method's own caveats, then the general ones (engine.explainers.caveats).
+
+        Without the outputs (targets given, or resolved inside the method's own pass) only the
+        map's own checks run; `caveats.add_output_warnings` completes them (explain_service does).
+        """
+        if outputs is None:
+            return tuple([*own, *caveats.map_warnings(maps, None, f"The {self.title}")])
         probs = caveats.probabilities(outputs, are_logits=self._forward.logits)
         resolved = np.where(targets < 0, np.argmax(outputs, axis=-1), targets)
         rows, column = np.arange(len(outputs)), np.minimum(resolved, outputs.shape[1] - 1)

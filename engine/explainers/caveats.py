@@ -42,8 +42,9 @@ def output_warnings(probs: np.ndarray) -> list[str]:
     return []
 
 
-def map_warnings(maps: np.ndarray, scores: np.ndarray, title: str = "The") -> list[str]:
-    """Warn when a case's map is all zero, constant, or negligible against the target's output."""
+def map_warnings(maps: np.ndarray, scores: np.ndarray | None, title: str = "The") -> list[str]:
+    """Warn when a case's map is all zero, constant, or negligible against the target's output
+    (that last check needs `scores`: per case the larger of |score| and the class probability)."""
     flat = np.abs(np.asarray(maps, dtype=np.float64).reshape(len(maps), -1))
     largest = flat.max(axis=1)
     spread = np.ptp(np.asarray(maps, dtype=np.float64).reshape(len(maps), -1), axis=1)
@@ -51,6 +52,8 @@ def map_warnings(maps: np.ndarray, scores: np.ndarray, title: str = "The") -> li
         return [f"{title} map is all zero: the method found nothing for this class, so it shows no evidence at all."]
     if np.any(spread == 0):
         return [f"{title} map is constant: every pixel gets the same value, so it says nothing about where the evidence is."]
+    if scores is None:
+        return []
     scale = np.maximum(np.abs(np.asarray(scores, dtype=np.float64)), 1e-30)
     if np.any(largest < NEGLIGIBLE * scale):
         ratio = float(np.min(largest / scale))
@@ -59,3 +62,15 @@ def map_warnings(maps: np.ndarray, scores: np.ndarray, title: str = "The") -> li
             "so its pattern is rounding noise, not evidence."
         ]
     return []
+
+
+def add_output_warnings(warnings: tuple[str, ...], probs: np.ndarray, target_probs: np.ndarray,
+                        maps: np.ndarray, title: str) -> tuple[str, ...]:
+    """`warnings` plus the output-based ones, for a result explained without its outputs at hand.
+
+    probs: (N, K) class probabilities of the cases; target_probs: (N,) the explained class's.
+    A sentence whose headline (the words before its colon) is already there is not repeated.
+    """
+    seen = {w.split(": ", 1)[0].split(" (", 1)[0] for w in warnings}
+    extra = [*output_warnings(probs), *map_warnings(maps, target_probs, title)]
+    return tuple([*warnings, *(w for w in extra if w.split(": ", 1)[0].split(" (", 1)[0] not in seen)])
