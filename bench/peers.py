@@ -27,6 +27,8 @@ with it, install it beside the venv without its dependencies and put that direct
         cycler fonttools kiwisolver pyparsing python-dateutil
     PYTHONPATH=/tmp/xplique-site .venv/bin/python bench/peers.py
     .venv/bin/python bench/peers.py --models demo --methods gradcam,occlusion --repeats 3
+    PYTHONPATH=/tmp/xplique-site .venv/bin/python bench/peers.py --models mobilenet --methods rise \
+        --size 160 --rise-samples 256                  # the RISE comparison of issue 11
 """
 
 from __future__ import annotations
@@ -65,14 +67,17 @@ def demo(cases: int) -> tuple[keras.Model, np.ndarray]:
     return model, data["x"][test].astype("float32") / 255.0
 
 
-def mobilenet(cases: int) -> tuple[keras.Model, np.ndarray]:
+def mobilenet(cases: int, size: int = 224) -> tuple[keras.Model, np.ndarray]:
     from skimage import data, transform
 
     keras.utils.set_random_seed(0)
-    model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3), classifier_activation=None)
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(size, size, 3), classifier_activation=None)
     images = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket()][:cases]
-    x = np.stack([transform.resize(i, (224, 224), anti_aliasing=True) for i in images]) * 2.0 - 1.0
+    x = np.stack([transform.resize(i, (size, size), anti_aliasing=True) for i in images]) * 2.0 - 1.0
     return model, x.astype("float32")
+
+
+RISE_SAMPLES = {"demo": 2000, "mobilenet": 500}  # --rise-samples overrides
 
 
 def settings(label: str, model: keras.Model) -> dict[str, dict]:
@@ -84,7 +89,7 @@ def settings(label: str, model: keras.Model) -> dict[str, dict]:
         "layercam": {"layer": last_spatial_layer(model)},
         "scorecam": {"layer": last_spatial_layer(model)},
         "occlusion": {"patch_size": 4 if small else 16, "stride": 4 if small else 16, "fill_value": 0.0},
-        "rise": {"nb_samples": 2000 if small else 500, "resolution": 7, "probability": 0.5},
+        "rise": {"nb_samples": RISE_SAMPLES[label], "resolution": 7, "probability": 0.5},
         "lime": {"nb_samples": 500 if small else 256, "n_segments": 25 if small else 50, "kernel_width": 0.25},
         "kernel_shap": {"nb_samples": 500 if small else 256, "n_segments": 25 if small else 50},
     }
@@ -281,7 +286,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", default="", help="comma-separated (default: every method a peer offers)")
     parser.add_argument("--cases", type=int, default=0, help="cases per model (default 8 demo / 1 MobileNet)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per tool and method")
+    parser.add_argument("--size", type=int, default=224, help="MobileNetV2 input size")
+    parser.add_argument("--rise-samples", type=int, default=0, help="RISE masks on both models")
     args = parser.parse_args(argv)
+    if args.rise_samples:
+        RISE_SAMPLES.update(demo=args.rise_samples, mobilenet=args.rise_samples)
 
     shared = ["gradcam", "gradcam_pp", "layercam", "scorecam", "occlusion", "rise", "lime", "kernel_shap"]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] or shared
@@ -303,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     for label in [m.strip() for m in args.models.split(",") if m.strip()]:
         if label not in ("demo", "mobilenet"):
             parser.error(f"unknown model {label!r} (demo, mobilenet)")
-        model, x = demo(args.cases or 8) if label == "demo" else mobilenet(args.cases or 1)
+        model, x = demo(args.cases or 8) if label == "demo" else mobilenet(args.cases or 1, args.size)
         print(f"{label}: {len(x)} cases of shape {x.shape[1:]}", flush=True)
         rows += compare(label, model, x, methods, peers, args.repeats)
     print()

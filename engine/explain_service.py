@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from engine import explainers
+from engine.explainers import caveats
 from engine.errors import BadInputError
 from engine.explainers.result import Explanation
 from engine.fileio import atomic_write_bytes, cache_dir as fileio_cache_dir
@@ -33,7 +34,7 @@ from engine.provenance import plain, sha256_array
 CACHE_KEY = "explain_service.results"
 CACHE_SIZE = 48  # a 224x224x3 result is ~0.8 MB: the cache stays well under 100 MB
 DISK_ENTRIES = 512  # on-disk results kept (least recently used pruned): a few hundred MB at most
-DISK_VERSION = 1
+DISK_VERSION = 2  # 2: results carry their warnings
 ARRAYS = ("maps", "heatmap", "targets", "completeness_gap", "segments")
 
 
@@ -131,7 +132,12 @@ def explain_case_task(
         "dataset_hash": getattr(dataset, "hash", ""),
         **(dataset.case_provenance(case) if hasattr(dataset, "case_provenance") else {}),
     }
-    result = dataclasses.replace(result, provenance=provenance)
+    top = top_predictions_task(ctx, case, k=10**9)  # every class: is the output near uniform?
+    target_prob = top.probabilities[top.classes == int(result.targets[0])]
+    warnings = caveats.add_output_warnings(
+        result.warnings, top.probabilities[None], target_prob, result.maps, f"The {info.title}"
+    )
+    result = dataclasses.replace(result, provenance=provenance, warnings=warnings)
     if disk_path:
         _disk_save(disk_path, result)
     return _remember(cache, key, result)
@@ -224,6 +230,7 @@ def _disk_save(path: Path, result: Any) -> None:
         "seed": result.seed,
         "elapsed": result.elapsed,
         "provenance": plain(result.provenance),
+        "warnings": list(result.warnings),
     }
     arrays = {name: np.asarray(getattr(result, name)) for name in ARRAYS if getattr(result, name) is not None}
     buffer = io.BytesIO()
@@ -240,6 +247,7 @@ def _disk_load(path: Path) -> Explanation | None:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
         meta = json.loads(str(arrays.pop("meta")))
+        meta["warnings"] = tuple(meta.get("warnings", ()))
         os.utime(path)  # most recently used: pruned last
         return Explanation(**meta, **{name: arrays.get(name) for name in ARRAYS})
     except (OSError, ValueError, KeyError, TypeError):

@@ -49,7 +49,7 @@ FORMAT = "glassbox-review"
 VERSION = 2
 MAX_BYTES = 256 << 20
 MAX_DEPTH = 32  # an entry nested deeper than this is not one we wrote
-KINDS = ("verdict", "note")
+KINDS = ("verdict", "note", "region")
 EVENT_FIELDS = {"id": str, "kind": str, "time": str, "os_user": str, "reviewer": str, "model_sha256": str}
 
 try:  # POSIX advisory locks; where they are missing a single instance is assumed
@@ -68,6 +68,7 @@ class Review:
     updated: str  # ISO 8601 UTC of the latest event
     history: tuple[dict[str, Any], ...] = ()
     case_hash: str = ""
+    region: dict[str, Any] | None = None  # the latest region of interest (box and per-map scores)
 
 
 def default_review_path(source: str | os.PathLike[str], fallback_dir: Path | None = None) -> Path:
@@ -120,6 +121,8 @@ def _check_event(event: Any) -> dict[str, Any]:
         raise ValueError(f"unknown verdict {value!r}")
     if event["kind"] == "note" and not isinstance(value, str):
         raise ValueError("a note is not text")
+    if event["kind"] == "region" and value is not None and not isinstance(value, dict):
+        raise ValueError("a region is not an object")
     if event.get("seen") is not None and not isinstance(event["seen"], dict):
         raise ValueError("'seen' is not an object")
     return event
@@ -194,8 +197,9 @@ class ReviewStore:
         ordered = _ordered(events)
         verdict = next((e["value"] for e in reversed(ordered) if e["kind"] == "verdict"), None)
         note = next((e["value"] for e in reversed(ordered) if e["kind"] == "note"), "")
+        region = next((e["value"] for e in reversed(ordered) if e["kind"] == "region"), None)
         last = ordered[-1]
-        return Review(verdict, note, last.get("model_sha256", ""), last["time"], tuple(ordered), case_hash)
+        return Review(verdict, note, last.get("model_sha256", ""), last["time"], tuple(ordered), case_hash, region)
 
     # ----- writing ----------------------------------------------------------------------------
     def set_verdict(self, name: str, case_hash: str, verdict: str | None, model_sha256: str = "",
@@ -207,6 +211,11 @@ class ReviewStore:
     def set_note(self, name: str, case_hash: str, note: str, model_sha256: str = "",
                  seen: dict[str, Any] | None = None, source: str | None = None) -> Review:
         return self._append(name, case_hash, "note", str(note), model_sha256, seen, source)
+
+    def set_region(self, name: str, case_hash: str, region: dict[str, Any] | None, model_sha256: str = "",
+                   source: str | None = None) -> Review:
+        """The reviewer's region of interest and each map's pointing game / mass inside it (an event)."""
+        return self._append(name, case_hash, "region", region, model_sha256, None, source)
 
     def merge_from(self, other: ReviewStore) -> None:
         """Take every event of `other` (e.g. the previous file when the user picks a new one)."""
@@ -229,7 +238,7 @@ class ReviewStore:
         with self._locked():
             self._merge_from_disk()  # another instance may have written since we last looked
             current = self.get(name, case_hash)
-            if current is not None and (current.verdict if kind == "verdict" else current.note) == value:
+            if current is not None and getattr(current, kind) == value:
                 return current  # nothing changed: no write
             if current is None and kind == "note" and value == "":
                 return Review(None, "", model_sha256, "", (), case_hash)

@@ -17,6 +17,9 @@ class AppState(QObject):
     dataset_changed = Signal(object)  # dataset summary published by the case browser
     case_selected = Signal(int)  # index of the case in the open dataset
     explain_requested = Signal(int, str)  # case index, method name: "open this case in the canvas"
+    cases_chosen = Signal(object)  # int array: several cases picked (embedding selection)
+    region_drawn = Signal(int, object)  # case, {"box_top_left_bottom_right", "maps"} or None (removed)
+    methods_ranked = Signal(object, bool)  # method names best first (benchmark); True: show them now
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

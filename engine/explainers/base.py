@@ -60,6 +60,7 @@ import numpy as np
 import tensorflow as tf
 
 from engine import limits, provenance
+from engine.explainers import caveats
 from engine.errors import BadInputError, Cancelled, NotSupportedError, NumericalError, OutOfMemoryError
 from engine.explainers.result import Explanation, MethodInfo
 
@@ -121,6 +122,7 @@ class Forward:
             units = int(model.outputs[0].shape[-1]) if _has_outputs(model) else 2
             self.post = "sigmoid" if units == 1 else "softmax"
         self.key = (strip, self.post)
+        self.logits = strip or (activation is None and self.post is None)  # outputs are pre-activation
 
     @property
     def model(self) -> Any:
@@ -336,17 +338,20 @@ class Explainer:
         self.evaluations = Counter()
         try:
             wanted = self._check_targets(targets, len(x))
+            outputs = None  # the warnings read them only where they were needed anyway (no extra pass)
             if wanted is None:
                 if self.resolves_targets:
                     wanted = np.full(len(x), -1, dtype=np.int64)
                 else:
-                    wanted = np.argmax(self.outputs(x, span=(0.0, 0.0)), axis=-1).astype(np.int64)
+                    outputs = self.outputs(x, span=(0.0, 0.0))
+                    wanted = np.argmax(outputs, axis=-1).astype(np.int64)
             result = self.compute(x, wanted)
             maps, extras = result if isinstance(result, tuple) else (result, {})
             wanted = np.asarray(extras.pop("targets", wanted), dtype=np.int64)
             maps = self._check_maps(maps, x)
             gap = extras.pop("completeness_gap", None)
             segments = extras.pop("segments", None)
+            warned = self._warnings(outputs, maps, wanted, extras.pop("warnings", ()))
             self.report(1.0)
         finally:
             self._progress, self._cancel = None, None
@@ -364,6 +369,7 @@ class Explainer:
             provenance=provenance.record(None, x, self.name, shown, int(self.params["seed"])),
             completeness_gap=None if gap is None else np.asarray(gap, dtype=np.float32),
             segments=None if segments is None else np.asarray(segments, dtype=np.int32),
+            warnings=warned,
         )
 
     def memory_estimate(self, x: np.ndarray) -> tuple[int, str]:
@@ -389,6 +395,21 @@ class Explainer:
                 f"{self.title or self.name}: this request needs about {limits.human(needed)} ({how}), past the "
                 f"memory budget of {limits.human(budget)} ({limits.BUDGET_ENV}); lower the samples or batch size."
             )
+
+    def _warnings(self, outputs: np.ndarray | None, maps: np.ndarray, targets: np.ndarray, own: Sequence[str]) -> tuple[str, ...]:
+        """The method's own caveats, then the general ones (engine.explainers.caveats).
+
+        Without the outputs (targets given, or resolved inside the method's own pass) only the
+        map's own checks run; `caveats.add_output_warnings` completes them (explain_service does).
+        """
+        if outputs is None:
+            return tuple([*own, *caveats.map_warnings(maps, None, f"The {self.title}")])
+        probs = caveats.probabilities(outputs, are_logits=self._forward.logits)
+        resolved = np.where(targets < 0, np.argmax(outputs, axis=-1), targets)
+        rows, column = np.arange(len(outputs)), np.minimum(resolved, outputs.shape[1] - 1)
+        # a logit near 0 says little: the map is weighed against the larger of score and probability
+        scores = np.maximum(np.abs(outputs[rows, column]), probs[rows, np.minimum(resolved, probs.shape[1] - 1)])
+        return tuple([*own, *caveats.output_warnings(probs), *caveats.map_warnings(maps, scores, f"The {self.title}")])
 
     # -------------------------------------------------------------------- evaluation helpers
     def outputs(self, x: np.ndarray, span: Span = (0.0, 1.0)) -> np.ndarray:

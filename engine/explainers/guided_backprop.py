@@ -41,6 +41,13 @@ def _all_layers(model: Any) -> Iterator[Any]:
             yield from _all_layers(layer)
 
 
+def _rectifiers(model: Any) -> Iterator[Any]:
+    """Every layer whose forward pass rectifies: a relu/relu6 activation or a ReLU layer."""
+    for layer in _all_layers(model):
+        if getattr(getattr(layer, "activation", None), "__name__", None) in RECTIFIERS or isinstance(layer, keras.layers.ReLU):
+            yield layer
+
+
 @contextlib.contextmanager
 def guided_relus(model: Any) -> Iterator[None]:
     """Within the block, every rectifier of `model` back-propagates only positive gradients."""
@@ -87,4 +94,7 @@ class GuidedBackprop(Explainer):
     def compute(self, x: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         fn = self.compiled(("guided_backprop",), _build_guided, kind="gradient")
         grads, resolved = self.run_batches(fn, len(x), lambda a, b: (x[a:b], targets[a:b]))
-        return grads, {"targets": resolved}
+        caveat = [] if any(True for _ in _rectifiers(self.model)) else [
+            "Guided backpropagation found no ReLU to gate in this model, so its map equals the plain gradient (saliency)."
+        ]
+        return grads, {"targets": resolved, "warnings": caveat}

@@ -133,12 +133,3 @@ class RiseMasks:
         rows = self.rows[dy[:, None] + np.arange(height)]  # (B, H, s)
         cols = self.cols[dx[:, None] + np.arange(width)]  # (B, W, s)
         return np.matmul(np.matmul(rows, self.grids[start:stop]), cols.transpose(0, 2, 1))
-
-
-def rise_saliency(scores: np.ndarray, masks: np.ndarray, n_total: int, probability: float) -> np.ndarray:
-    """One batch's share of RISE's estimate sum_i f(x * M_i) M_i / (N p) (add the batches up).
-
-    scores (..., B) against masks (B, H, W) -> (..., H, W); a leading axis serves several cases.
-    """
-    weighted = np.tensordot(scores.astype(np.float32), masks, axes=(-1, 0))  # a batch: float32 is enough
-    return weighted.astype(np.float64) / (n_total * probability)

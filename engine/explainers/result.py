@@ -34,6 +34,8 @@ class Explanation:
     for image inputs, None for tabular ones. completeness_gap: per case
     sum(maps) - (f(x) - f(baseline)), only for path methods (IG, expected gradients).
     segments: int (N, H, W) superpixel labels for segment-based methods (lime, kernel_shap).
+    warnings: plain sentences for the reviewer when the map means little or nothing (a near
+    uniform output, an all-zero, constant or negligible map, method-specific caveats).
     """
 
     maps: np.ndarray
@@ -46,3 +48,4 @@ class Explanation:
     provenance: dict[str, Any]
     completeness_gap: np.ndarray | None = None
     segments: np.ndarray | None = None
+    warnings: tuple[str, ...] = ()

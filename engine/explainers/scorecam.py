@@ -36,6 +36,21 @@ def _build_channel_scores(forward: Forward, size: tuple[int, int]) -> Any:
     return channel_scores
 
 
+def equal_weights_warning(weights: np.ndarray, tolerance: float = 0.02) -> list[str]:
+    """A sentence when, in every case, the channels' scores differ by under `tolerance` of their mean."""
+    spread = []
+    for row in weights:
+        used = row[row != 0]
+        if len(used) > 1:
+            spread.append((used.max() - used.min()) / max(abs(float(used.mean())), 1e-30))
+    if spread and max(spread) < tolerance:
+        return [
+            "Score-CAM's channel weights are nearly equal: every channel keeps about the same class score, "
+            "so the map is not class-discriminative (an untrained model, or a layer far from the output)."
+        ]
+    return []
+
+
 class ScoreCAM(CamExplainer):
     name = "scorecam"
     title = "Score-CAM"
@@ -61,4 +76,4 @@ class ScoreCAM(CamExplainer):
         self.run_batches(fn, len(cases), rows, consume, span=(0.02, 1.0))
         cam = np.maximum(np.einsum("nhwk,nk->nhw", activations, weights), 0.0)
         heat = upsample(tf.constant(cam), size).numpy()
-        return heat[..., None], {"targets": resolved}
+        return heat[..., None], {"targets": resolved, "warnings": self.layer_warnings() + equal_weights_warning(weights)}

@@ -24,4 +24,5 @@ VIEWS: list[ViewSpec] = [
     ViewSpec("embedding", "Embedding", "gui.views.embedding:EmbeddingView", "bottom", "Ctrl+5"),
     ViewSpec("activations", "Activations", "gui.views.activations:ActivationView", "right", "Ctrl+3"),
     ViewSpec("weights", "Weights", "gui.views.weights:WeightView", "right", "Ctrl+4"),
+    ViewSpec("benchmark", "Benchmark", "gui.views.benchmark:BenchmarkView", "bottom", "Ctrl+6"),
 ]

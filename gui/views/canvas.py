@@ -42,6 +42,7 @@ from engine.jobs import JobError
 from gui.views.review import seen_record
 from gui.app import show_error
 from gui.context import AppContext
+from gui.panels.scorecard import ScorecardPanel
 from gui.widgets.attribution_canvas import AttributionCanvas, DisplaySettings
 from gui.widgets.class_target import ClassTarget
 from gui.widgets.display_controls import DisplayControls
@@ -87,6 +88,7 @@ class AttributionView(QWidget):
         self.results: OrderedDict[tuple, Any] = OrderedDict()
         self.case_views: OrderedDict[int, Any] = OrderedDict()
         self.methods: list[dict[str, Any]] = []
+        self.quick_look_methods: tuple[str, ...] = QUICK_LOOK
         self._generation = 0  # bumped when model or dataset change: late answers are dropped
         self._auto_timer = QTimer(self, singleShot=True, interval=AUTO_RUN_DELAY_MS)
         self._auto_timer.timeout.connect(lambda: self.run_panel(self.active))
@@ -96,6 +98,7 @@ class AttributionView(QWidget):
         state.dataset_changed.connect(lambda _summary: self._forget_case_data())
         state.case_selected.connect(self.show_case)
         state.explain_requested.connect(self.explain)
+        state.methods_ranked.connect(self.order_quick_look)
         self._fetch_methods()
 
     # ----- construction -----------------------------------------------------------------
@@ -132,6 +135,8 @@ class AttributionView(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.toolbar)
         left_layout.addWidget(self.grid_host, 1)
+        self.scorecard = ScorecardPanel(self.ctx, self, FAST_METHODS)  # one card per map, under the maps
+        left_layout.addWidget(self.scorecard)
         left_layout.addWidget(self.readout)
 
         self.case_label = QLabel("No case")
@@ -256,9 +261,16 @@ class AttributionView(QWidget):
             self.panels.append(Panel(unused.pop(0)))
 
     def quick_look(self) -> None:
-        """Saliency, Integrated Gradients, Grad-CAM and occlusion side by side, run one after another."""
+        """Saliency, Integrated Gradients, Grad-CAM and occlusion side by side (or the benchmark's
+        best methods, best first), run one after another."""
         available = {m["name"] for m in self.methods}
-        self.show_grid([(m, {}) for m in QUICK_LOOK if m in available or not available])
+        self.show_grid([(m, {}) for m in self.quick_look_methods if m in available or not available])
+
+    def order_quick_look(self, methods: list[str], show: bool) -> None:
+        """Follow the benchmark's ranking (best first) in the quick-look grid."""
+        self.quick_look_methods = tuple(methods[:len(QUICK_LOOK)]) or QUICK_LOOK
+        if show:
+            self.quick_look()
 
     def show_grid(self, specs: list[tuple[str, dict[str, Any]]]) -> None:
         """Grid mode with one panel per (method, params), 2 to 6 of them, all run in turn."""
@@ -569,6 +581,7 @@ class AttributionView(QWidget):
                 "case": self.case,
                 "case_name": getattr(self.case_view, "name", ""),
                 "model": _model_path(self.ctx),
+                "scores": self.scorecard.record(panel),
             }
             written += export_explanation(path, panel.result, extra)
         self.exported.emit(written)

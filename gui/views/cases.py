@@ -299,6 +299,7 @@ class CaseView(QWidget):
         state.dataset_requested.connect(self.open)
         state.model_changed.connect(self._on_model_changed)
         state.case_selected.connect(self._on_case_selected_elsewhere)
+        state.region_drawn.connect(self._store_region)
 
     # ----- construction ------------------------------------------------------------------------
     def _build(self) -> None:
@@ -760,6 +761,17 @@ class CaseView(QWidget):
         """The reviewer name from the settings ("reviewer_name"), recorded with the OS user."""
         name = self.ctx.settings.get(SETTINGS_REVIEWER, "")
         return name if isinstance(name, str) else ""
+
+    def _store_region(self, case: int, region: Any) -> None:
+        """The canvas's region of interest goes into the case's review (as an event)."""
+        if self.review_store is None or self.summary is None or not 0 <= case < len(self.summary):
+            return
+        sha = str(getattr(self.model, "sha256", "") or "")
+        try:
+            self.review_store.set_region(self.summary.names[case], self.summary.case_hashes[case], region, sha,
+                                         source=self.summary.source)
+        except (OSError, GlassboxError) as exc:
+            show_error(self, JobError("bad_input", f"The region was not saved: {exc}"), "Review file")
 
     def _open_review_store(self, summary: Any) -> None:
         if self.review_store is not None and self.review_store.source == summary.source:

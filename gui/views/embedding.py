@@ -502,6 +502,7 @@ class EmbeddingView(QWidget):
         self.scatter.set_selection(self.selection)
         self.selection_list.clear()
         self.side_panel.setVisible(bool(len(self.selection)))
+        self.ctx.state.cases_chosen.emit(self.selection)
         if not len(self.selection):
             return
         wrong = int(self.wrong[self.selection].sum())

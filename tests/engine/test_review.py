@@ -255,3 +255,17 @@ def test_version_1_files_are_read_with_their_history(tmp_path: Path) -> None:
     assert (review.verdict, review.note) == ("needs review", "old note") and len(review.history) == 3
     store.set_verdict("a.png", "h1", "plausible")
     assert json.loads(path.read_text())["version"] == 2 and len(ReviewStore(path).history("a.png", "h1")) == 4
+
+
+def test_a_region_of_interest_is_stored_with_the_review(tmp_path):
+    from engine.review import ReviewStore
+
+    store = ReviewStore(tmp_path / "reviews.json")
+    region = {"box_top_left_bottom_right": [1, 2, 5, 6], "maps": {"saliency": {"pointing_hit": True, "mass_inside": 0.4}}}
+    store.set_verdict("a.png", "h1", "plausible")
+    store.set_region("a.png", "h1", region)
+    store.set_region("a.png", "h1", {**region, "maps": {}})  # moved: a new event, the old one kept
+    again = ReviewStore(tmp_path / "reviews.json")
+    review = again.get("a.png", "h1")
+    assert review.region == {**region, "maps": {}} and review.verdict == "plausible"
+    assert [e["value"] for e in review.history if e["kind"] == "region"] == [region, {**region, "maps": {}}]

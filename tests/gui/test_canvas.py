@@ -197,8 +197,9 @@ def test_quick_look_grid_links_views_and_runs_four_methods(qtbot, demo):
     lead = demo.canvases[0].view
     assert all(c.view.linkedView(0) is lead and c.view.linkedView(1) is lead for c in demo.canvases[1:])
     lead.setRange(xRange=(0, 10), yRange=(0, 10), padding=0)
-    x_range = demo.canvases[-1].view.viewRange()[0]
-    assert x_range[1] - x_range[0] < 14  # zoom followed the first panel
+    x_range, lead_range = demo.canvases[-1].view.viewRange()[0], lead.viewRange()[0]
+    width, lead_width = x_range[1] - x_range[0], lead_range[1] - lead_range[0]
+    assert sum(x_range) / 2 == pytest.approx(5.0, abs=0.5) and width == pytest.approx(lead_width, rel=0.15)  # followed
     lead.autoRange(padding=0.02)
     _shot(demo, "grid_quick_look_demo")
     demo.set_active(1)  # the form follows the clicked panel

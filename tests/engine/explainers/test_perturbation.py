@@ -61,6 +61,14 @@ def test_rise_masks_render_the_same_in_any_batches_and_keep_p():
     assert abs(whole.mean() - 0.3) < 0.03
 
 
+def test_rise_masks_rendered_on_the_device_match_the_reference():
+    from engine.explainers.rise import render_masks
+
+    masks = RiseMasks.draw(6, 4, 0.5, (10, 13), np.random.default_rng(2))
+    device = render_masks(masks.rows, masks.cols, masks.grids, masks.shifts.astype(np.int32), (10, 13))
+    np.testing.assert_allclose(np.asarray(device), masks.render(0, 6), atol=1e-6)
+
+
 # -------------------------------------------------------------------------------- occlusion
 def test_patch_anchors_cover_the_far_edge():
     anchors = patch_anchors((10,), (4,), (3,))

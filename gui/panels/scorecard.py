@@ -1,0 +1,214 @@
+"""The scorecard under the canvas's maps: for each map shown, how far to trust it.
+
+Per panel of the canvas: the map's warnings in plain words, deletion and insertion AUC with
+their curves drawn small, the sanity verdict (model-parameter randomisation), stability
+(max-sensitivity) and sparseness, each with its meaning on hover. The fast scores run by
+themselves for fast methods; the slow ones (they explain the case again, several times) run
+on a click. Scores are cached per map request (the same key as the canvas's result cache) and
+exported with the map. Jobs go through the engine thread like every view's.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from gui.panels.region import RegionTool
+from gui.widgets.sparkline import Sparkline
+
+TASKS = "engine.scorecard_service"
+FAST = ("deletion", "insertion", "sparseness")
+SANITY, STABILITY = ("randomisation",), ("max_sensitivity",)
+ROWS = (("deletion", "Deletion AUC"), ("insertion", "Insertion AUC"), ("randomisation", "Sanity"),
+        ("max_sensitivity", "Stability"), ("sparseness", "Sparseness"), ("region", "Region"))
+REGION_MEANING = ("Pointing game (is the map's peak inside the reviewer's box?) and the share of the map's "
+                  "positive mass inside it: where the reviewer says the evidence is.")
+WARNING_STYLE = "color: #b34700; font-weight: 600;"
+
+
+class MapCard(QGroupBox):
+    """One map's scores. `run(names)` is connected by the panel."""
+
+    def __init__(self, meanings: dict[str, str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("scorecardCard")
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)  # never squeezed
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        self.warnings = QLabel()
+        self.warnings.setObjectName("mapWarnings")
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet(WARNING_STYLE)
+        layout.addWidget(self.warnings)
+        grid = QGridLayout()
+        grid.setVerticalSpacing(2)
+        self.values: dict[str, QLabel] = {}
+        self.curves: dict[str, Sparkline] = {}
+        for row, (name, label) in enumerate(ROWS):
+            title = QLabel(label)
+            value = QLabel("—")
+            value.setObjectName(f"score_{name}")
+            for widget in (title, value):
+                widget.setToolTip(meanings.get(name, ""))
+            grid.addWidget(title, row, 0)
+            grid.addWidget(value, row, 1)
+            self.values[name] = value
+            if name in ("deletion", "insertion"):
+                line = Sparkline("#c0392b" if name == "deletion" else "#27864a")
+                line.setToolTip(meanings.get(name, ""))
+                grid.addWidget(line, row, 2)
+                self.curves[name] = line
+        layout.addLayout(grid)
+        buttons = QGridLayout()
+        self.score_button = QPushButton("Score")
+        self.sanity_button = QPushButton("Sanity check")
+        self.stability_button = QPushButton("Stability")
+        self.score_button.setToolTip("Deletion, insertion and sparseness of this map (a few forward passes).")
+        self.sanity_button.setToolTip(meanings.get("randomisation", "") + " Explains the case again 3 times.")
+        self.stability_button.setToolTip(meanings.get("max_sensitivity", "") + " Explains the case again 10 times.")
+        for column, button in enumerate((self.score_button, self.sanity_button, self.stability_button)):
+            buttons.addWidget(button, 0, column)
+        layout.addLayout(buttons)
+        self.show_scores("", (), {})
+
+    def show_scores(self, title: str, warnings: tuple[str, ...], scores: dict[str, Any], busy: str = "",
+                    region: Any = None) -> None:
+        self.setTitle(title or "No map yet")
+        # the headline of each warning (before its colon) on the card, every full sentence on hover
+        self.warnings.setText("\n".join(f"⚠ {w.split(': ', 1)[0]}" for w in warnings))
+        self.warnings.setToolTip("\n\n".join(warnings))
+        self.warnings.setVisible(bool(warnings))
+        for name, label in self.values.items():
+            label.setText(_format(scores.get(name)) if name in scores else ("…" if busy and name in busy else "—"))
+        for name, line in self.curves.items():
+            line.set_curve(getattr(scores.get(name), "curve", None))
+        self.values["region"].setText(
+            "draw one with 'Region of interest'" if region is None else
+            f"peak {'inside' if region.pointing_hit else 'outside'}, {100 * region.mass_inside:.0f}% of mass inside"
+        )
+
+
+def _format(score: Any) -> str:
+    if score.passed is not None:
+        verdict = "passes" if score.passed else "FAILS"
+        return f"{verdict} (ρ = {score.score:.2f}, needs < {score.threshold:g})"
+    if score.score is None or math.isnan(score.score):
+        return "undefined"
+    if score.metric == "max_sensitivity":
+        return f"{score.score:.3f} ({'stable' if score.score < 0.2 else 'unstable'})"
+    return f"{score.score:.3f}"
+
+
+class ScorecardPanel(QWidget):
+    """Cards for the canvas `view`'s panels; see the module docstring."""
+
+    def __init__(self, ctx: Any, view: Any, fast_methods: frozenset[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx, self.view, self.fast_methods = ctx, view, fast_methods
+        self.meanings: dict[str, str] = {}
+        self.scores: dict[tuple, dict[str, Any]] = {}  # map request -> metric -> MetricScore
+        self.busy: dict[int, str] = {}
+        self.cards: list[MapCard] = []
+        self.region = RegionTool(view)
+        self.region.changed.connect(self.refresh)
+        self.region_button = QPushButton("Region of\ninterest")
+        self.region_button.setObjectName("regionButton")
+        self.region_button.setCheckable(True)
+        self.region_button.setToolTip("Draw a box where the evidence should be; each map is scored against it "
+                                      "and the box is stored with the case's review.")
+        self.region_button.toggled.connect(self.region.set_enabled)
+        self.layout_ = QHBoxLayout(self)  # cards side by side, one under each column of maps
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.layout_.addWidget(self.region_button)
+        ctx.state.case_selected.connect(lambda _c: self.region_button.setChecked(False))
+        view.result_shown.connect(self._on_result_shown)
+        ctx.state.model_changed.connect(lambda _d: self.scores.clear())
+        ctx.engine.submit("scorecard.metrics", f"{TASKS}:metrics_info_task", on_result=self._on_metrics)
+
+    def _on_metrics(self, infos: list[dict[str, Any]]) -> None:
+        for info in infos:
+            direction = "lower is better" if info["better"] == "lower" else "higher is better"
+            self.meanings[info["name"]] = f"{info['description']} ({direction})"
+        self.meanings["region"] = REGION_MEANING
+        for card in self.cards:
+            for name, label in card.values.items():
+                label.setToolTip(self.meanings.get(name, ""))
+        self.refresh()
+
+    def record(self, panel: Any) -> dict[str, Any]:
+        """The panel's scores as JSON-ready data, for the export beside its map."""
+        record = {name: score.as_record() for name, score in self.scores.get(panel.request, {}).items()}
+        region = self.region.scores(panel)
+        if region is not None:
+            record["region"] = {"box_top_left_bottom_right": list(region.box), "pointing_hit": region.pointing_hit,
+                                "mass_inside": region.mass_inside}
+        return record
+
+    def refresh(self) -> None:
+        """One card per canvas panel, each showing its map's cached scores."""
+        panels = self.view.panels
+        while len(self.cards) > len(panels):
+            self.cards.pop().deleteLater()
+        while len(self.cards) < len(panels):
+            index = len(self.cards)
+            card = MapCard(self.meanings)
+            card.score_button.clicked.connect(lambda _c=False, i=index: self.run(i, FAST))
+            card.sanity_button.clicked.connect(lambda _c=False, i=index: self.run(i, SANITY))
+            card.stability_button.clicked.connect(lambda _c=False, i=index: self.run(i, STABILITY))
+            self.layout_.addWidget(card)
+            self.cards.append(card)
+        for index, (panel, card) in enumerate(zip(panels, self.cards)):
+            result = panel.result
+            title = self.view.method_panel.title(panel.method) if result is not None else ""
+            warnings = tuple(getattr(result, "warnings", ()) or ())
+            card.show_scores(title, warnings, self.scores.get(panel.request, {}), self.busy.get(index, ""),
+                             self.region.scores(panel))
+            for button in (card.score_button, card.sanity_button, card.stability_button):
+                button.setEnabled(result is not None)
+        self.setMinimumHeight(self.sizeHint().height())  # the maps shrink first, the cards never overlap
+
+    def run(self, index: int, names: tuple[str, ...]) -> None:
+        """Score panel `index`'s map with `names` (cached scores are not asked for again)."""
+        panel = self.view.panels[index]
+        if panel.result is None or panel.request is None:
+            return
+        cached = self.scores.get(panel.request, {})
+        missing = [n for n in names if n not in cached]
+        if not missing:
+            return
+        request = panel.request
+        self.busy[index] = self.busy.get(index, "") + " ".join(missing)
+        self.refresh()
+        self.ctx.engine.submit(
+            f"scorecard.panel{index}.{missing[0]}",
+            f"{TASKS}:score_case_task",
+            case=request[0],
+            method=panel.method,
+            params=self.view._params(panel),
+            target=request[3],
+            names=missing,
+            on_result=lambda card, r=request, i=index: self._on_scores(i, r, card),
+            on_error=lambda error, i=index: self._on_error(i, error),
+        )
+
+    def _on_result_shown(self, index: int) -> None:
+        if len(self.region.rois) != len(self.view.canvases):
+            self.region.sync()
+        self.refresh()
+        panel = self.view.panels[index] if index < len(self.view.panels) else None
+        if panel is not None and panel.method in self.fast_methods:
+            self.run(index, FAST)
+
+    def _on_scores(self, index: int, request: tuple, card: Any) -> None:
+        self.scores.setdefault(request, {}).update(card.scores)
+        self.busy.pop(index, None)
+        self.refresh()
+
+    def _on_error(self, index: int, error: Any) -> None:
+        self.busy.pop(index, None)
+        self.refresh()
+        if index < len(self.cards) and error.kind != "cancelled":
+            self.cards[index].warnings.setText(f"Scoring failed: {error.message}")
+            self.cards[index].warnings.setVisible(True)

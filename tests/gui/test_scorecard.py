@@ -1,0 +1,99 @@
+"""The scorecard under the canvas's maps and the Benchmark view, on the demo model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.errors import BadInputError
+from engine.jobs import JobContext
+from gui.views.benchmark import BenchmarkView, parse_cases, ranking
+from tests.gui.test_canvas import _run, _select, _shot, demo, view  # noqa: F401 - shared fixtures
+
+SCORED = ("deletion", "insertion", "sparseness")
+
+
+def flat_workspace_task(ctx: JobContext) -> Any:
+    """A CNN whose last Dense is all zero (uniform output, like an untrained network)."""
+    import keras
+
+    from engine.data import Dataset
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    h = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, activation="relu")(inputs))
+    outputs = keras.layers.Dense(4, activation="softmax", kernel_initializer="zeros")(h)
+    ctx.workspace.set_model(keras.Model(inputs, outputs), None)
+    x = np.random.default_rng(0).integers(0, 256, size=(2, 16, 16, 3), dtype=np.uint8)
+    ctx.workspace.dataset = Dataset.from_arrays(x, np.arange(2))
+    return 2
+
+
+def _scores(canvas, panel: int = 0) -> dict[str, Any]:
+    return canvas.scorecard.scores.get(canvas.panels[panel].request, {})
+
+
+def test_fast_scores_appear_by_themselves_and_slow_ones_on_a_click(qtbot, demo, tmp_path):  # noqa: F811
+    _select(qtbot, demo, 3)
+    qtbot.waitUntil(lambda: set(SCORED) <= set(_scores(demo)), timeout=60000)
+    card = demo.scorecard.cards[0]
+    assert float(card.values["deletion"].text()) < float(card.values["insertion"].text())
+    assert card.curves["deletion"].curve.shape == (11,) and card.curves["deletion"].curve[0] > 0.9
+    assert "lower is better" in card.values["deletion"].toolTip()
+    assert card.values["randomisation"].text() == "—" and not card.warnings.isVisible()
+    qtbot.mouseClick(card.sanity_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "randomisation" in _scores(demo), timeout=60000)
+    assert card.values["randomisation"].text().startswith("passes")
+    drawn: list = []
+    demo.ctx.state.region_drawn.connect(lambda case, region: drawn.append((case, region)))
+    demo.scorecard.region_button.setChecked(True)  # the middle half of the digit
+    assert "of mass inside" in card.values["region"].text()
+    assert drawn and drawn[-1][0] == 3 and "saliency" in drawn[-1][1]["maps"]
+    assert drawn[-1][1]["box_top_left_bottom_right"] == [7.0, 7.0, 21.0, 21.0]
+    _shot(demo, "scorecard_demo")
+    written = demo.export_maps(tmp_path / "case3")
+    record = json.loads(written[-1].read_text())
+    assert set(record["scores"]) == {*SCORED, "randomisation", "region"} and record["warnings"] == []
+    assert record["scores"]["deletion"]["score"] == pytest.approx(_scores(demo)["deletion"].score)
+
+
+def test_an_untrained_like_model_shows_its_warnings(qtbot, view):  # noqa: F811
+    _run(qtbot, view.ctx.engine, "tests.gui.test_scorecard:flat_workspace_task")
+    view.ctx.state.set_model(None)
+    view.show_case(0)
+    qtbot.waitUntil(lambda: view.panels[0].result is not None, timeout=60000)
+    card = view.scorecard.cards[0]
+    qtbot.waitUntil(card.warnings.isVisible, timeout=10000)
+    assert "nearly uniform" in card.warnings.text() and "all zero" in card.warnings.text()
+
+
+def test_the_benchmark_ranks_methods_exports_csv_and_orders_the_quick_look(qtbot, demo, tmp_path):  # noqa: F811
+    bench = BenchmarkView(demo.ctx)
+    qtbot.addWidget(bench)
+    qtbot.waitUntil(lambda: bench.method_list.count() > 0 and bench.metric_list.count() > 0, timeout=30000)
+    bench.n_cases = 100
+    bench.cases.setText("0-1")
+    ranked: list = []
+    demo.ctx.state.methods_ranked.connect(lambda methods, show: ranked.append(methods))
+    bench.run()
+    qtbot.waitUntil(lambda: bench.result is not None, timeout=120000)
+    assert bench.table.rowCount() == len(bench.result.methods) == 5
+    assert bench.result.scores.shape == (5, 3, 2) and np.isfinite(bench.result.scores).all()
+    assert ranked and demo.quick_look_methods == tuple(ranked[0][:4])
+    bench.show_cases(1)
+    assert bench.detail.rowCount() == 2
+    bench.export_csv(str(tmp_path / "bench.csv"))
+    lines = (tmp_path / "bench.csv").read_text().splitlines()
+    assert lines[0] == "method,metric,better,case,score" and len(lines) == 1 + 5 * 3 * (2 + 2)
+
+
+def test_case_lists_and_the_ranking_rule():
+    assert parse_cases("0-3, 7; 2", 10) == [0, 1, 2, 3, 7]
+    with pytest.raises(BadInputError, match="outside"):
+        parse_cases("5-12", 10)
+    scores = np.array([[[0.1, 0.2], [0.9, 0.8]], [[0.5, 0.4], [0.3, 0.2]]])  # (methods, metrics, cases)
+    np.testing.assert_array_equal(ranking(scores, ("lower", "higher")), [1.0, 2.0])
