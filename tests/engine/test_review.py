@@ -255,3 +255,13 @@ def test_version_1_files_are_read_with_their_history(tmp_path: Path) -> None:
     assert (review.verdict, review.note) == ("needs review", "old note") and len(review.history) == 3
     store.set_verdict("a.png", "h1", "plausible")
     assert json.loads(path.read_text())["version"] == 2 and len(ReviewStore(path).history("a.png", "h1")) == 4
+
+
+def test_unreadable_file_that_cannot_be_moved_aside_is_a_clear_error(tmp_path: Path) -> None:
+    """The aside name adds '.unreadable-<time>' (27 characters): past the 255-byte name limit the
+    rename fails, and the user reads why instead of a bare OSError."""
+    path = tmp_path / ("r" * 240 + ".json")
+    path.write_text("{ not json")
+    with pytest.raises(BadInputError, match="unreadable review file"):
+        ReviewStore(path)
+    assert path.read_text() == "{ not json"  # nothing lost
