@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     hand = load_hand() if args.hand else None
     rerun = None
     if args.rerun:
-        rerun = {r["id"] for r in json.loads(args.rerun.read_text())["results"] if r["status"] == "survived"}
+        rerun = {r["id"] for r in json.loads(args.rerun.read_text())["results"] if r["status"] in ("survived", "uncovered")}
 
     plan: list[tuple[Area, str, list[Mutant], list[str]]] = []
     sources: dict[str, bytes] = {}  # as read now: the mutants' offsets refer to these bytes
