@@ -230,3 +230,11 @@ def test_export_writes_npy_and_verifiable_provenance(ctx, tmp_path):
     assert provenance["preprocessing_text"] == ctx.workspace.dataset.preprocessing.describe()
     assert provenance["versions"]["glassbox"] and provenance["versions"]["numpy"] == np.__version__
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_one_output_unit_is_the_probability_of_class_one():
+    """A single unit: a sigmoid's value, or a value already in [0, 1], is p; anything else is a logit."""
+    np.testing.assert_allclose(explain_service._as_probabilities(np.array([0.3]), None), [0.7, 0.3])
+    np.testing.assert_allclose(explain_service._as_probabilities(np.array([0.3]), "sigmoid"), [0.7, 0.3])
+    p = 1 / (1 + np.exp(-2.0))
+    np.testing.assert_allclose(explain_service._as_probabilities(np.array([2.0]), None), [1 - p, p])

@@ -138,3 +138,28 @@ def test_stack_resize_matches_pillow_and_batches_match_single_images() -> None:
     batch = recipe.apply_batch(images)
     for i, image in enumerate(images):
         np.testing.assert_allclose(batch[i], recipe.apply(image), atol=1e-6)
+
+
+def test_imagenet_statistics_are_the_published_ones():
+    np.testing.assert_array_equal(IMAGENET_MEAN, np.array([0.485, 0.456, 0.406], np.float32))
+    np.testing.assert_array_equal(IMAGENET_STD, np.array([0.229, 0.224, 0.225], np.float32))
+
+
+def test_pad_keeps_a_one_pixel_wide_image_one_pixel_wide():
+    tall = np.broadcast_to(np.linspace(0.2, 1.0, 100, dtype=np.float32)[:, None, None], (100, 1, 3)).copy()
+    out = Preprocessing(resize="pad", size=(10, 10), channels="rgb").apply(tall)
+    assert out.shape == (10, 10, 3)
+    assert np.flatnonzero(out.any(axis=(0, 2))).tolist() == [4]  # one column, centred
+    wide = np.ascontiguousarray(tall.transpose(1, 0, 2))
+    out = Preprocessing(resize="pad", size=(10, 10), channels="rgb").apply(wide)
+    assert np.flatnonzero(out.any(axis=(1, 2))).tolist() == [4]
+
+
+def test_crop_covers_the_target_then_cuts_the_centre():
+    """20x40 to 10x10: scaled by 1/2 to 10x20, then columns 5..14 kept: the middle half of a ramp."""
+    ramp = np.broadcast_to(np.linspace(0.0, 1.0, 40, dtype=np.float32)[None, :, None], (20, 40, 3)).copy()
+    out = Preprocessing(resize="crop", size=(10, 10), channels="rgb").apply(ramp)
+    assert out.shape == (10, 10, 3)
+    row = out[5, :, 0]
+    assert np.all(np.diff(row) > 0)
+    assert row[0] == pytest.approx(0.25, abs=0.03) and row[-1] == pytest.approx(0.75, abs=0.03)

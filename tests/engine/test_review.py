@@ -269,3 +269,13 @@ def test_a_region_of_interest_is_stored_with_the_review(tmp_path):
     review = again.get("a.png", "h1")
     assert review.region == {**region, "maps": {}} and review.verdict == "plausible"
     assert [e["value"] for e in review.history if e["kind"] == "region"] == [region, {**region, "maps": {}}]
+
+
+def test_unreadable_file_that_cannot_be_moved_aside_is_a_clear_error(tmp_path: Path) -> None:
+    """The aside name adds '.unreadable-<time>' (27 characters): past the 255-byte name limit the
+    rename fails, and the user reads why instead of a bare OSError."""
+    path = tmp_path / ("r" * 240 + ".json")
+    path.write_text("{ not json")
+    with pytest.raises(BadInputError, match="unreadable review file"):
+        ReviewStore(path)
+    assert path.read_text() == "{ not json"  # nothing lost

@@ -313,8 +313,12 @@ class Outcome:
 def select_tests(mutant: Mutant, lines: dict[int, set[str]], mapped: list[str], every_test: bool,
                  seconds: dict[str, float]) -> list[str] | None:
     """The tests to run for one mutant, quickest first: None if no test executes its lines."""
+    def quickest_files_first() -> list[str]:
+        per_file = {t: sum(v for n, v in seconds.items() if n.split("::")[0] == t) for t in mapped}
+        return sorted(mapped, key=lambda t: per_file[t])
+
     if every_test:
-        return mapped
+        return quickest_files_first()
     ids: set[str] = set()
     hit = False
     for line in mutant.covered_lines:
@@ -325,9 +329,9 @@ def select_tests(mutant: Mutant, lines: dict[int, set[str]], mapped: list[str], 
         # A nested function whose def ran but whose body shows as never run: a body that
         # TensorFlow traced out of coverage's sight (AutoGraph, a graph-building thread)?
         # Every mapped test then, rather than a false "no test runs this line".
-        return mapped if mutant.closure_line in lines else None
+        return quickest_files_first() if mutant.closure_line in lines else None
     if "" in ids or not ids - {""}:  # run from a fixture or module level: every mapped test
-        return mapped
+        return quickest_files_first()
     return sorted(ids - {""}, key=lambda n: (seconds.get(n, 1.0), n))
 
 
@@ -435,15 +439,16 @@ def main(argv: list[str] | None = None) -> int:
     hand = load_hand() if args.hand else None
     rerun = None
     if args.rerun:
-        rerun = {r["id"] for r in json.loads(args.rerun.read_text())["results"] if r["status"] == "survived"}
+        rerun = {r["id"] for r in json.loads(args.rerun.read_text())["results"] if r["status"] in ("survived", "uncovered")}
 
     plan: list[tuple[Area, str, list[Mutant], list[str]]] = []
+    sources: dict[str, bytes] = {}  # as read now: the mutants' offsets refer to these bytes
     generated: dict[str, int] = {}
     for area in areas:
         for path in area_files(area, ROOT):
             if args.files and not any(fnmatch.fnmatch(path, g) for g in args.files):
                 continue
-            source = (ROOT / path).read_bytes()
+            source = sources[path] = (ROOT / path).read_bytes()
             mutants = hand_mutants(path, source, hand) if hand is not None else generate(path, source, skip_keywords)
             generated[path] = len(mutants)
             chosen = choose(mutants, args.limit, args.fraction, args.sample)
@@ -455,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for area, path, chosen, tests in plan:
             print(f"{path} [{area.name}]: {len(chosen)} of {generated[path]} mutants; tests: {' '.join(tests) or '-'}")
-            source = (ROOT / path).read_bytes()
+            source = sources[path]
             for m in chosen:
                 tag = " (equivalent)" if m.id in equivalents else ""
                 print(f"  {m.id} L{m.line} {m.operator}: {m.mutated_line(source)}{tag}")
@@ -470,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     runner: Runner | None = None
     try:
         shutil.copytree(ROOT, copy, ignore=COPY_IGNORE, dirs_exist_ok=True)
+        for path, source in sources.items():  # the checkout may have moved on meanwhile (a rebase)
+            (copy / path).write_bytes(source)
         all_tests = [t for _, _, _, tests in plan for t in tests]
         all_tests = list(dict.fromkeys(all_tests))
         untested = [path for _, path, _, tests in plan if not tests]
@@ -493,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         runner = Runner(copy, fork=not args.no_fork)
         done = 0
         for area, path, chosen, tests in plan:
-            source = (ROOT / path).read_bytes()
+            source = sources[path]
             for mutant in chosen:
                 done += 1
                 outcome = Outcome(mutant, area.name, "equivalent", mutated=mutant.mutated_line(source))

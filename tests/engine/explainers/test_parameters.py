@@ -96,3 +96,9 @@ def test_a_number_parameter_refuses_what_is_not_a_finite_number(value, tiny_cnn)
 def test_an_empty_batch_is_refused(linear_model):
     with pytest.raises(BadInputError, match="non-empty batch"):
         create("saliency", linear_model).explain(np.zeros((0, 5), "float32"))
+
+
+def test_method_infos_are_frozen():
+    info = explainers.available()[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.name = "other"

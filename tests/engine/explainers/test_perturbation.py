@@ -131,6 +131,18 @@ def test_segment_labels_are_consecutive_and_preprocessing_invariant():
     np.testing.assert_array_equal(segment(np.zeros(7, "float32"), 3), np.arange(7))
     with pytest.raises(BadInputError):
         segment(image, 9, "watershed")
+    with pytest.raises(BadInputError, match="n_segments must be at least 1"):
+        segment(image, 0)
+
+
+def test_a_flat_image_segments_without_dividing_by_zero():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0 / 0 in the scaling would warn
+        labels = segment(np.full((10, 10, 3), 0.3, "float32"), 4)
+    assert labels.shape == (10, 10) and labels.min() == 0
+    np.testing.assert_array_equal(labels, segment(np.full((10, 10, 3), -7.0, "float32"), 4))
 
 
 # ----------------------------------------------------------------------------- LIME kernels
