@@ -1,7 +1,7 @@
 """Verdicts on training labels ("mislabeled", "correct label"), and the corrected-labels CSV.
 
-Stored like the case reviews (engine.review: atomic JSON, history of every verdict), in
-`<run_dir>/label-review.json`. A case is named by its index in the run, and its hash is the run's
+Stored like the case reviews (engine.review: atomic JSON, history of every verdict), by default
+in `<run_dir>/label-review.json` (the GUI puts the bundled demo runs' verdicts in its config folder). A case is named by its index in the run, and its hash is the run's
 dataset hash plus that index: a verdict never follows a case into another dataset.
 Pure JSON and CSV, no TensorFlow: the GUI uses it directly.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -31,8 +30,8 @@ def case_key(dataset_sha256: str, case: int) -> tuple[str, str]:
 class LabelReviewStore(ReviewStore):
     """A ReviewStore whose verdicts are about the label, not the explanation."""
 
-    def __init__(self, run_dir: str | os.PathLike[str], dataset_sha256: str) -> None:
-        super().__init__(Path(run_dir) / FILE_NAME, source=str(run_dir))
+    def __init__(self, path: str | os.PathLike[str], dataset_sha256: str, source: str = "") -> None:
+        super().__init__(path, source=source)
         self.dataset_sha256 = dataset_sha256
 
     def set_verdict(self, name: str, case_hash: str, verdict: str | None, model_sha256: str = "") -> Review:

@@ -166,14 +166,11 @@ class TrainingRecorder(keras.callbacks.Callback):
     # ----- writing -----------------------------------------------------------------------------
     def _checkpoint(self, number: int, h: np.ndarray, probabilities: np.ndarray, learning_rate: float) -> None:
         stem = f"checkpoints/{number:04d}"
-        target = self.run_dir / f"{stem}.weights.h5"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".tmp-{target.name}")  # Keras wants the .weights.h5 suffix
-        self.model.save_weights(str(tmp))
-        os.replace(tmp, target)
+        # Layer weights only: Keras' save_weights would add the optimizer's slots (3x the size).
+        write_npz(self.run_dir / f"{stem}.weights.npz", **{f"w{i}": w for i, w in enumerate(self.model.get_weights())})
         write_npz(self.run_dir / f"{stem}.features.npz", h=h.astype(np.float16), probabilities=probabilities.astype(np.float16))
         self.manifest["checkpoints"].append(
-            {"epoch": number, "learning_rate": learning_rate, "weights": f"{stem}.weights.h5", "features": f"{stem}.features.npz"}
+            {"epoch": number, "learning_rate": learning_rate, "weights": f"{stem}.weights.npz", "features": f"{stem}.features.npz"}
         )
 
     def _learning_rate(self) -> float:

@@ -5,7 +5,7 @@
       labels.npy                 int64 (N,) the labels the model was trained on
       case_index.npy             int64 (N,) where each training case sits in the user's dataset
       epochs/0001.npy            one structured record per case: 16 bytes (see RECORD)
-      checkpoints/0004.weights.h5       weights only (for influence)
+      checkpoints/0004.weights.npz      the model's weights (get_weights order), for influence
       checkpoints/0004.features.npz     last layer's input h (N, D) and probabilities (N, C), float16
 
 Every file is written atomically and the manifest last, so a reader (the GUI, while `fit()` still
@@ -125,3 +125,13 @@ def read_features(checkpoint: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
     """(h, probabilities) of every training case at that checkpoint, as float32."""
     with np.load(checkpoint.features, allow_pickle=False) as data:
         return data["h"].astype(np.float32), data["probabilities"].astype(np.float32)
+
+
+def apply_weights(model: Any, checkpoint: Checkpoint) -> None:
+    """Set a checkpoint's weights on `model` (same architecture); a mismatch is a BadInputError."""
+    with np.load(checkpoint.weights, allow_pickle=False) as data:
+        weights = [data[f"w{i}"] for i in range(len(data.files))]
+    try:
+        model.set_weights(weights)
+    except ValueError as exc:
+        raise BadInputError(f"The open model does not fit the run's checkpoints ({exc}).") from exc

@@ -27,7 +27,7 @@ from engine.errors import BadInputError
 from engine.models import output_activation
 from engine.predictions import to_probabilities
 from engine.training.recorder import feature_function, predict_features
-from engine.training.run import read_features, read_run
+from engine.training.run import apply_weights, read_features, read_run
 
 # (test chunk) x (training cases) floats held at once
 MAX_SCORE_ELEMENTS = 20_000_000
@@ -73,10 +73,7 @@ def influence(
     for i, checkpoint in enumerate(run.checkpoints):
         if progress is not None:
             progress(i / len(run.checkpoints) * 0.5, f"Checkpoint of epoch {checkpoint.epoch}…")
-        try:
-            clone.load_weights(str(checkpoint.weights))
-        except (ValueError, OSError) as exc:
-            raise BadInputError(f"The open model does not fit the run's checkpoints ({exc}).") from exc
+        apply_weights(clone, checkpoint)
         h_t, out = predict_features(function, x_test, batch_size)
         h, p = read_features(checkpoint)
         projection = _projection(h.shape[1], projection_dim, seed)

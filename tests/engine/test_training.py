@@ -19,8 +19,8 @@ from sklearn.datasets import load_digits
 from engine.errors import BadInputError
 from engine.training import TrainingRecorder, analyze, influence, read_run, read_scalars
 from engine.training.analysis import AMBIGUOUS, EASY, HARD
-from engine.training.labels import LabelReviewStore, corrected_labels_csv
-from engine.training.run import FORMAT, RECORD, write_array
+from engine.training.labels import FILE_NAME, LabelReviewStore, corrected_labels_csv
+from engine.training.run import FORMAT, RECORD, apply_weights, write_array
 from engine.fileio import atomic_write_json
 
 N_TRAIN, EPOCHS, EVERY, FLIP = 600, 12, 4, 0.10
@@ -190,7 +190,7 @@ def test_tracin_equals_explicit_last_layer_gradients(recorded: dict) -> None:
     for j, expected_score in zip(inf.proponents[0], inf.scores[0]):
         total = 0.0
         for checkpoint in read_run(run_dir).checkpoints:
-            clone.load_weights(str(checkpoint.weights))
+            apply_weights(clone, checkpoint)
             total += checkpoint.learning_rate * float(gradient(int(j)) @ gradient(int(test[0])))
         assert expected_score == pytest.approx(total, rel=2e-2)
 
@@ -237,16 +237,16 @@ def test_tensorboard_scalars_are_read(tmp_path: Path) -> None:
 
 
 def test_label_verdicts_persist_and_export_as_corrected_labels(tmp_path: Path) -> None:
-    store = LabelReviewStore(tmp_path, "abc")
+    store = LabelReviewStore(tmp_path / FILE_NAME, "abc")
     store.set_case(2, "mislabeled")
     store.set_case(0, "correct label")
     store.set_case(2, "mislabeled")  # no change, no new history entry
     with pytest.raises(BadInputError):
         store.set_case(1, "plausible")
-    again = LabelReviewStore(tmp_path, "abc")
+    again = LabelReviewStore(tmp_path / FILE_NAME, "abc")
     assert again.case_verdicts(3) == ["correct label", None, "mislabeled"]
     assert len(again.cases["case 2"]["history"]) == 1
-    assert LabelReviewStore(tmp_path, "another dataset").case_verdicts(3) == [None, None, None]
+    assert LabelReviewStore(tmp_path / FILE_NAME, "another dataset").case_verdicts(3) == [None, None, None]
     rows = corrected_labels_csv(tmp_path / "fixed.csv", again.case_verdicts(3), np.array([4, 5, 6]),
                                 np.array([4, 0, 9]), np.array([10, 11, 12]), tuple("abcdefghij"))
     assert rows == 2
