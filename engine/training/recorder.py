@@ -167,8 +167,10 @@ class TrainingRecorder(keras.callbacks.Callback):
     def _checkpoint(self, number: int, h: np.ndarray, probabilities: np.ndarray, learning_rate: float) -> None:
         stem = f"checkpoints/{number:04d}"
         # Layer weights only: Keras' save_weights would add the optimizer's slots (3x the size).
-        write_npz(self.run_dir / f"{stem}.weights.npz", **{f"w{i}": w for i, w in enumerate(self.model.get_weights())})
-        write_npz(self.run_dir / f"{stem}.features.npz", h=h.astype(np.float16), probabilities=probabilities.astype(np.float16))
+        write_npz(self.run_dir / f"{stem}.weights.npz", compress=False,
+                  **{f"w{i}": w for i, w in enumerate(self.model.get_weights())})
+        write_npz(self.run_dir / f"{stem}.features.npz", compress=False, h=h.astype(np.float16),
+                  probabilities=probabilities.astype(np.float16))
         self.manifest["checkpoints"].append(
             {"epoch": number, "learning_rate": learning_rate, "weights": f"{stem}.weights.npz", "features": f"{stem}.features.npz"}
         )

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -113,8 +114,10 @@ class TrainingView(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.jobs.cancel)
         self.cancel_button.hide()
+        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.status = QLabel("")
         self.status.setObjectName("trainingStatus")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the dock
         top = QHBoxLayout()
         for widget in (QLabel("Run:"), self.run_combo, open_button, QLabel("Colour:"), self.colour_combo):
             top.addWidget(widget)
@@ -127,6 +130,8 @@ class TrainingView(QWidget):
         self.map.setObjectName("dataMap")
         self.map.setLabel("bottom", "variability (std of p(label) over epochs)")
         self.map.setLabel("left", "confidence (mean p(label))")
+        for axis in ("bottom", "left"):
+            self.map.getAxis(axis).enableAutoSIPrefix(False)
         self.map.card_provider = self.describe_case
         self.map.point_clicked.connect(self.open_case)
         self.tabs = QTabWidget()
@@ -287,6 +292,9 @@ class TrainingView(QWidget):
             return
         for rank, i in enumerate(a.mislabel_ranking[:MAX_SUSPECTS]):
             self.suspects.add_case(int(i), self._suspect_text(rank, int(i)), self.verdicts[i])
+        self._note_judged()
+
+    def _note_judged(self) -> None:
         judged = sum(v is not None for v in self.verdicts)
         self.suspect_note.setText(
             f"Most suspicious first: low area under the margin, steady over epochs (AUM + variability). "
@@ -311,7 +319,8 @@ class TrainingView(QWidget):
             show_error(self, JobError("bad_input", f"Could not save the verdict: {exc}"))
             return
         self.verdicts[case] = verdict
-        self._fill_suspects()
+        self.suspects.set_text(row, self._suspect_text(row, case), verdict)
+        self._note_judged()
         self._draw_map()
         self.suspects.setCurrentRow(min(row + 1, self.suspects.count() - 1))
 

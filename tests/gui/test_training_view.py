@@ -68,9 +68,11 @@ def test_demo_runs_curves_map_and_suspects(qtbot, demo_view, tmp_path) -> None:
 
     # Verdicts: saved in the config folder (never into resources/), exported as corrected labels.
     view.tabs.setCurrentIndex(TABS.index("Mislabels"))
-    view.suspects.setCurrentRow(0)
+    with qtbot.waitSignal(state.explain_requested, timeout=2000) as explained:
+        view.suspects.setCurrentRow(0)
+    assert explained.args == [int(a.case_index[a.mislabel_ranking[0]]), ""]
     view.set_verdict("mislabeled")
-    assert view.suspects.currentRow() == 1
+    assert view.suspects.currentRow() == 1 and "[mislabeled]" in view.suspects.item(0).text()
     view.set_verdict("correct label")
     assert not view.store.path.resolve().is_relative_to(RESOURCES.resolve()) and view.store.path.exists()
     assert view.export(str(tmp_path / "fixed.csv")) == 2
@@ -98,5 +100,5 @@ def test_influence_of_the_case_in_the_canvas(qtbot, demo_view) -> None:
     assert np.all(view.influence.scores > 0) and np.all(view.influence.opponent_scores < 0)
     assert view.helpful.item(0).icon().isNull() is False
     with qtbot.waitSignal(state.case_selected, timeout=2000) as selected:
-        view.harmful.itemClicked.emit(view.harmful.item(0))
+        view.harmful.setCurrentRow(0)  # selecting a row (click or keys) opens that training case
     assert selected.args == [int(a.case_index[view.harmful.case_at(0)])]
