@@ -102,3 +102,24 @@ def test_influence_of_the_case_in_the_canvas(qtbot, demo_view) -> None:
     with qtbot.waitSignal(state.case_selected, timeout=2000) as selected:
         view.harmful.setCurrentRow(0)  # selecting a row (click or keys) opens that training case
     assert selected.args == [int(a.case_index[view.harmful.case_at(0)])]
+
+
+def test_tensorboard_logs_open_as_curves(qtbot, engine, tmp_path) -> None:
+    import tensorflow as tf  # tests may; the gui package may not
+
+    writer = tf.summary.create_file_writer(str(tmp_path / "logs" / "train"))
+    with writer.as_default():
+        for step, value in enumerate([0.9, 0.4, 0.2]):
+            tf.summary.write("epoch_loss", tf.constant(value), step=step)
+    writer.close()
+    view = TrainingView(AppContext(engine, AppState(), Settings(tmp_path / "settings.json")))
+    qtbot.addWidget(view)
+    view.jobs.open_run(str(tmp_path / "logs"))
+    qtbot.waitUntil(lambda: str(tmp_path / "logs") in view.runs, timeout=60000)
+    view.run_combo.setCurrentIndex(view.run_combo.findData(str(tmp_path / "logs")))
+    assert view.run_combo.currentText() == "logs (TensorBoard)" and view.analysis() is None
+    assert "curves only" in view.status.text() and view.suspects.count() == 0
+    view.curves.scalar.setCurrentText("train/epoch_loss")
+    assert view.curves.plotted() == ["logs"]
+    x, y = view.curves.plot.plotItem.listDataItems()[0].getData()
+    np.testing.assert_allclose(y, [0.9, 0.4, 0.2], rtol=1e-6)
