@@ -254,3 +254,18 @@ def test_label_verdicts_persist_and_export_as_corrected_labels(tmp_path: Path) -
         table = list(csv.DictReader(handle))
     assert [(r["case"], r["dataset_case"], r["label"], r["corrected_label"], r["corrected_class"]) for r in table] == [
         ("0", "10", "4", "4", "e"), ("2", "12", "6", "9", "j")]
+
+
+def test_the_committed_demo_runs_are_small_and_find_their_flipped_labels() -> None:
+    runs = Path(__file__).resolve().parents[2] / "resources" / "demo" / "runs"
+    assert sum(p.stat().st_size for p in runs.rglob("*") if p.is_file()) < 6_000_000
+    clean, noisy = analyze(runs / "digits"), analyze(runs / "digits-flipped-5pct")
+    assert clean.complete and noisy.complete and len(clean) == len(noisy) == 1437
+    flipped = np.load(runs / "digits-flipped-5pct" / "flipped.npy")
+    assert len(flipped) == 72 and np.sum(clean.labels != noisy.labels) == 72
+    np.testing.assert_array_equal(np.flatnonzero(clean.labels != noisy.labels), flipped)
+    k = len(flipped)
+    assert len(np.intersect1d(noisy.mislabel_ranking[:k], flipped)) / k >= 0.6  # chance: 0.05
+    with np.load(runs.parent / "digits_cases.npz") as cases:
+        np.testing.assert_array_equal(cases["y"][clean.case_index], clean.labels)
+        assert set(cases["split"][clean.case_index]) == {"train"}
