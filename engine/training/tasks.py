@@ -13,7 +13,8 @@ import numpy as np
 
 from engine.errors import BadInputError
 from engine.jobs import JobContext
-from engine.training.analysis import Analysis, analyze
+from engine.provenance import record
+from engine.training.analysis import AMBIGUOUS_VARIABILITY, Analysis, analyze
 from engine.training.run import MANIFEST, read_run
 
 
@@ -27,6 +28,7 @@ class OpenedRun:
     scalars: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (epochs or steps, values)
     analysis: Analysis | None
     checkpoints: tuple[int, ...]
+    provenance: dict[str, Any]  # engine.provenance.record: the records hashed, the rule's parameters
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class CaseInfluence:
     scores: np.ndarray
     opponents: np.ndarray
     opponent_scores: np.ndarray
+    provenance: dict[str, Any]  # engine.provenance.record: model, input, run, checkpoints
 
 
 def open_run_task(ctx: JobContext, path: str) -> OpenedRun:
@@ -49,10 +52,14 @@ def open_run_task(ctx: JobContext, path: str) -> OpenedRun:
         ctx.check()
         analysis = analyze(run)
         scalars = {k: (run.epochs, v) for k, v in run.scalars.items()}
-        return OpenedRun(root.name, str(root), "run", scalars, analysis, tuple(c.epoch for c in run.checkpoints))
+        params = {"run": str(root), "dataset_sha256": analysis.dataset_sha256, "epochs": run.epochs,
+                  "ambiguous_variability": AMBIGUOUS_VARIABILITY, "mislabel_score": "aum + variability"}
+        provenance = record(None, run.records, "training-analysis", params, None)
+        return OpenedRun(root.name, str(root), "run", scalars, analysis, tuple(c.epoch for c in run.checkpoints), provenance)
     from engine.training.tensorboard import read_scalars
 
-    return OpenedRun(root.name, str(root), "tensorboard", read_scalars(root), None, ())
+    scalars = read_scalars(root)
+    return OpenedRun(root.name, str(root), "tensorboard", scalars, None, (), {"method": "tensorboard-scalars", "run": str(root)})
 
 
 def influence_task(ctx: JobContext, path: str, case: int, top_k: int = 10) -> CaseInfluence:
@@ -73,4 +80,9 @@ def influence_task(ctx: JobContext, path: str, case: int, top_k: int = 10) -> Ca
         ctx.progress(fraction, message)
 
     result = influence(path, model, x, np.array([label]), top_k=top_k, progress=progress)
-    return CaseInfluence(case, label, result.proponents[0], result.scores[0], result.opponents[0], result.opponent_scores[0])
+    description = ctx.workspace.description
+    params = {"run": path, "case": case, "label": label, "top_k": top_k, "checkpoints": result.checkpoints,
+              "layer": "last Dense (kernel and bias)", "projection_dim": None}
+    provenance = record(getattr(description, "sha256", None), x, "tracin", params, None)
+    return CaseInfluence(case, label, result.proponents[0], result.scores[0], result.opponents[0],
+                         result.opponent_scores[0], provenance)

@@ -95,6 +95,10 @@ def test_influence_of_the_case_in_the_canvas(qtbot, demo_view) -> None:
     state.select_case(int(a.case_index[i]))
     qtbot.waitUntil(lambda: view.influence is not None, timeout=60000)
     assert view.influence.case == int(a.case_index[i])
+    provenance = view.influence.provenance
+    assert provenance["method"] == "tracin" and provenance["model_sha256"] == state.model.sha256
+    assert provenance["params"]["checkpoints"] == [5, 10, 15] and len(provenance["input_sha256"]) == 64
+    assert view.current_run().provenance["method"] == "training-analysis"
     assert view.helpful.count() == view.harmful.count() == 10
     assert view.helpful.case_at(0) == i  # a training case is its own top proponent
     assert np.all(view.influence.scores > 0) and np.all(view.influence.opponent_scores < 0)
