@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -42,6 +43,7 @@ from gui.widgets.embedding_scatter import EmbeddingScatter, PointGroup
 
 DEMO_RUNS = RESOURCES / "demo" / "runs"
 MAX_SUSPECTS = 300
+REFRESH_MS = 3000  # how often a run that is still being recorded is read again
 REGIONS = ("easy", "ambiguous", "hard-to-learn")  # engine.training.analysis.REGIONS, by code
 REGION_COLOURS = ("#4575b4", "#fdae61", "#d73027")
 FORGETTING_GROUPS = (("never forgotten", "#4575b4"), ("forgotten once", "#91bfdb"), ("twice", "#fdae61"),
@@ -87,6 +89,8 @@ class TrainingView(QWidget):
         self.influence: Any = None  # engine.training.tasks.CaseInfluence of the case shown
         self._influence_wanted = (None, -1)  # (run path, case) of the last request
         self._build()
+        self._refresh = QTimer(self, interval=REFRESH_MS)
+        self._refresh.timeout.connect(self._reread_growing_runs)
         ctx.state.case_selected.connect(lambda _case: self._on_case())
         ctx.state.dataset_changed.connect(lambda _summary: self.show_run())
         if DEMO_RUNS.is_dir():
@@ -201,12 +205,23 @@ class TrainingView(QWidget):
             self.jobs.open_run(path)
 
     def add_run(self, run: Any) -> None:
+        old = self.runs.get(run.path)
         self.runs[run.path] = run
         self.curves.set_runs(list(self.runs.values()))
         if self.run_combo.findData(run.path) < 0:  # becoming current shows it
             self.run_combo.addItem(f"{run.name}" + ("" if run.kind == "run" else " (TensorBoard)"), run.path)
-        elif self.run_combo.currentData() == run.path:  # opened again: it may have grown
+        elif self.run_combo.currentData() == run.path and _grew(old, run):
             self.show_run()
+        if any(_growing(r) for r in self.runs.values()):
+            self._refresh.start()
+        else:
+            self._refresh.stop()
+
+    def _reread_growing_runs(self) -> None:
+        """A run still being recorded (`fit()` running elsewhere) is read again every few seconds."""
+        for run in self.runs.values():
+            if _growing(run):
+                self.jobs.open_run(run.path)
 
     def current_run(self) -> Any:
         return self.runs.get(self.run_combo.currentData())
@@ -435,6 +450,17 @@ class TrainingView(QWidget):
         self.set_busy(False)
         if error.kind != "cancelled":
             show_error(self, error, title)
+
+
+def _growing(run: Any) -> bool:
+    return run.analysis is not None and not run.analysis.complete
+
+
+def _grew(old: Any, new: Any) -> bool:
+    """Did a re-read bring new epochs (or finish the run)? Otherwise keep the reviewer's place."""
+    if old is None or old.analysis is None or new.analysis is None:
+        return True
+    return len(old.analysis.epochs) != len(new.analysis.epochs) or old.analysis.complete != new.analysis.complete
 
 
 def _verdict_path(run_dir: Path) -> Path:

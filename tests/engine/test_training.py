@@ -20,8 +20,8 @@ from engine.errors import BadInputError
 from engine.training import TrainingRecorder, analyze, influence, read_run, read_scalars
 from engine.training.analysis import AMBIGUOUS, EASY, HARD
 from engine.training.labels import FILE_NAME, LabelReviewStore, corrected_labels_csv
-from engine.training.run import FORMAT, RECORD, apply_weights, write_array
-from engine.fileio import atomic_write_json
+from engine.training.run import FORMAT, apply_weights
+from tests.training_runs import write_run
 
 N_TRAIN, EPOCHS, EVERY, FLIP = 600, 12, 4, 0.10
 PROBE_EPOCH = 5
@@ -128,23 +128,6 @@ def test_forgetting_counts_equal_a_hand_count(recorded: dict) -> None:
         assert a.never_learned[case] == (not any(history))
 
 
-def _toy_run(root: Path, predicted: np.ndarray, p_label: np.ndarray, p_other: np.ndarray, labels: np.ndarray) -> Path:
-    """A run written by hand: (E, N) predictions and probabilities with known answers."""
-    entries = []
-    for e in range(len(predicted)):
-        record = np.zeros(predicted.shape[1], RECORD)
-        record["predicted"], record["p_label"], record["p_other"] = predicted[e], p_label[e], p_other[e]
-        write_array(root / f"epochs/{e + 1:04d}.npy", record)
-        entries.append({"epoch": e + 1, "file": f"epochs/{e + 1:04d}.npy", "scalars": {"loss": float(e)}})
-    write_array(root / "labels.npy", labels)
-    write_array(root / "case_index.npy", np.arange(len(labels)))
-    atomic_write_json(root / "manifest.json", {
-        "format": FORMAT, "n_cases": len(labels), "labels": "labels.npy", "case_index": "case_index.npy",
-        "epochs": entries, "checkpoints": [], "dataset_sha256": "toy", "complete": True,
-    })
-    return root
-
-
 def test_analysis_on_a_hand_made_run(tmp_path: Path) -> None:
     labels = np.array([0, 1, 2, 3])
     right, wrong = labels, (labels + 1) % 4
@@ -153,7 +136,7 @@ def test_analysis_on_a_hand_made_run(tmp_path: Path) -> None:
     predicted = np.where(pattern, right, wrong)
     p_label = np.where(pattern, 0.8, 0.1).astype(np.float32)
     p_other = np.where(pattern, 0.1, 0.7).astype(np.float32)
-    a = analyze(_toy_run(tmp_path, predicted, p_label, p_other, labels))
+    a = analyze(write_run(tmp_path, predicted, p_label, p_other, labels))
     np.testing.assert_array_equal(a.forgetting_events, [2, 0, 0, 1])
     np.testing.assert_array_equal(a.never_learned, [False, True, False, False])
     np.testing.assert_allclose(a.confidence, p_label.mean(axis=0), rtol=1e-6)

@@ -18,6 +18,7 @@ from gui.context import AppContext
 from gui.settings import Settings
 from gui.state import AppState
 from gui.views.training import DEMO_RUNS, MAX_SUSPECTS, TABS, TrainingView
+from tests.training_runs import write_run
 
 needs_demo = pytest.mark.skipif(not (DEMO_RUNS / "digits" / "manifest.json").exists(), reason="demo runs not built")
 
@@ -127,3 +128,25 @@ def test_tensorboard_logs_open_as_curves(qtbot, engine, tmp_path) -> None:
     assert view.curves.plotted() == ["logs"]
     x, y = view.curves.plot.plotItem.listDataItems()[0].getData()
     np.testing.assert_allclose(y, [0.9, 0.4, 0.2], rtol=1e-6)
+
+
+def test_a_run_still_being_recorded_is_read_again_until_complete(qtbot, engine, tmp_path) -> None:
+    labels = np.arange(6) % 3
+
+    def write(epochs: int, complete: bool) -> None:
+        write_run(tmp_path / "live", np.tile(labels, (epochs, 1)), np.full((epochs, 6), 0.8), np.full((epochs, 6), 0.1),
+                  labels, complete=complete)
+    write(2, complete=False)
+    view = TrainingView(AppContext(engine, AppState(), Settings(tmp_path / "settings.json")))
+    qtbot.addWidget(view)
+    view._refresh.setInterval(100)
+    view.jobs.open_run(str(tmp_path / "live"))
+    qtbot.waitUntil(lambda: str(tmp_path / "live") in view.runs, timeout=60000)
+    view.run_combo.setCurrentIndex(view.run_combo.findData(str(tmp_path / "live")))
+    assert "still recording" in view.status.text() and view._refresh.isActive()
+    write(3, complete=True)  # the recorder wrote another epoch and finished
+    qtbot.waitUntil(lambda: len(view.analysis().epochs) == 3, timeout=10000)
+    assert "still recording" not in view.status.text() and not view._refresh.isActive()
+    view.curves.scalar.setCurrentText("loss")
+    live = next(item for item in view.curves.plot.plotItem.listDataItems() if item.name() == "live")
+    assert live.getData()[1].tolist() == [0.0, 1.0, 2.0]
