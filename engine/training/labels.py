@@ -1,6 +1,6 @@
 """Verdicts on training labels ("mislabeled", "correct label"), and the corrected-labels CSV.
 
-Stored like the case reviews (engine.review: atomic JSON, history of every verdict), by default
+Stored like the case reviews (engine.review: append-only events, locked and atomic), by default
 in `<run_dir>/label-review.json` (the GUI puts the bundled demo runs' verdicts in its config folder). A case is named by its index in the run, and its hash is the run's
 dataset hash plus that index: a verdict never follows a case into another dataset.
 Pure JSON and CSV, no TensorFlow: the GUI uses it directly.
@@ -14,7 +14,6 @@ import os
 
 import numpy as np
 
-from engine.errors import BadInputError
 from engine.fileio import atomic_write_text
 from engine.review import Review, ReviewStore
 
@@ -30,14 +29,11 @@ def case_key(dataset_sha256: str, case: int) -> tuple[str, str]:
 class LabelReviewStore(ReviewStore):
     """A ReviewStore whose verdicts are about the label, not the explanation."""
 
-    def __init__(self, path: str | os.PathLike[str], dataset_sha256: str, source: str = "") -> None:
-        super().__init__(path, source=source)
-        self.dataset_sha256 = dataset_sha256
+    allowed_verdicts = LABEL_VERDICTS
 
-    def set_verdict(self, name: str, case_hash: str, verdict: str | None, model_sha256: str = "") -> Review:
-        if verdict is not None and verdict not in LABEL_VERDICTS:
-            raise BadInputError(f"Unknown verdict {verdict!r}; choose one of {', '.join(LABEL_VERDICTS)}.")
-        return self._update(name, case_hash, model_sha256, verdict=verdict)
+    def __init__(self, path: str | os.PathLike[str], dataset_sha256: str, source: str = "", reviewer: str = "") -> None:
+        super().__init__(path, source=source, reviewer=reviewer)
+        self.dataset_sha256 = dataset_sha256
 
     def set_case(self, case: int, verdict: str | None) -> Review:
         return self.set_verdict(*case_key(self.dataset_sha256, case), verdict)

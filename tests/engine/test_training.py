@@ -227,8 +227,8 @@ def test_label_verdicts_persist_and_export_as_corrected_labels(tmp_path: Path) -
     with pytest.raises(BadInputError):
         store.set_case(1, "plausible")
     again = LabelReviewStore(tmp_path / FILE_NAME, "abc")
-    assert again.case_verdicts(3) == ["correct label", None, "mislabeled"]
-    assert len(again.cases["case 2"]["history"]) == 1
+    assert again.case_verdicts(3) == ["correct label", None, "mislabeled"] and again.warning == ""  # nothing quarantined
+    assert [e["value"] for e in again.history("case 2", "abc:2")] == ["mislabeled"]
     assert LabelReviewStore(tmp_path / FILE_NAME, "another dataset").case_verdicts(3) == [None, None, None]
     rows = corrected_labels_csv(tmp_path / "fixed.csv", again.case_verdicts(3), np.array([4, 5, 6]),
                                 np.array([4, 0, 9]), np.array([10, 11, 12]), tuple("abcdefghij"))
