@@ -38,6 +38,7 @@ from gui.context import AppContext
 from gui.panels.training_curves import CurvesPanel
 from gui.panels.training_lists import CaseList
 from gui.settings import config_dir
+from gui.views.cases import SETTINGS_REVIEWER
 from gui.views.embedding import thumbnail_pixmap
 from gui.widgets.embedding_scatter import EmbeddingScatter, PointGroup
 
@@ -262,7 +263,9 @@ class TrainingView(QWidget):
         if a is None:
             return
         try:
-            self.store = LabelReviewStore(_verdict_path(a.path), a.dataset_sha256, source=str(a.path))
+            reviewer = self.ctx.settings.get(SETTINGS_REVIEWER, "")
+            self.store = LabelReviewStore(_verdict_path(a.path), a.dataset_sha256, source=str(a.path),
+                                          reviewer=reviewer if isinstance(reviewer, str) else "")
         except (OSError, GlassboxError) as exc:
             show_error(self, JobError("bad_input", f"Label verdicts are off for this run: {exc}"))
             return

@@ -26,7 +26,9 @@ needs_demo = pytest.mark.skipif(not (DEMO_RUNS / "digits" / "manifest.json").exi
 @pytest.fixture
 def demo_view(qtbot, engine, tmp_path):
     state = AppState()
-    view = TrainingView(AppContext(engine, state, Settings(tmp_path / "settings.json")))
+    settings = Settings(tmp_path / "settings.json")
+    settings.set("reviewer_name", "Ada")
+    view = TrainingView(AppContext(engine, state, settings))
     qtbot.addWidget(view)
     view.resize(1200, 520)
     view.show()
@@ -82,6 +84,7 @@ def test_demo_runs_curves_map_and_suspects(qtbot, demo_view, tmp_path) -> None:
     first, second = int(a.mislabel_ranking[0]), int(a.mislabel_ranking[1])
     assert sorted((int(r["case"]), int(r["corrected_label"])) for r in rows) == sorted([
         (first, int(a.predicted[first])), (second, int(a.labels[second]))])  # rows in case order
+    assert view.store.history(f"case {first}", f"{a.dataset_sha256}:{first}")[0]["reviewer"] == "Ada"
     view.show_run()  # a fresh store reads the same verdicts back
     assert view.verdicts[first] == "mislabeled" and view.verdicts[second] == "correct label"
 
