@@ -107,7 +107,7 @@ def _depth(value: Any, limit: int = MAX_DEPTH) -> int:
     return deepest
 
 
-def _check_event(event: Any) -> dict[str, Any]:
+def _check_event(event: Any, verdicts: tuple[str, ...] = VERDICTS) -> dict[str, Any]:
     """A history event as we write it, or ValueError saying what is wrong with it."""
     if not isinstance(event, dict):
         raise ValueError(f"an event is {type(event).__name__}, not an object")
@@ -117,7 +117,7 @@ def _check_event(event: Any) -> dict[str, Any]:
     if event["kind"] not in KINDS:
         raise ValueError(f"unknown event kind {event['kind']!r}")
     value = event.get("value")
-    if event["kind"] == "verdict" and value is not None and value not in VERDICTS:
+    if event["kind"] == "verdict" and value is not None and value not in verdicts:
         raise ValueError(f"unknown verdict {value!r}")
     if event["kind"] == "note" and not isinstance(value, str):
         raise ValueError("a note is not text")
@@ -150,6 +150,8 @@ def _v1_events(name: str, entry: dict[str, Any]) -> tuple[str, list[dict[str, An
 
 class ReviewStore:
     """The review file of one dataset; see the module docstring."""
+
+    allowed_verdicts: tuple[str, ...] = VERDICTS  # a subclass may judge something else (training labels)
 
     def __init__(self, path: str | os.PathLike[str], source: str = "", reviewer: str = "") -> None:
         self.path = Path(path)
@@ -204,8 +206,8 @@ class ReviewStore:
     # ----- writing ----------------------------------------------------------------------------
     def set_verdict(self, name: str, case_hash: str, verdict: str | None, model_sha256: str = "",
                     seen: dict[str, Any] | None = None, source: str | None = None) -> Review:
-        if verdict is not None and verdict not in VERDICTS:
-            raise BadInputError(f"Unknown verdict {verdict!r}; choose one of {', '.join(VERDICTS)}.")
+        if verdict is not None and verdict not in self.allowed_verdicts:
+            raise BadInputError(f"Unknown verdict {verdict!r}; choose one of {', '.join(self.allowed_verdicts)}.")
         return self._append(name, case_hash, "verdict", verdict, model_sha256, seen, source)
 
     def set_note(self, name: str, case_hash: str, note: str, model_sha256: str = "",
@@ -336,7 +338,7 @@ class ReviewStore:
         for case_hash, record in entry.items():
             if not isinstance(record, dict) or not isinstance(record.get("history"), list):
                 raise ValueError(f"content {case_hash[:12]}: no history list")
-            yield case_hash, [_check_event(event) for event in record["history"]]
+            yield case_hash, [_check_event(event, self.allowed_verdicts) for event in record["history"]]
 
     def _read(self, first: bool) -> dict[str, Any] | None:
         """The file's JSON, None if there is none; an unreadable file is moved aside (first open)."""

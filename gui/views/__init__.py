@@ -22,6 +22,7 @@ VIEWS: list[ViewSpec] = [
     ViewSpec("cases", "Cases", "gui.views.cases:CaseView", "left", "Ctrl+2"),
     ViewSpec("attribution", "Attribution", "gui.views.canvas:AttributionView", "center", "Ctrl+0"),
     ViewSpec("embedding", "Embedding", "gui.views.embedding:EmbeddingView", "bottom", "Ctrl+5"),
+    ViewSpec("training", "Training", "gui.views.training:TrainingView", "bottom", "Ctrl+7"),
     ViewSpec("activations", "Activations", "gui.views.activations:ActivationView", "right", "Ctrl+3"),
     ViewSpec("weights", "Weights", "gui.views.weights:WeightView", "right", "Ctrl+4"),
     ViewSpec("benchmark", "Benchmark", "gui.views.benchmark:BenchmarkView", "bottom", "Ctrl+6"),
