@@ -23,7 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", nargs="?", help=".keras, .h5 or SavedModel folder (default: the demo)")
     parser.add_argument("--trust", action="store_true", help="allow unsafe deserialisation of MODEL")
     parser.add_argument("--startup-check", action="store_true", help="print start-up times and quit")
+    parser.add_argument("--version", action="store_true", help="print the versions of Glassbox and its libraries")
     args = parser.parse_args(argv)
+    if args.version:
+        from engine.build_info import version_text
+
+        print(version_text())
+        return 0
     from gui.app import run
 
     return run(args.model, trust=args.trust, startup_check=args.startup_check)

@@ -4,3 +4,5 @@ TensorFlow is heavy (about 3 s to import), so modules the GUI imports at start-u
 (`engine.jobs`, `engine.errors`, `engine.fileio`) must not import it; modules that
 need it are only imported on the engine thread, by name, through `engine.jobs.resolve_task`.
 """
+
+__version__ = "0.1.0"

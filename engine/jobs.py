@@ -129,9 +129,20 @@ def run_job(job: Job, workspace: Any, progress: ProgressCallback | None = None) 
     """Run a job synchronously on the calling thread (the engine thread, a test or the CLI).
 
     Raises whatever the task raises; callers turn it into a `JobError` with `describe_error`.
+    A task that runs out of memory while a GPU is in use runs once more, on the CPU.
     """
     job.token.raise_if_cancelled()
-    ctx = JobContext(workspace, progress, job.token)
-    result = resolve_task(job.task)(ctx, **job.kwargs)
+    task = resolve_task(job.task)
+    try:
+        result = task(JobContext(workspace, progress, job.token), **job.kwargs)
+    except Exception as exc:  # noqa: BLE001 - only running out of GPU memory is handled here
+        from engine import runtime
+
+        if not (_is_out_of_memory(exc) and runtime.gpu_in_use()):
+            raise
+        if progress is not None:
+            progress(0.0, "Out of GPU memory: running on the CPU")
+        with runtime.on_cpu():  # the CPU has more memory; the same request, from the start
+            result = task(JobContext(workspace, progress, job.token), **job.kwargs)
     job.token.raise_if_cancelled()
     return result

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import traceback
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import engine
 from engine.jobs import JobError, describe_error
 from gui import trust as trusting
 from gui.app import DEMO_CASES, DEMO_MODEL, show_error
@@ -311,7 +311,8 @@ class MainWindow(QMainWindow):
     # ----- engine feedback --------------------------------------------------------------
     def _on_engine_ready(self, versions: dict) -> None:
         self.engine_label.setText(
-            f"Engine ready: TensorFlow {versions.get('tensorflow', '?')}, Keras {versions.get('keras', '?')}"
+            f"Engine ready on {versions.get('device', '?')}: "
+            f"TensorFlow {versions.get('tensorflow', '?')}, Keras {versions.get('keras', '?')}"
         )
 
     def _on_engine_failure(self, key: str, _job_id: int, error: JobError) -> None:
@@ -343,10 +344,7 @@ class MainWindow(QMainWindow):
 
         versions = dict(self.ctx.engine.versions) or {"engine": "still loading"}
         versions["PySide6"] = pyside_version
-        try:
-            versions["glassbox"] = metadata.version("glassbox")
-        except metadata.PackageNotFoundError:  # running from a checkout that was never installed
-            versions["glassbox"] = "source checkout"
+        versions["glassbox"] = engine.__version__
         rows = "".join(f"<tr><td>{k}&nbsp;</td><td>{v}</td></tr>" for k, v in sorted(versions.items()))
         box = QMessageBox(self)
         box.setObjectName("aboutDialog")

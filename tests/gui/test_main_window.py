@@ -56,7 +56,12 @@ def test_status_bar_shows_engine_loading_then_ready(qtbot, window: MainWindow) -
     assert window.engine_label.text() == "Engine: loading TensorFlow…"
     with qtbot.waitSignal(window.ctx.engine.ready, timeout=60000):
         window.ctx.engine.start()
-    assert window.engine_label.text().startswith("Engine ready: TensorFlow 2.")
+    device = window.ctx.engine.versions["device"]
+    assert device == "CPU" or device.startswith("GPU: ")
+    assert window.engine_label.text().startswith(f"Engine ready on {device}: TensorFlow 2.")
+    about = window.show_about()
+    assert f"<td>device&nbsp;</td><td>{device}</td>" in about.text()
+    about.close()
 
 
 def test_open_model_fills_browser_title_and_recent(qtbot, window: MainWindow, tmp_path: Path) -> None:
