@@ -27,11 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 1.5
 
 
-def one_run(config_dir: str) -> dict[str, float]:
+def one_run(config_dir: str, app: list[str] | None = None) -> dict[str, float]:
+    """One start of `app` (default: this venv's `python main.py`) with --startup-check."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", GLASSBOX_CONFIG_DIR=config_dir)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "main.py", "--startup-check"],
+        [*(app or [sys.executable, "main.py"]), "--startup-check"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     figures: dict[str, float] = {}
