@@ -136,13 +136,12 @@ def run_job(job: Job, workspace: Any, progress: ProgressCallback | None = None) 
     try:
         result = task(JobContext(workspace, progress, job.token), **job.kwargs)
     except Exception as exc:  # noqa: BLE001 - only running out of GPU memory is handled here
-        from engine import runtime
-
-        if not (_is_out_of_memory(exc) and runtime.gpu_in_use()):
+        # engine.runtime imports TensorFlow, so it is named, not imported (the GUI imports this module)
+        if not (_is_out_of_memory(exc) and resolve_task("engine.runtime:gpu_in_use")()):
             raise
         if progress is not None:
             progress(0.0, "Out of GPU memory: running on the CPU")
-        with runtime.on_cpu():  # the CPU has more memory; the same request, from the start
+        with resolve_task("engine.runtime:on_cpu")():  # the CPU has more memory; the same request, anew
             result = task(JobContext(workspace, progress, job.token), **job.kwargs)
     job.token.raise_if_cancelled()
     return result

@@ -59,7 +59,7 @@ mkdir -p "$(dirname "$entry")"
 cat > "$entry.tmp" <<ENTRY
 [Desktop Entry]
 Type=Application
-Version=1.5
+Version=1.4
 Name=Glassbox
 GenericName=Model explainer
 Comment=Explain Keras models case by case, offline
@@ -67,7 +67,7 @@ Exec=$exec_path %f
 TryExec=$prefix/glassbox
 Icon=glassbox
 Terminal=false
-Categories=Science;Development;
+Categories=Science;DataVisualization;
 MimeType=application/x-keras;application/x-hdf;application/x-hdf5;
 Keywords=Keras;TensorFlow;explainability;attribution;
 ENTRY
