@@ -33,7 +33,7 @@ esac
 # The app: copied next to its final place, then swapped in, so a failed copy leaves the old one.
 mkdir -p "$(dirname "$prefix")"
 rm -rf "$prefix.new"
-cp -a "$here/app" "$prefix.new"
+cp -R --preserve=mode,timestamps "$here/app" "$prefix.new"  # not ownership: root installs own their files
 cp "$here/uninstall.sh" "$prefix.new/uninstall.sh"
 rm -rf "$prefix.old"
 if [ -e "$prefix" ]; then mv "$prefix" "$prefix.old"; fi
