@@ -28,18 +28,26 @@ class Predictions:
         return len(self.predicted)
 
 
-def to_probabilities(outputs: np.ndarray, activation: str | None) -> np.ndarray:
+def to_probabilities(outputs: np.ndarray, activation: str | None, kind: str | None = None) -> np.ndarray:
     """Model outputs -> (N, K) probabilities.
 
     A single sigmoid unit becomes two columns [1 - p, p]; raw outputs (logits, or an unknown
     activation whose rows are not distributions) go through a softmax, so the confidence column
-    always means the same thing.
+    always means the same thing. `kind` (an `engine.heads` kind) says what the head is when it
+    is known: independent sigmoid labels stay independent, logits are never taken for
+    probabilities, and a regression or dense head has no probabilities at all.
     """
     out = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
+    if kind in ("regression", "dense"):
+        raise NotSupportedError(f"A {kind} output has no class probabilities.")
     if out.shape[1] == 1:
-        p = out[:, 0] if activation == "sigmoid" or _in_unit(out) else 1.0 / (1.0 + np.exp(-out[:, 0]))
+        known = activation == "sigmoid" or (kind != "logits" and _in_unit(out))
+        p = out[:, 0] if known else 1.0 / (1.0 + np.exp(-out[:, 0]))
         return np.stack([1.0 - p, p], axis=1).astype(np.float32)
-    if activation in ("softmax", "sigmoid") or (_in_unit(out) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
+    if kind == "sigmoid":
+        return (out if activation == "sigmoid" or _in_unit(out) else 1.0 / (1.0 + np.exp(-out))).astype(np.float32)
+    is_distribution = _in_unit(out) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)
+    if kind != "logits" and (activation in ("softmax", "sigmoid") or is_distribution):
         return out.astype(np.float32)
     shifted = np.exp(out - out.max(axis=1, keepdims=True))
     return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -88,6 +88,8 @@ def _final_layer(model: Any) -> Any:
         if history is None:
             return None
         layer = history.operation
+        if hasattr(layer, "head_layer"):  # a view's output layer (views.py) names the head's layer
+            return layer.head_layer
     return layer
 
 
