@@ -22,6 +22,8 @@ from engine.explainers.result import Explanation
 from engine.explainers.views import View, view
 from engine.heads import REGRESSION, Head
 
+TOKEN_DEFAULTS = {"patch_size": 1, "stride": 1}
+
 
 class HeadExplainer:
     """A method explaining one head of any model, input by input; see the module docstring."""
@@ -37,6 +39,8 @@ class HeadExplainer:
         self.input_names = names
         self.views = [view(model, head, k) for k in range(len(names))]
         first = self.views[0]
+        if first.tokens_in:  # tokens are the units: hide one token at a time
+            params = {**{k: v for k, v in TOKEN_DEFAULTS.items() if k in cls.defaults}, **params}
         if first.tokens_in and cls.image_only:
             raise NotSupportedError(f"{cls.title} explains images; this model reads tokens.")
         self._region = region

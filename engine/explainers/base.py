@@ -608,9 +608,7 @@ class Explainer:
         return maps
 
     def _heatmap(self, maps: np.ndarray) -> np.ndarray | None:
-        if maps.ndim == 3:
-            return maps.copy()
-        if maps.ndim != 4:
+        if maps.ndim not in (3, 4):  # images (N, H, W, C) -> (N, H, W); sequences (N, T, C) -> (N, T)
             return None
         reduce = self.heatmap_reduce
         if reduce == "mean":
