@@ -63,6 +63,10 @@ class Head:
     def is_classifier(self) -> bool:
         return self.kind in CLASSIFIER_KINDS
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-plain form (inspect --json, reports)."""
+        return {**dataclasses.asdict(self), "shape": list(self.shape), "n_classes": self.n_classes}
+
     @property
     def title(self) -> str:
         return f"{self.name} ({KIND_TITLES[self.kind]}, {'x'.join(str(d) for d in self.shape)})"
@@ -150,6 +154,9 @@ def activation_of(layer: Any) -> str | None:
     """"softmax"/"sigmoid"/other activation name a layer ends with; None for linear or unknown."""
     if layer is None:
         return None
+    opaque = getattr(layer, "graph_activation", None)  # set on SavedModel outputs by engine.models
+    if opaque:
+        return str(opaque)
     class_name = type(layer).__name__
     if class_name == "Softmax":
         return "softmax"

@@ -84,6 +84,24 @@ class SigmoidPair(_HeadLayer):
         return self.activation(tf.concat([-t, t], axis=-1))
 
 
+class Reopened(_HeadLayer):
+    """Probabilities from an opaque graph, given back their pre-activation so logit mode exists.
+
+    Sigmoid labels: logit(p) exactly. Softmax: log(p), the logits up to a constant per case
+    (softmax(log p) = p, so the probabilities are unchanged).
+    """
+
+    def __init__(self, kind: str, **kwargs: Any) -> None:
+        super().__init__(None, **kwargs)
+        self.kind = kind
+        self.activation = keras.activations.softmax if kind == "softmax" else keras.activations.sigmoid
+
+    def call(self, t: Any) -> Any:
+        p = tf.clip_by_value(tf.cast(t, tf.float32), _EPS, 1.0 - _EPS)
+        z = tf.math.log(p) if self.kind == "softmax" else tf.math.log(p) - tf.math.log1p(-p)
+        return self.activation(z)
+
+
 class RegionSum(_HeadLayer):
     """(N, *spatial, C) -> (N, C): each channel summed over the region (a 0/1 mask variable)."""
 
@@ -191,7 +209,8 @@ def is_plain(model: Any) -> bool:
     if str(inputs[0].dtype).startswith(("int", "uint", "string")) and _embedding(model) is not None:
         return False
     (head,) = heads_mod.model_heads(model)
-    return head.kind not in (REGRESSION,) and head.n_classes == head.units
+    opaque = head.activation is not None and not _strippable(heads_mod.output_layer(model, 0))
+    return head.kind != REGRESSION and head.n_classes == head.units and not opaque
 
 
 def view(model: keras.Model, head: Head, input_index: int = 0) -> View:
@@ -235,20 +254,20 @@ def _build(model: keras.Model, head: Head, input_index: int) -> View:
     outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
     out = outs[head.index]
     source = heads_mod.output_layer(model, head.index)
-    strippable = heads_mod.activation_of(source) in ("softmax", "sigmoid")
+    strippable = _strippable(source)
+    opaque = None if strippable else heads_mod.activation_of(source)  # inside a SavedModel graph
+    opaque = opaque if opaque in ("softmax", "sigmoid") else None
     region = None
     if head.units == 1 and head.kind in (SIGMOID, LOGITS, DENSE):
-        out = SigmoidPair(
-            source if strippable else None, probability_in=head.kind in (SIGMOID, DENSE) and not strippable,
-            name="two_classes",
-        )(out)
-        source = None  # the pair's own activation, or its source's, as set above
+        out = SigmoidPair(source if strippable else None, probability_in=opaque == "sigmoid", name="two_classes")(out)
+    elif opaque is not None and head.kind != REGRESSION:
+        out = Reopened(opaque, name="reopened")(out)
     if head.kind == DENSE:
         spatial = tuple(out.shape)[1:-1]
         if any(d is None for d in spatial):
             raise NotSupportedError(f"The dense output {head.name!r} has no fixed size: a region cannot be chosen.")
-        pair = out._keras_history.operation if head.units == 1 else None
-        region_source = pair.head_layer if pair is not None else (source if strippable else None)
+        before = _producer(out)
+        region_source = before.head_layer if isinstance(before, _HeadLayer) else (source if strippable else None)
         region = RegionSum(spatial, region_source, name="region_sum")
         out = region(out)
     elif len(out.shape) != 2:
@@ -257,8 +276,10 @@ def _build(model: keras.Model, head: Head, input_index: int) -> View:
         out = _Through(source if strippable else None, name="head")(out)
     built = keras.Model(start, out, name=f"{model.name}_{head.name}")
     notes = []
-    if head.kind in (SIGMOID, DENSE) and head.units == 1 and not strippable:
-        notes.append("The sigmoid is inside an opaque graph: logits are recovered as log(p / (1 - p)).")
+    if opaque == "sigmoid":
+        notes.append("The sigmoid is inside the SavedModel graph: logits are recovered as log(p / (1 - p)).")
+    if opaque == "softmax":
+        notes.append("The softmax is inside the SavedModel graph: 'logit' scores are log-probabilities.")
     return View(built, head, input_index, len(inputs), embedding if symbolic else None, prefix, region, held, notes)
 
 
@@ -267,6 +288,15 @@ class _Through(_HeadLayer):
 
     def call(self, t: Any) -> Any:
         return t
+
+
+def _strippable(layer: Any) -> bool:
+    """True if `Forward` can switch this layer's softmax/sigmoid off (as base._activation_name sees it)."""
+    if layer is None or getattr(layer, "graph_activation", None):
+        return False
+    if isinstance(layer, keras.layers.Softmax):
+        return True
+    return getattr(getattr(layer, "activation", None), "__name__", None) in ("softmax", "sigmoid")
 
 
 def _producer(tensor: Any) -> Any:
