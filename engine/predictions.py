@@ -6,7 +6,7 @@ numpy-only at import (the model is called, never imported), so the GUI may impor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,11 +18,13 @@ from engine.jobs import JobContext
 class Predictions:
     """Class probabilities for all cases, and which model and dataset (with recipe) made them."""
 
-    probabilities: np.ndarray  # float32 (N, K)
-    predicted: np.ndarray  # int64 (N,)
-    confidence: np.ndarray  # float32 (N,): probability of the predicted class
+    probabilities: np.ndarray  # float32 (N, K) of the classifier head; (N, 0) if the model has none
+    predicted: np.ndarray  # int64 (N,); -1 without a classifier head
+    confidence: np.ndarray  # float32 (N,): probability of the predicted class (NaN without one)
     model_sha256: str
     dataset_hash: str
+    head: str = ""  # the classifier head these probabilities are of ("" if none)
+    values: dict[str, np.ndarray] = field(default_factory=dict)  # raw (N, K) outputs of the other flat heads
 
     def __len__(self) -> int:
         return len(self.predicted)
@@ -70,38 +72,57 @@ def _in_unit(out: np.ndarray) -> bool:
 
 
 def predict_task(ctx: JobContext, batch_size: int = 64) -> Predictions:
-    """Run the model over the open dataset in batches; cancel is checked between batches."""
+    """Run the model over the open dataset in batches; cancel is checked between batches.
+
+    Probabilities are those of the first classifier head (engine.heads); regression and other
+    flat heads are kept as raw values, dense maps are not kept (the case view computes them).
+    """
+    from engine import heads as heads_mod
+    from engine.model_inputs import feed
+
     workspace = ctx.workspace
     model = workspace.require_model()
     dataset = workspace.dataset
     if dataset is None:
         raise BadInputError("No cases are open.")
-    if len(getattr(model, "inputs", None) or [None]) > 1:
-        raise NotSupportedError("Predicting cases for a model with several inputs is not supported yet.")
+    description = workspace.description
+    found = tuple(getattr(description, "heads", ()) or ()) or heads_mod.model_heads(model)
     n = len(dataset)
-    chunks: list[np.ndarray] = []
+    chunks: list[list[np.ndarray]] = []
     for start in range(0, n, batch_size):
         ctx.check()
         ctx.progress(start / n, f"Predicting {start}/{n} cases…")
         x = dataset.inputs(range(start, min(n, start + batch_size)))
-        if start == 0:
+        if start == 0 and isinstance(x, np.ndarray) and x.dtype != object and len(model.inputs) == 1:
             check_fits(x, model)
-        out = model(x, training=False)
-        if isinstance(out, (list, tuple, dict)):
-            raise NotSupportedError("Predicting cases for a model with several outputs is not supported yet.")
-        chunks.append(np.asarray(out))
-    outputs = np.concatenate(chunks)
-    if not np.isfinite(outputs).all():
-        bad = int((~np.isfinite(outputs.reshape(n, -1))).any(axis=1).sum())
-        raise NumericalError(f"The model's output is NaN or infinite for {bad} of {n} cases.")
-    description = workspace.description
-    probabilities = to_probabilities(outputs, getattr(description, "output_activation", None))
-    predicted = probabilities.argmax(axis=1).astype(np.int64)
+        out = model(feed(model, x), training=False)
+        outs = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (list, tuple)) else [out]
+        chunks.append([np.asarray(o, dtype=np.float32) for o in outs])
+    outputs = [np.concatenate(parts) for parts in zip(*chunks)]
+    for values in outputs:
+        if not np.isfinite(values).all():
+            bad = int((~np.isfinite(values.reshape(n, -1))).any(axis=1).sum())
+            raise NumericalError(f"The model's output is NaN or infinite for {bad} of {n} cases.")
+    head = heads_mod.select(found, None) if found else None
+    if head is None and len(outputs) == 1:  # no graph to read heads from: the old single-output rule
+        head = heads_mod.detect(0, "output", outputs[0].shape[1:], getattr(description, "output_activation", None))
+    classifier = head is not None and head.is_classifier and outputs[head.index].ndim == 2
+    values = {h.name: outputs[h.index] for h in found if outputs[h.index].ndim == 2 and (not classifier or h is not head)}
     ctx.progress(1.0, f"Predicted {n} cases")
+    if not classifier:
+        return Predictions(
+            probabilities=np.zeros((n, 0), np.float32), predicted=np.full(n, -1, np.int64),
+            confidence=np.full(n, np.nan, np.float32), model_sha256=str(getattr(description, "sha256", "") or ""),
+            dataset_hash=dataset.hash, values=values,
+        )
+    probabilities = to_probabilities(outputs[head.index], head.activation, head.kind)
+    predicted = probabilities.argmax(axis=1).astype(np.int64)
     return Predictions(
         probabilities=probabilities,
         predicted=predicted,
         confidence=probabilities[np.arange(n), predicted],
         model_sha256=str(getattr(description, "sha256", "") or ""),
         dataset_hash=dataset.hash,
+        head=head.name,
+        values=values,
     )
