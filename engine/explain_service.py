@@ -147,8 +147,9 @@ def explain_case_task(
         cancel=ctx.cancel,
     )
     ctx.check()
+    first = next(iter(result.values())) if isinstance(result, dict) else result
     provenance = {
-        **(result.provenance or {}),
+        **(first.provenance or {}),
         "model_sha256": model_sha or None,
         "input_sha256": input_sha,
         "case": int(case),
