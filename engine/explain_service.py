@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import explainers
+from engine import class_index, explainers
 from engine import heads as heads_mod
 from engine.errors import BadInputError
 from engine.explainers.result import Explanation
@@ -101,6 +101,8 @@ def _case_heads(ctx: JobContext, case: int, k: int) -> tuple[TopPredictions, tup
     if classifier is None:
         return TopPredictions(case, np.zeros(0, np.int64), np.zeros(0, np.float32), 0, ()), shown
     probs = classifier.probabilities.astype(np.float64)
+    if len(names) != probs.size and probs.size == class_index.N_CLASSES:  # an ImageNet model, unnamed cases
+        names = class_index.imagenet_class_names()[0] or names
     order = np.argsort(-probs, kind="stable")[: max(1, int(k))]
     class_names = tuple(names) if len(names) == probs.size else ("",) * probs.size
     top = TopPredictions(case, order.astype(np.int64), probs[order].astype(np.float32), probs.size, class_names)

@@ -138,3 +138,16 @@ def test_stack_resize_matches_pillow_and_batches_match_single_images() -> None:
     batch = recipe.apply_batch(images)
     for i, image in enumerate(images):
         np.testing.assert_allclose(batch[i], recipe.apply(image), atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["caffe", "torch", "tf"])
+def test_keras_application_modes_match_keras_preprocess_input(mode: str) -> None:
+    """caffe (BGR, mean pixel subtracted), torch (ImageNet mean/std), tf (-1..1) give exactly
+    what keras.applications.imagenet_utils.preprocess_input gives on the same 0..255 pixels."""
+    keras = pytest.importorskip("keras")
+    from engine.preprocessing import KERAS_MODES
+
+    image = np.random.default_rng(0).integers(0, 256, (4, 5, 3)).astype(np.uint8)
+    ours = Preprocessing(scale=KERAS_MODES[mode]).apply(image)
+    theirs = keras.applications.imagenet_utils.preprocess_input(image.astype("float32")[None], mode=mode)[0]
+    np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=1e-4)
