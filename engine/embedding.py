@@ -157,6 +157,7 @@ def extract_features(
     One pass per batch through a model tapped at `layer`; the batch halves on out-of-memory.
     """
     from engine.graph import tap_model
+    from engine.model_inputs import feed
 
     cache = {} if cache is None else cache
     tapped = cache.get(("embedding.tap", layer))
@@ -171,7 +172,7 @@ def extract_features(
         if check is not None:
             check()
         stop = min(n, start + batch_size)
-        x = dataset.inputs(list(range(start, stop)))
+        x = feed(model, dataset.inputs(list(range(start, stop))))  # dicts per input, strings
         try:
             tap, out = tapped.predict_on_batch(x)
         except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried

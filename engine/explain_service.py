@@ -27,7 +27,7 @@ from engine import class_index, explainers
 from engine import heads as heads_mod
 from engine.errors import BadInputError
 from engine.explainers.result import Explanation
-from engine.heads import HeadOutput
+from engine.predictions import HeadOutput, head_output
 from engine.model_inputs import feed
 from engine.fileio import atomic_write_bytes, cache_dir as fileio_cache_dir
 from engine.jobs import JobContext
@@ -75,11 +75,33 @@ def case_view_task(ctx: JobContext, case: int, k: int = 5) -> CaseView:
         case=case,
         name=str(dataset.names[case]),
         label=int(dataset.labels[case]) if len(dataset.labels) else -1,
-        image=None if kind != "images" else np.asarray(dataset.display_image(case), np.float32),
+        image=_picture(dataset, case, kind),
         top=top,
         heads=outputs,
         kind=kind,
     )
+
+
+def _picture(dataset: Any, case: int, kind: str) -> np.ndarray | None:
+    """What the canvas draws under the map: the image; a sequence as a (channels x time) strip,
+    each channel scaled to 0..1 and repeated so the strip is readable; a multi-input case's
+    first image input; nothing for rows of features and text."""
+    if kind == "images":
+        return np.asarray(dataset.display_image(case), np.float32)
+    if kind == "sequence":
+        strip = np.asarray(dataset.raw(case), np.float64).T  # (C, T)
+        low, high = strip.min(axis=1, keepdims=True), strip.max(axis=1, keepdims=True)
+        strip = (strip - low) / np.where(high > low, high - low, 1.0)
+        repeat = max(1, round(strip.shape[1] / (4 * strip.shape[0])))
+        return np.repeat(strip, repeat, axis=0).astype(np.float32)
+    if kind == "multi":
+        for value in dataset.raw(case).values():
+            array = np.asarray(value, np.float64)
+            if array.ndim == 3 and array.shape[-1] in (1, 3):
+                low, high = array.min(), array.max()
+                array = (array - low) / (high - low) if high > low else np.zeros_like(array)
+                return (array[..., 0] if array.shape[-1] == 1 else array).astype(np.float32)
+    return None
 
 
 def top_predictions_task(ctx: JobContext, case: int, k: int = 5) -> TopPredictions:
@@ -95,7 +117,7 @@ def _case_heads(ctx: JobContext, case: int, k: int) -> tuple[TopPredictions, tup
     found = tuple(getattr(ctx.workspace.description, "heads", ()) or ()) or heads_mod.model_heads(model)
     if not found:  # no graph: the single output read as before
         found = (heads_mod.detect(0, "output", tuple(np.shape(outs[0]))[1:], _activation(ctx)),)
-    shown = tuple(heads_mod.head_output(h, np.asarray(outs[h.index])[0]) for h in found if h.index < len(outs))
+    shown = tuple(head_output(h, np.asarray(outs[h.index])[0]) for h in found if h.index < len(outs))
     classifier = next((o for o in shown if o.probabilities is not None), None)
     names = list(getattr(ctx.workspace.dataset, "class_names", []) or [])
     if classifier is None:
@@ -160,6 +182,9 @@ def explain_case_task(
         "dataset_hash": getattr(dataset, "hash", ""),
         **(dataset.case_provenance(case) if hasattr(dataset, "case_provenance") else {}),
     }
+    views = getattr(explainer, "views", None)
+    if views and views[0].tokens_in:  # text / token ids: the words the per-token maps refer to
+        provenance["tokens"] = explainer.tokens(x)[0]
     if isinstance(result, dict):  # one Explanation per input: kept in memory only
         result = {name: dataclasses.replace(r, provenance={**provenance, "input": name}) for name, r in result.items()}
         return _remember(cache, key, result)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.errors import BadInputError, NotSupportedError, NumericalError
+from engine.heads import DENSE, LABEL_THRESHOLD, REGRESSION, SIGMOID, Head
 from engine.jobs import JobContext
 
 
@@ -126,3 +127,55 @@ def predict_task(ctx: JobContext, batch_size: int = 64) -> Predictions:
         head=head.name,
         values=values,
     )
+
+
+# ------------------------------------------------------------------ one case, in the head's terms
+@dataclass(frozen=True)
+class HeadOutput:
+    """One case's output of one head, in that head's own terms (what the case view shows).
+
+    probabilities: classifier heads only (softmax as is; logits softmaxed; one sigmoid unit as
+    [1 - p, p]; several sigmoid labels as independent p). labels: multi-label heads, indices
+    above `LABEL_THRESHOLD`. values: regression numbers. map: a dense head's (h, w) map of the
+    most probable class (or the channel for one-channel maps).
+    """
+
+    head: Head
+    probabilities: np.ndarray | None = None
+    labels: tuple[int, ...] = ()
+    values: np.ndarray | None = None
+    map: np.ndarray | None = None
+
+    @property
+    def summary(self) -> str:
+        """One line: top class and probability, labels on, numbers, or the map's shape."""
+        h = self.head
+        if self.probabilities is not None and h.kind == SIGMOID and h.units > 1:
+            on = ", ".join(str(i) for i in self.labels) or "none"
+            return f"labels above {LABEL_THRESHOLD:g}: {on}"
+        if self.probabilities is not None:
+            top = int(np.argmax(self.probabilities))
+            return f"class {top} ({100 * float(self.probabilities[top]):.1f}%)"
+        if self.values is not None:
+            shown = ", ".join(f"{v:.4g}" for v in self.values[:8])
+            return f"values: {shown}{' …' if self.values.size > 8 else ''}"
+        if self.map is not None:
+            return f"map {self.map.shape[0]}x{self.map.shape[1] if self.map.ndim > 1 else 1}"
+        return ""
+
+
+def head_output(head: Head, values: np.ndarray) -> HeadOutput:
+    """One case's raw output (per-case shape) of `head` in that head's terms."""
+    values = np.asarray(values, dtype=np.float64)
+    if head.kind == REGRESSION:
+        return HeadOutput(head, values=values.reshape(-1).astype(np.float32))
+    if head.kind == DENSE:
+        per_pixel = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values.reshape(-1, 1)
+        if per_pixel.shape[1] == 1:
+            top = per_pixel[:, 0]
+        else:
+            top = per_pixel.argmax(axis=1).astype(np.float64)
+        return HeadOutput(head, map=top.reshape(values.shape[:-1]).astype(np.float32))
+    probs = to_probabilities(values.reshape(1, -1), head.activation, head.kind)[0]
+    labels = tuple(int(i) for i in np.flatnonzero(probs >= LABEL_THRESHOLD)) if head.kind == SIGMOID else ()
+    return HeadOutput(head, probabilities=probs, labels=labels)
