@@ -69,7 +69,8 @@ class Head:
 
     @property
     def title(self) -> str:
-        return f"{self.name} ({KIND_TITLES[self.kind]}, {'x'.join(str(d) for d in self.shape)})"
+        kind = "one sigmoid: classes 1 - p and p" if self.kind == SIGMOID and self.units == 1 else KIND_TITLES[self.kind]
+        return f"{self.name} ({kind}, {'x'.join(str(d) for d in self.shape)})"
 
 
 def detect(index: int, name: str, shape: Sequence[int | None], activation: str | None) -> Head:
