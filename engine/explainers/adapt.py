@@ -73,7 +73,7 @@ class HeadExplainer:
                 continue
             per_case = []
             for i in range(n):
-                v.hold(arrays, i)
+                v.hold(arrays, i)  # the other inputs (or a masked text model's token ids) of case i
                 case_targets = None if targets is None else np.broadcast_to(np.asarray(targets), (n,))[i: i + 1]
                 per_case.append(self._one(v, explainer, v.prepare(arrays[k][i: i + 1]), case_targets,
                                           _share(share, i, n), cancel))

@@ -166,9 +166,12 @@ class View:
         return np.asarray(self.embedding(self.token_ids(x)), dtype=np.float32)
 
     def hold(self, inputs: list[np.ndarray], case: int) -> None:
-        """Hold the other inputs of a multi-input model at case `case`'s values."""
+        """Hold the other inputs of a multi-input model at case `case`'s values (a masked token
+        model: the case's token ids, whose padding mask the layers after the embedding need)."""
         if self.held is None:
             return
+        if self.tokens_in:
+            inputs = [self.token_ids(inputs[0]), None]
         for k, variable in enumerate(self.held.held):
             if variable is not None:
                 variable.assign(np.asarray(inputs[k][case: case + 1]).astype(variable.dtype))
@@ -237,10 +240,16 @@ def _build(model: keras.Model, head: Head, input_index: int) -> View:
     held = None
     prefix = None
     if symbolic:
-        tail = keras.Model(embedding.output, model.outputs, name=f"{model.name}_from_{embedding.name}")
         prefix = None if dtype.startswith(("int", "uint")) else keras.Model(model.inputs, embedding.input)
         start = keras.Input(tuple(embedding.output.shape)[1:], name="token_embeddings")
-        outs = tail(start)
+        if getattr(embedding, "mask_zero", False):  # the padding mask comes from the ids: hold them
+            tail = keras.Model([embedding.input, embedding.output], model.outputs, name=f"{model.name}_tail")
+            ids_shape = tuple(embedding.input.shape)[1:]
+            held = HeldInputs(1, [(ids_shape, "int32"), (tuple(start.shape)[1:], "float32")], name="held_ids")
+            outs = tail(held(start))
+        else:
+            tail = keras.Model(embedding.output, model.outputs, name=f"{model.name}_from_{embedding.name}")
+            outs = tail(start)
     elif len(inputs) > 1:
         start = keras.Input(tuple(inputs[input_index].shape)[1:], dtype=dtype, name=inputs[input_index].name)
         specs = [(tuple(t.shape)[1:], str(t.dtype)) for t in inputs]

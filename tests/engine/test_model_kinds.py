@@ -146,6 +146,19 @@ def text_lstm(_: Path) -> tuple[Any, Any]:
     return memory(keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="cls")(h), name="text_lstm"))
 
 
+def masked_tokens(_: Path) -> tuple[Any, Any]:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((7,), dtype="int32", name="ids")
+    h = keras.layers.LSTM(3, name="lstm")(keras.layers.Embedding(20, 4, mask_zero=True, name="embedding")(inputs))
+    return memory(keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="cls")(h), name="masked"))
+
+
+def padded_id_cases() -> Dataset:
+    ids = rng(6).integers(1, 20, (3, 7))
+    ids[:, 4:] = 0  # padding: masked out by the model
+    return Dataset.from_arrays(ids, np.arange(3) % 2)
+
+
 def token_ids(_: Path) -> tuple[Any, Any]:
     keras.utils.set_random_seed(0)
     inputs = keras.Input((7,), dtype="int32", name="ids")
@@ -256,6 +269,7 @@ KINDS: dict[str, Kind] = {
     "TextVectorization + LSTM": Kind(text_lstm, lambda: Dataset.from_texts(TEXTS, [0, 1, 1]), ("softmax",),
                                      {"CAM": "images"}),
     "token ids + Embedding": Kind(token_ids, id_cases, ("softmax",), {"CAM": "images"}),
+    "masked token ids + LSTM": Kind(masked_tokens, padded_id_cases, ("softmax",), {"CAM": "images"}),
     "Conv1D on a signal": Kind(signal_conv1d, sequences(32, 2), ("softmax",), {"CAM": "images"}),
     "GRU on a sequence": Kind(gru_sequence, sequences(12, 3), ("softmax",), {"CAM": "images"}),
     "mixed float16": Kind(mixed_float16, images, ("softmax",)),
@@ -391,12 +405,14 @@ def test_gradient_method(name: str, opened: Callable[[str], Workspace]) -> None:
     ws = opened(name)
 
     def run() -> str:
-        result = explain(ws, "integrated_gradients", steps=32)
+        result = explain(ws, "integrated_gradients", steps=4 if KINDS[name].slow else 32)
         results = list(result.values()) if isinstance(result, dict) else [result]
         for r in results:
             assert np.all(np.isfinite(r.maps))
         gap = results[0].completeness_gap
         shown = f"IG |gap| {float(np.abs(gap).max()):.1e}, sum {float(sum(r.maps.sum() for r in results)):.3g}"
+        assert float(np.abs(gap).max()) < 1e-3  # IG's completeness: the maps add up to f(x) - f(baseline)
+        shown += "; " + explained_score_is_the_output(ws)
         if KINDS[name].heads[-1] == "sigmoid" and ws.description.heads[-1].units == 1:
             # the known answer: the explained score of class 1 is the output p, of class 0 it is 1 - p
             explainer = explainers.create("saliency", ws.model, output_index=len(ws.description.heads) - 1)
@@ -409,6 +425,26 @@ def test_gradient_method(name: str, opened: Callable[[str], Workspace]) -> None:
             shown += f"; p(1) = output = {p:.4f}, p(0) = {1 - p:.4f}"
         return shown
     cell(name, "gradient", run)
+
+
+def explained_score_is_the_output(ws: Workspace) -> str:
+    """The score a method explains is the model's own output for the head and target: the
+    probability (one sigmoid unit: p for class 1, 1 - p for class 0), the logit or the value, or
+    a dense map's channel summed over the map. Checks every view (heads, inputs, tokens)."""
+    head = ws.description.heads[-1]
+    raw = model_output(ws)[head.index]
+    probability = head.activation in ("softmax", "sigmoid")
+    explainer = explainers.create("saliency", ws.model, output_index=head.index,
+                                  output="probability" if probability else "auto")
+    target = min(1, head.n_classes - 1)
+    if head.units == 1 and head.kind != "regression":
+        per_class = np.stack([1 - raw, raw], axis=-1)[..., 0, :]  # (..., 2): [1 - p, p]
+    else:
+        per_class = raw
+    expected = per_class.reshape(-1, per_class.shape[-1]).sum(axis=0)[target]
+    got = explainer.scores(ws.dataset.inputs([0]), [target])
+    np.testing.assert_allclose(got, [expected], rtol=2e-3, atol=1e-5)  # float16 rows: a looser rtol
+    return f"score(class {target}) = output {float(expected):.4g}"
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -429,6 +465,7 @@ def test_perturbation_method(name: str, opened: Callable[[str], Workspace]) -> N
     def run() -> str:
         shape = ws.dataset.inputs([0])
         patch = 1 if (isinstance(shape, dict) or shape.dtype == object or shape.ndim == 2) else 4
+        patch = 16 if KINDS[name].slow else patch  # the applications: 4 patches of their 32x32 input
         result = explain(ws, "occlusion", patch_size=patch, stride=patch)
         maps = maps_of(result)
         assert all(np.all(np.isfinite(m)) for m in maps)
