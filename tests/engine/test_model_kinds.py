@@ -31,7 +31,7 @@ from engine.preprocessing import Preprocessing  # noqa: E402
 from engine.weights import layer_weights_task  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 
-COLUMNS = ("inspect", "case view", "predict", "gradient", "CAM", "perturbation", "activations", "weights")
+COLUMNS = ("inspect", "case view", "predict", "gradient", "CAM", "perturbation", "activations", "weights", "embedding")
 IMG = (8, 8, 1)
 RESULTS: dict[tuple[str, str], str] = {}
 
@@ -263,8 +263,8 @@ KINDS: dict[str, Kind] = {
     "logits": Kind(logits, rows, ("logits",), NOT_IMAGE),
     "two heads (box + face)": Kind(two_heads, images, ("regression", "sigmoid")),
     "regression": Kind(regression, rows, ("regression",), NOT_IMAGE),
-    "dense map (softmax)": Kind(dense_map, images, ("dense",)),
-    "dense map (one sigmoid)": Kind(sigmoid_map, images, ("dense",)),
+    "dense map (softmax)": Kind(dense_map, images, ("dense",), {"embedding": "no Dense layer"}),
+    "dense map (one sigmoid)": Kind(sigmoid_map, images, ("dense",), {"embedding": "no Dense layer"}),
     "two inputs (image + meta)": Kind(two_inputs, two_input_cases, ("softmax",), {"CAM": "images"}),
     "TextVectorization + LSTM": Kind(text_lstm, lambda: Dataset.from_texts(TEXTS, [0, 1, 1]), ("softmax",),
                                      {"CAM": "images"}),
@@ -276,14 +276,13 @@ KINDS: dict[str, Kind] = {
     "custom layer (trusted module)": Kind(custom_layer, rows, ("softmax",), NOT_IMAGE),
     "tf_keras .h5": Kind(tf_keras_h5, rows, ("softmax",), NOT_IMAGE),
     "tf_keras SavedModel": Kind(tf_keras_savedmodel, rows, ("softmax",), NOT_IMAGE),
-    "Keras-3 SavedModel export": Kind(keras3_export, images, ("sigmoid",), {"CAM": "4-D", "activations": "",
-                                                                             }),
+    "Keras-3 SavedModel export": Kind(keras3_export, images, ("sigmoid",)),
     "nested sub-model": Kind(nested, images, ("softmax",)),
     "EfficientNetB0 (weights=None)": Kind(application("EfficientNetB0"), lambda: images(2, (32, 32, 3)), ("softmax",),
                                           slow=True),
     "ResNet50 (weights=None)": Kind(application("ResNet50"), lambda: images(2, (32, 32, 3)), ("softmax",), slow=True),
 }
-KINDS["Keras-3 SavedModel export"].unsupported = {"CAM": "4-D"}
+KINDS["Keras-3 SavedModel export"].unsupported = {"CAM": "4-D", "embedding": "no Dense layer"}
 
 
 @pytest.fixture(scope="module")
@@ -500,6 +499,21 @@ def test_weights(name: str, opened: Callable[[str], Workspace]) -> None:
         assert result.params == ws.description.layer(path).params
         return f"{path}: {result.params} params"
     cell(name, "weights", run)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_embedding(name: str, opened: Callable[[str], Workspace]) -> None:
+    from engine.embedding import embedding_task
+
+    ws = opened(name)
+
+    def run() -> str:
+        result = embedding_task(JobContext(ws), method="pca", thumbnails=False)
+        assert result.coords.shape == (len(ws.dataset), 2) and np.all(np.isfinite(result.coords))
+        if not ws.description.heads[0].is_classifier:  # nothing to colour by: no invented classes
+            assert np.all(result.predicted == -1) and result.regions is None
+        return f"PCA of {result.layer}: {result.feature_dim} features; predicted {result.predicted.tolist()}"
+    cell(name, "embedding", run)
 
 
 def teardown_module() -> None:
