@@ -150,7 +150,8 @@ def explain_case_task(
         raise BadInputError(f"{info.title} explains images only; this input has {shape}.")
     model_sha = _model_sha256(ctx)
     input_sha = _input_sha256(x)
-    head_key = (output_index, None if region is None else repr(np.asarray(region).tolist()))
+    kinds = heads_mod.overrides(ctx.workspace.description)  # the user's head kinds, if any
+    head_key = (output_index, None if region is None else repr(np.asarray(region).tolist()), repr(sorted(kinds.items())))
     key = (model_sha, input_sha, method, _params_key(full), full.get("seed"), target, *head_key)
     cache = _cache(ctx)
     if key in cache:
@@ -162,7 +163,7 @@ def explain_case_task(
         return _remember(cache, key, stored)
 
     ctx.progress(0.0, f"{info.title}: starting")
-    explainer = explainers.create(method, model, output_index=output_index, region=region, **full)
+    explainer = explainers.create(method, model, output_index=output_index, region=region, head_kinds=kinds, **full)
     targets = None if target is None else np.asarray([int(target)], dtype=np.int64)
     result = explainer.explain(
         x,

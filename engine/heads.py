@@ -166,3 +166,27 @@ def activation_of(layer: Any) -> str | None:
     if name in (None, "linear"):
         return None
     return str(name)
+
+
+def set_head_kind_task(ctx: Any, head: int, kind: str) -> Any:
+    """The user's kind for one head of the open model: a new description (the GUI re-announces
+    it, so predictions, the case view and explanations all read the head the user's way)."""
+    description = ctx.workspace.description
+    if description is None or not getattr(description, "heads", ()):
+        raise BadInputError("The open model has no heads to re-kind.")
+    current = {h.index: h for h in description.heads}
+    if head not in current:
+        raise BadInputError(f"The model has no output {head}.")
+    original = current[head].detected or current[head].kind
+    updated = with_kinds(description.heads, {head: kind})
+    if kind == original:  # back to the detected kind: no longer an override
+        updated = tuple(dataclasses.replace(h, detected="") if h.index == head else h for h in updated)
+    new = dataclasses.replace(description, heads=updated)
+    ctx.workspace.description = new
+    return new
+
+
+def overrides(description: Any) -> dict[int, str]:
+    """{head index: kind} of the heads whose kind the user changed (for the explainers)."""
+    return {h.index: h.kind for h in getattr(description, "heads", ()) or () if h.detected}
+

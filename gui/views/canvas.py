@@ -141,6 +141,8 @@ class AttributionView(QWidget):
         self.target.target_changed.connect(lambda _t: self.run_all())
         self.head_picker = HeadPicker()
         self.head_picker.head_changed.connect(self._on_head_changed)
+        self.head_picker.region_changed.connect(self.run_all)
+        self.head_picker.kind_chosen.connect(self._on_kind_chosen)
         self.method_panel = MethodPanel()
         self.method_panel.method_changed.connect(self._on_method_changed)
         self.method_panel.params_changed.connect(self._on_params_changed)
@@ -433,6 +435,17 @@ class AttributionView(QWidget):
         self.head_picker.set_case(self.case_view)
         self.run_all()
 
+    def _on_kind_chosen(self, head: int, kind: str) -> None:
+        """The user says what a head is: the engine re-kinds it and every view re-reads the model."""
+        self.ctx.engine.submit(
+            "canvas.head_kind",
+            "engine.heads:set_head_kind_task",
+            head=head,
+            kind=kind,
+            on_result=self.ctx.state.set_model,
+            on_error=lambda error: show_error(self, error, "Could not change the head's kind"),
+        )
+
     def explain(self, case: int, method: str) -> None:
         """Follow `state.explain_requested`: show the case and run `method` (or the current one)."""
         if method and method in {m["name"] for m in self.methods}:
@@ -453,7 +466,8 @@ class AttributionView(QWidget):
 
     def _request(self, panel: Panel) -> tuple:
         params = json.dumps(self._params(panel), sort_keys=True, default=str)
-        return (self.case, panel.method, params, self.target.target(), self._output_index())
+        region = self.head_picker.region_box()
+        return (self.case, panel.method, params, self.target.target(), self._output_index(), str(region))
 
     def run_all(self) -> None:
         for index in range(len(self.panels)):
@@ -484,6 +498,7 @@ class AttributionView(QWidget):
             params=self._params(panel),
             target=self.target.target(),
             output_index=self._output_index(),
+            region=self.head_picker.region_box(),
             on_result=self._current(lambda result, r=request: self._on_result(r, result)),
             on_error=lambda error, r=request: self._on_error(r, error),
             on_progress=self._on_progress,

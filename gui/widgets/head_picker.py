@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+KINDS = ("softmax", "sigmoid", "logits", "regression", "dense")  # engine.heads.KINDS (no engine import here)
 
 # one line per kind of case or head: what the attribution view does differently or cannot do
 KIND_NOTES = {
@@ -21,13 +23,28 @@ KIND_NOTES = {
 
 class HeadPicker(QWidget):
     head_changed = Signal(object)  # int head index
+    kind_chosen = Signal(int, str)  # head index, the kind the user says it is
+    region_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.heads: tuple[Any, ...] = ()
         self.combo = QComboBox()
         self.combo.setObjectName("headCombo")
-        self.combo.currentIndexChanged.connect(lambda _i: self.head_changed.emit(self.index()))
+        self.combo.currentIndexChanged.connect(self._on_head)
+        self.kind = QComboBox()
+        self.kind.setObjectName("headKind")
+        self.kind.addItems(KINDS)
+        self.kind.setToolTip("What this output is, if the detected kind is wrong")
+        self.kind.activated.connect(lambda _i: self._on_kind())
+        self.region = QLineEdit()
+        self.region.setObjectName("headRegion")
+        self.region.setPlaceholderText("whole map (or top, left, bottom, right)")
+        self.region.setToolTip("Dense maps: explain the class summed over this box of the map")
+        self.region.editingFinished.connect(self.region_changed.emit)
+        form = QFormLayout()
+        form.addRow("Kind", self.kind)
+        form.addRow("Region", self.region)
         self.outputs = QLabel("")
         self.outputs.setObjectName("headOutputs")
         self.outputs.setWordWrap(True)
@@ -38,6 +55,7 @@ class HeadPicker(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.combo)
+        layout.addLayout(form)
         layout.addWidget(self.outputs)
         layout.addWidget(self.note)
         self._case_kind = "images"
@@ -54,6 +72,31 @@ class HeadPicker(QWidget):
         self.combo.blockSignals(False)
         self.combo.setEnabled(len(self.heads) > 1)
         self.outputs.setText("")
+        self._show_head()
+
+    def region_box(self) -> list[int] | None:
+        """The dense head's region as (top, left, bottom, right), or None for the whole map."""
+        head = self.head()
+        text = self.region.text().replace(",", " ").split()
+        if head is None or head.kind != "dense" or len(text) != 4 or not all(t.lstrip("-").isdigit() for t in text):
+            return None
+        return [int(t) for t in text]
+
+    def _on_head(self, _index: int) -> None:
+        self._show_head()
+        self.head_changed.emit(self.index())
+
+    def _on_kind(self) -> None:
+        head = self.head()
+        if head is not None and self.kind.currentText() != head.kind:
+            self.kind_chosen.emit(head.index, self.kind.currentText())
+
+    def _show_head(self) -> None:
+        head = self.head()
+        self.kind.setEnabled(head is not None)
+        if head is not None:
+            self.kind.setCurrentText(head.kind)
+        self.region.setVisible(getattr(head, "kind", "") == "dense")
         self._show_note()
 
     def index(self) -> int | None:
