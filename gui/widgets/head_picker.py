@@ -44,7 +44,8 @@ class HeadPicker(QWidget):
         self.region.editingFinished.connect(self.region_changed.emit)
         form = QFormLayout()
         form.addRow("Kind", self.kind)
-        form.addRow("Region", self.region)
+        self.region_label = QLabel("Region")
+        form.addRow(self.region_label, self.region)
         self.outputs = QLabel("")
         self.outputs.setObjectName("headOutputs")
         self.outputs.setWordWrap(True)
@@ -96,7 +97,9 @@ class HeadPicker(QWidget):
         self.kind.setEnabled(head is not None)
         if head is not None:
             self.kind.setCurrentText(head.kind)
-        self.region.setVisible(getattr(head, "kind", "") == "dense")
+        dense = getattr(head, "kind", "") == "dense"
+        self.region.setVisible(dense)
+        self.region_label.setVisible(dense)
         self._show_note()
 
     def index(self) -> int | None:

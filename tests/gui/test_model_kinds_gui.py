@@ -112,6 +112,11 @@ def test_window_explains_the_kind(qtbot, tmp_path: Path, kind: str) -> None:
         assert picker.combo.count() == 2 and "box (regression values" in picker.combo.itemText(0)
         assert "values:" in picker.outputs.text()  # the box head as numbers, not classes
         assert canvas.target.spin.maximum() == 1  # face: two classes, p and 1 - p
+        picker.combo.setCurrentIndex(0)  # explain the box head: its four values are the targets
+        assert picker.kind.currentText() == "regression" and canvas.target.spin.maximum() == 3
+        qtbot.waitUntil(lambda: canvas.panels[canvas.active].result is not None
+                        and canvas.panels[canvas.active].request[-2] == 0, timeout=120000)
+        assert canvas.panels[canvas.active].result.targets.tolist() == [0]  # unit 0, not an argmax
     if kind == "text":
         assert "token" in canvas.canvases[canvas.active].message.textItem.toPlainText()
     SHOTS.mkdir(exist_ok=True)
