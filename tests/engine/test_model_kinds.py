@@ -516,6 +516,17 @@ def test_embedding(name: str, opened: Callable[[str], Workspace]) -> None:
     cell(name, "embedding", run)
 
 
+def test_savedmodel_and_h5_of_one_model_explain_the_same(opened: Callable[[str], Workspace]) -> None:
+    """The same Keras-2 model saved as .h5 and as a SavedModel: the same layers (the SavedModel is
+    rebuilt, not wrapped) and the same logit-mode saliency, number for number."""
+    h5, saved = opened("tf_keras .h5"), opened("tf_keras SavedModel")
+    assert [info.class_name for info in saved.description.layers] == [info.class_name for info in h5.description.layers]
+    a = explain_service.explain_case_task(JobContext(h5), 0, "saliency", target=1)
+    b = explain_service.explain_case_task(JobContext(saved), 0, "saliency", target=1)
+    np.testing.assert_allclose(a.maps, b.maps, rtol=1e-6, atol=1e-8)
+    assert np.abs(a.maps).max() > 0
+
+
 def teardown_module() -> None:
     target = os.environ.get("GLASSBOX_MATRIX")
     if not target:
