@@ -15,7 +15,8 @@ with the semantics of the chosen head:
   token's attribution is the sum over the embedding dimension, and perturbations switch whole
   tokens (their embedding vectors) on and off.
 
-Views share the user model's layers and weights (nothing is copied) and are cached per model.
+Views share the user model's layers and weights (nothing is copied) and are cached on the model
+(freed with it).
 The final layer of a view names the layer whose activation the `Forward` logit switch strips
 (`head_layer`), so "logit" and "probability" mean the same as for a plain classifier.
 """
@@ -34,8 +35,9 @@ from engine import heads as heads_mod
 from engine.errors import BadInputError, NotSupportedError
 from engine.heads import DENSE, LOGITS, REGRESSION, SIGMOID, Head
 
-_VIEWS: weakref.WeakKeyDictionary[Any, dict[Any, View]] = weakref.WeakKeyDictionary()
 _EPS = 1e-7
+_VIEWS_ATTRIBUTE = "_glassbox_views"  # on the user's model: a view holds its model, so a weak-keyed
+# cache would keep every model alive; an attribute makes a cycle the garbage collector frees
 
 
 # ----------------------------------------------------------------------------- output layers
@@ -218,7 +220,10 @@ def is_plain(model: Any) -> bool:
 
 def view(model: keras.Model, head: Head, input_index: int = 0) -> View:
     """The cached view of `model` for `head` and input `input_index`."""
-    cache = _VIEWS.setdefault(model, {})
+    cache = model.__dict__.get(_VIEWS_ATTRIBUTE)
+    if cache is None:
+        cache = {}
+        object.__setattr__(model, _VIEWS_ATTRIBUTE, cache)  # not tracked by Keras (no sublayers)
     key = (head.index, head.kind, input_index)
     if key not in cache:
         cache[key] = _build(model, head, input_index)

@@ -60,3 +60,16 @@ def test_dense_region_is_the_class_summed_over_the_box() -> None:
                                                target=1, region=[0, 0, 2, 2])
     far = np.abs(result.maps[0, 4:, 4:]).max()  # a 3x3 conv: cells 2+ away from the box cannot move it
     assert far == 0.0 and np.abs(result.maps[0, :2, :2]).max() > 0
+
+
+def test_views_do_not_keep_a_closed_model_alive() -> None:
+    import gc
+    import weakref
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, [keras.layers.Dense(2, name="a")(inputs), keras.layers.Dense(1, name="b")(inputs)])
+    explainers.create("saliency", model, output_index=1).explain(np.ones((1, 4), "float32"), 0)
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None

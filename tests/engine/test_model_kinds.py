@@ -278,9 +278,9 @@ KINDS: dict[str, Kind] = {
     "tf_keras SavedModel": Kind(tf_keras_savedmodel, rows, ("softmax",), NOT_IMAGE),
     "Keras-3 SavedModel export": Kind(keras3_export, images, ("sigmoid",)),
     "nested sub-model": Kind(nested, images, ("softmax",)),
-    "EfficientNetB0 (weights=None)": Kind(application("EfficientNetB0"), lambda: images(2, (32, 32, 3)), ("softmax",),
+    "EfficientNetB0 (weights=None)": Kind(application("EfficientNetB0"), lambda: images(3, (32, 32, 3)), ("softmax",),
                                           slow=True),
-    "ResNet50 (weights=None)": Kind(application("ResNet50"), lambda: images(2, (32, 32, 3)), ("softmax",), slow=True),
+    "ResNet50 (weights=None)": Kind(application("ResNet50"), lambda: images(3, (32, 32, 3)), ("softmax",), slow=True),
 }
 KINDS["Keras-3 SavedModel export"].unsupported = {"CAM": "4-D", "embedding": "no Dense layer"}
 
