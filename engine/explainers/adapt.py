@@ -45,6 +45,8 @@ class HeadExplainer:
             raise NotSupportedError(f"{cls.title} explains images; this model reads tokens.")
         self._region = region
         first.set_region(region)
+        if params.get("layer"):  # a layer of the user's model: inside the view it is nested
+            params = {**params, "layer": f"{first.nested}/{params['layer']}"}
         self.explainers = [cls(v.model, **params) for v in self.views]
         self.params = self.explainers[0].params
 

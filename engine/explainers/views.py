@@ -149,6 +149,7 @@ class View:
     region: RegionSum | None = None
     held: HeldInputs | None = None
     notes: list[str] = field(default_factory=list)
+    nested: str = ""  # the user's model's name inside the view: its layer paths start "<nested>/"
 
     @property
     def tokens_in(self) -> bool:
@@ -294,7 +295,9 @@ def _build(model: keras.Model, head: Head, input_index: int) -> View:
         notes.append("The sigmoid is inside the SavedModel graph: logits are recovered as log(p / (1 - p)).")
     if opaque == "softmax":
         notes.append("The softmax is inside the SavedModel graph: 'logit' scores are log-probabilities.")
-    return View(built, head, input_index, len(inputs), embedding if symbolic else None, prefix, region, held, notes)
+    nested = tail.name if symbolic else model.name
+    return View(built, head, input_index, len(inputs), embedding if symbolic else None, prefix, region, held, notes,
+                nested)
 
 
 class _Through(_HeadLayer):
