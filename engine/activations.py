@@ -80,9 +80,10 @@ def layer_function(workspace: Any, path: str) -> Callable[[np.ndarray], Any]:
 
         model = workspace.require_model()
         tapped = tap_model(model, [path])
-        single = keras.Model(tapped.inputs[0], tapped.outputs[0], name=f"{model.name}_tap")
-        spec = tf.TensorSpec((None, *tapped.inputs[0].shape[1:]), tapped.inputs[0].dtype)
-        fn = tf.function(lambda x: single(x, training=False), input_signature=[spec])
+        inputs = list(tapped.inputs)  # every input of a multi-input model; strings for text models
+        single = keras.Model(inputs if len(inputs) > 1 else inputs[0], tapped.outputs[0], name=f"{model.name}_tap")
+        specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in inputs]
+        fn = tf.function(lambda *xs: single(list(xs) if len(xs) > 1 else xs[0], training=False), input_signature=specs)
         functions.store(path, fn)
     return fn
 
@@ -92,16 +93,25 @@ def _first(output: Any) -> Any:
     return output[0] if isinstance(output, (list, tuple)) else output
 
 
-def compute_activations(workspace: Any, path: str, x: np.ndarray) -> np.ndarray:
-    """The output of layer `path` for the batch `x`, as float32 numpy."""
+def compute_activations(workspace: Any, path: str, x: Any) -> np.ndarray:
+    """The output of layer `path` for the batch `x` (an array, a dict per input, or strings), as float32."""
+    from engine.model_inputs import feed
+
     model = workspace.require_model()
-    expected = tuple(model.inputs[0].shape[1:])
-    if x.ndim != len(expected) + 1 or any(e is not None and e != s for e, s in zip(expected, x.shape[1:])):
-        raise BadInputError(
-            f"Input of shape {tuple(x.shape[1:])} does not fit model input {expected}; "
-            "check the dataset's preprocessing."
-        )
-    out = _first(layer_function(workspace, path)(np.asarray(x, dtype=model.inputs[0].dtype)))
+    fed = feed(model, x)
+    arrays = fed if isinstance(fed, list) else [fed]
+    converted = []
+    for tensor, array in zip(model.inputs, arrays):
+        if isinstance(array, np.ndarray):
+            expected = tuple(tensor.shape[1:])
+            if array.ndim != len(expected) + 1 or any(e is not None and e != s for e, s in zip(expected, array.shape[1:])):
+                raise BadInputError(
+                    f"Input of shape {tuple(array.shape[1:])} does not fit model input {expected}; "
+                    "check the dataset's preprocessing."
+                )
+            array = np.asarray(array, dtype=tensor.dtype)
+        converted.append(array)
+    out = _first(layer_function(workspace, path)(*converted))
     return np.asarray(out, dtype=np.float32)
 
 
@@ -159,11 +169,11 @@ def activations_task(
         if getattr(dataset, "kind", "images") == "images":  # rows of features have no picture
             images = tuple(dataset.display_image(c) for c in cases)
     else:
-        key, images = None, (None,) * len(x)
+        key, images = None, (None,) * (len(next(iter(x.values()))) if isinstance(x, dict) else len(x))
     ctx.progress(0.1, f"Activations of {path}")
     ctx.check()
     t0 = time.perf_counter()
-    values = compute_activations(workspace, path, np.asarray(x))
+    values = compute_activations(workspace, path, x if isinstance(x, dict) else np.asarray(x))
     result = summarize(path, type(layer).__name__, values, cases, images, time.perf_counter() - t0)
     if key is not None:
         results.store(key, result)

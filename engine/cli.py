@@ -73,12 +73,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _inspect(path: str, trust: bool, custom_objects: str | None = None) -> ModelDescription:
+    from engine import formats
     from engine.errors import ModelLoadError
     from engine.limits import not_file_or_folder
 
     problem = not_file_or_folder(path)  # before importing TensorFlow: a FIFO fails in milliseconds
     if problem:
         raise ModelLoadError(f"Cannot open {path}: {problem}")
+    formats.check(path)  # a foreign format is told apart before the TensorFlow import
     from engine.runtime import prepare_environment
 
     prepare_environment()  # before the first import of Keras

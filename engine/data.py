@@ -26,6 +26,9 @@ from engine.jobs import JobContext
 from engine.preprocessing import Preprocessing, thumbnail, thumbnails
 
 THUMB = 48
+# kinds of cases that are not images: no recipe, no picture, grey tiles in the case list
+ROWS = ("tabular", "sequence")  # numeric (F,) rows and (T, C) sequences / signals
+NOT_IMAGES = (*ROWS, "multi", "text")  # "multi": one array per model input; "text": strings
 THUMB_CHUNK = 256  # images per vectorised thumbnail batch
 MAX_CLASSES = 100_000  # a label of 10**12 must not build 10**12 class names
 MAX_NAME = 200
@@ -56,7 +59,7 @@ class Dataset:
         self.labels = np.asarray(labels, dtype=np.int64)
         self.class_names = list(class_names)
         self.case_hashes = list(case_hashes)
-        self.kind = kind  # "images" or "tabular"
+        self.kind = kind  # "images", or one of NOT_IMAGES
         self.skipped = list(skipped)  # "file: reason" for files that could not be read
         self.orientations: list[int] = []  # EXIF orientation applied per image file (empty: none)
         self.preprocessing = preprocessing or Preprocessing()
@@ -78,16 +81,22 @@ class Dataset:
         """The case as stored (uint8 / uint16 / float image, or a feature row)."""
         return self._loader(int(i))
 
-    def inputs(self, indices: Sequence[int]) -> np.ndarray:
-        """float32 model-ready batch (n, H, W, C), or (n, F) for tabular cases."""
-        if self.kind == "tabular":
+    def inputs(self, indices: Sequence[int]) -> Any:
+        """Model-ready batch: float32 (n, H, W, C) images, (n, F) rows or (n, T, C) sequences;
+        a dict of arrays (one per model input) for "multi"; (n, 1) strings for "text"."""
+        if self.kind in ROWS:
             return np.stack([self.raw(i) for i in indices]).astype(np.float32)
+        if self.kind == "multi":
+            rows = [self.raw(i) for i in indices]
+            return {key: np.stack([row[key] for row in rows]) for key in rows[0]} if rows else {}
+        if self.kind == "text":
+            return np.array([[self.raw(i)] for i in indices], dtype=object)
         return self.preprocessing.apply_batch([self.raw(i) for i in indices])
 
     def display_image(self, i: int) -> np.ndarray:
         """The case as the model sees it (geometry, channels), float32 0..1, (H, W) or (H, W, 3)."""
-        if self.kind == "tabular":
-            raise NotSupportedError(f"{self.names[i]} is a row of features, not an image.")
+        if self.kind in NOT_IMAGES:
+            raise NotSupportedError(f"{self.names[i]} is not an image ({self.kind} case).")
         image = self.preprocessing.show(self.raw(i)).astype(np.float32)
         return image[..., 0] if image.shape[2] == 1 else image
 
@@ -95,13 +104,13 @@ class Dataset:
         """uint8 (size, size, 3) tile of the stored image (not the preprocessed one)."""
         if self._thumbnails is not None and size == THUMB:
             return self._thumbnails[i]
-        if self.kind == "tabular":
+        if self.kind in NOT_IMAGES:
             return np.full((size, size, 3), 200, np.uint8)
         return thumbnail(self.raw(i), size)
 
     def thumbnails(self, progress: Callable[[float], None] | None = None) -> np.ndarray:
         """All THUMB tiles, (N, 48, 48, 3) uint8; computed once and kept."""
-        if self._thumbnails is None and self.kind == "tabular":
+        if self._thumbnails is None and self.kind in NOT_IMAGES:
             self._thumbnails = np.full((len(self), THUMB, THUMB, 3), 200, np.uint8)
         if self._thumbnails is None:
             tiles = np.zeros((len(self), THUMB, THUMB, 3), np.uint8)
@@ -113,7 +122,7 @@ class Dataset:
             self._thumbnails = tiles
         return self._thumbnails
 
-    def with_preprocessing(self, preprocessing: Preprocessing) -> Dataset:
+    def with_preprocessing(self, preprocessing: Preprocessing, kind: str | None = None) -> Dataset:
         """The same cases under another recipe (new hash); the stored data is shared."""
         fitted = Dataset(
             name=self.name,
@@ -124,7 +133,7 @@ class Dataset:
             case_hashes=self.case_hashes,
             loader=self._loader,
             preprocessing=preprocessing,
-            kind=self.kind,
+            kind=kind or self.kind,
             skipped=self.skipped,
             thumbnails=self._thumbnails,
         )
@@ -182,6 +191,44 @@ class Dataset:
             loader=x.__getitem__,
             preprocessing=preprocessing,
             kind="tabular" if x.ndim == 2 else "images",
+        )
+
+
+    @classmethod
+    def from_inputs(cls, arrays: dict[str, np.ndarray], y: np.ndarray | None = None,
+                    class_names: Sequence[str] | None = None, name: str = "arrays", source: str = "") -> Dataset:
+        """Cases of a multi-input model: one array per input name, the same number of rows each."""
+        lengths = {key: len(a) for key, a in arrays.items()}
+        if len(set(lengths.values())) != 1 or not all(lengths.values()):
+            shown = ", ".join(f"{k}: {n}" for k, n in lengths.items())
+            raise BadInputError(f"{name}: every input array needs the same, non-zero number of cases ({shown}).")
+        for key, a in arrays.items():
+            if a.dtype.kind not in "biuf":
+                raise BadInputError(f"{name}: input {key!r} must be numeric, got dtype {a.dtype}.")
+        n = next(iter(lengths.values()))
+        labels = _labels(y, n, name)
+        keys = list(arrays)
+        return cls(
+            name=name, source=source, names=[f"case {i}" for i in range(n)], labels=labels,
+            class_names=list(class_names) if class_names is not None else _default_classes(labels),
+            case_hashes=[_hash_array(np.concatenate([arrays[k][i].reshape(-1).astype(np.float64) for k in keys]))
+                         for i in range(n)],
+            loader=lambda i: {k: arrays[k][i] for k in keys}, kind="multi",
+        )
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str], y: np.ndarray | None = None,
+                   class_names: Sequence[str] | None = None, name: str = "texts", source: str = "") -> Dataset:
+        """Text cases (one string each) for a model that reads strings or token ids."""
+        texts = [str(t) for t in texts]
+        if not texts:
+            raise BadInputError(f"{name}: no text cases (empty file).")
+        labels = _labels(y, len(texts), name)
+        return cls(
+            name=name, source=source, names=[t if len(t) <= 60 else t[:59] + "…" for t in texts], labels=labels,
+            class_names=list(class_names) if class_names is not None else _default_classes(labels),
+            case_hashes=[hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts],
+            loader=texts.__getitem__, kind="text",
         )
 
 
@@ -312,9 +359,15 @@ def load_npz(path: Path) -> Dataset:
         raise BadInputError(f"{path.name}: {str(exc).split(': ', 1)[-1]}") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise BadInputError(f"{path.name}: not a readable .npz file ({str(exc).splitlines()[0]}).") from exc
-    if "x" not in arrays:
-        raise BadInputError(f"{path.name}: no array named 'x' (found: {', '.join(arrays) or 'none'}).")
     names = arrays.get("class_names")
+    if "x" not in arrays:
+        inputs = {k: a for k, a in arrays.items() if k not in ("y", "class_names")}
+        if len(inputs) < 2:
+            raise BadInputError(
+                f"{path.name}: no array named 'x', nor one array per model input (found: {', '.join(arrays) or 'none'})."
+            )
+        return Dataset.from_inputs(inputs, arrays.get("y"), [str(v) for v in names.reshape(-1)] if names is not None
+                                   else None, name=path.name, source=str(path))
     return Dataset.from_arrays(
         arrays["x"],
         arrays.get("y"),
@@ -359,9 +412,56 @@ def load_dataset(ctx: JobContext, path: str, paths: Sequence[str] | None = None)
         )
     if target.suffix.lower() == ".npz":
         return load_npz(target)
+    if target.suffix.lower() in (".txt", ".csv", ".tsv"):
+        return load_texts(target)
     if is_image_file(target):
         return dataset_from_files(ctx, [target], [-1], [], target.parent, str(target))
-    raise BadInputError(f"{target.name}: not an image, a folder of images or an .npz file.")
+    raise BadInputError(f"{target.name}: not an image, a folder of images, an .npz file or text (.txt, .csv).")
+
+
+TEXT_COLUMNS = ("text", "sentence", "review", "content", "comment", "message")
+LABEL_COLUMNS = ("label", "labels", "y", "class", "target")
+
+
+def load_texts(path: Path) -> Dataset:
+    """Text cases: a .txt with one case per line, or a CSV/TSV with a text column (and a label
+    column, integer classes or names); the text column is named text/sentence/review... or is
+    the first column that is not all numbers."""
+    import csv
+
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"{path.name}: cannot read it as UTF-8 text ({exc}).") from exc
+    if path.suffix.lower() == ".txt":
+        return Dataset.from_texts([line for line in raw.splitlines() if line.strip()], name=path.name, source=str(path))
+    rows = list(csv.reader(raw.splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
+    if len(rows) < 2:
+        raise BadInputError(f"{path.name}: needs a header row and at least one case.")
+    header, body = [h.strip().lower() for h in rows[0]], [r for r in rows[1:] if any(c.strip() for c in r)]
+    def column(index: int) -> list[str]:
+        return [r[index] if index < len(r) else "" for r in body]
+    def numeric(values: list[str]) -> bool:
+        try:
+            [float(v) for v in values]
+        except ValueError:
+            return False
+        return True
+    text_at = next((header.index(c) for c in TEXT_COLUMNS if c in header), None)
+    if text_at is None:
+        text_at = next((i for i in range(len(header)) if not numeric(column(i))), None)
+    if text_at is None:
+        raise BadInputError(f"{path.name}: no text column (name one of {', '.join(TEXT_COLUMNS)}).")
+    label_at = next((header.index(c) for c in LABEL_COLUMNS if c in header), None)
+    labels, names = None, None
+    if label_at is not None:
+        values = [v.strip() for v in column(label_at)]
+        if numeric(values):
+            labels = np.array([float(v) for v in values])
+        else:
+            names = sorted(set(values))
+            labels = np.array([names.index(v) for v in values])
+    return Dataset.from_texts(column(text_at), labels, names, name=path.name, source=str(path))
 
 
 def _common_parent(files: Sequence[Path]) -> str:
@@ -388,6 +488,14 @@ def fit_to_model(dataset: Dataset, recipe: Preprocessing, workspace: Any) -> Dat
     changes the recipe, rather than later inside a prediction job.
     """
     shape = model_input_shape(workspace)
+    if dataset.kind in ("multi", "text"):
+        return dataset.with_preprocessing(recipe)
+    if dataset.kind == "images" and shape is not None and len(shape) == 3 and dataset.raw(0).ndim == 2:
+        dataset = dataset.with_preprocessing(recipe, kind="sequence")  # (T, C) signals, not grey images
+    if dataset.kind == "sequence":
+        if shape is not None and tuple(dataset.raw(0).shape) != tuple(d or s for d, s in zip(shape[1:], dataset.raw(0).shape)):
+            raise BadInputError(f"{dataset.name}: cases are {dataset.raw(0).shape}, the model expects input {_shape_text(shape)}.")
+        return dataset.with_preprocessing(recipe)
     if dataset.kind == "tabular":
         if shape is not None and (len(shape) != 2 or shape[1] not in (None, dataset.raw(0).shape[0])):
             raise BadInputError(
@@ -423,7 +531,7 @@ class DatasetSummary:
     thumbnails: np.ndarray  # uint8 (N, 48, 48, 3)
     preprocessing: dict[str, Any]
     case_hashes: tuple[str, ...]
-    kind: str  # "images" | "tabular"
+    kind: str  # "images" | "tabular" | "sequence" | "multi" | "text"
     skipped: tuple[str, ...]  # "file: reason" for each file that could not be read
     input_shape: tuple[int, ...] | None  # one case as the model gets it, e.g. (28, 28, 1)
 
@@ -440,7 +548,8 @@ def summarize(dataset: Dataset, ctx: JobContext | None = None) -> DatasetSummary
             ctx.progress(fraction, "Thumbnails…")  # JobContext never lets progress go backwards
 
     try:
-        input_shape: tuple[int, ...] | None = tuple(dataset.inputs([0]).shape[1:])
+        first = dataset.inputs([0])
+        input_shape: tuple[int, ...] | None = None if isinstance(first, dict) else tuple(first.shape[1:])
     except BadInputError:
         input_shape = None
     return DatasetSummary(

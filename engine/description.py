@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from engine.heads import Head
+
 
 def _to_plain(value: Any) -> Any:
     """Tuples become lists and nested dataclasses dicts, so `json.dumps` accepts the result."""
@@ -89,6 +91,7 @@ class ModelDescription(_Plain):
     layers: tuple[LayerInfo, ...]  # top level; nested layers in `children`
     output_activation: str | None = None  # "softmax" | "sigmoid" | None
     notes: tuple[str, ...] = field(default=())  # caveats, e.g. "inner layers are not visible"
+    heads: tuple[Head, ...] = field(default=())  # one per output: its kind (engine.heads)
 
     def all_layers(self) -> list[LayerInfo]:
         """Every layer, nested included, depth-first (the order of `graph.layer_paths`)."""

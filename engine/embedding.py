@@ -157,6 +157,7 @@ def extract_features(
     One pass per batch through a model tapped at `layer`; the batch halves on out-of-memory.
     """
     from engine.graph import tap_model
+    from engine.model_inputs import feed
 
     cache = {} if cache is None else cache
     tapped = cache.get(("embedding.tap", layer))
@@ -171,7 +172,7 @@ def extract_features(
         if check is not None:
             check()
         stop = min(n, start + batch_size)
-        x = dataset.inputs(list(range(start, stop)))
+        x = feed(model, dataset.inputs(list(range(start, stop))))  # dicts per input, strings
         try:
             tap, out = tapped.predict_on_batch(x)
         except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried
@@ -393,7 +394,12 @@ def embedding_task(
     t0 = time.perf_counter()
     features_key, features, outputs, shape, features_hit = _features(ctx, layer, pooling, batch_size, model_sha)
     timings["features"] = time.perf_counter() - t0
-    predicted, confidence = predictions(outputs)
+    heads = tuple(getattr(ctx.workspace.description, "heads", ()) or ())
+    if heads and not heads[0].is_classifier:  # the tap's output is head 0: a box, a value or a map
+        predicted, confidence = np.full(len(features), -1, np.int64), np.full(len(features), np.nan, np.float32)
+        regions = False  # no classes to shade by
+    else:
+        predicted, confidence = predictions(outputs)
 
     t0 = time.perf_counter()
     map_key = cache_key("map", features_key, method, params, int(seed))

@@ -23,10 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from engine import explainers
+from engine import class_index, explainers
+from engine import heads as heads_mod
 from engine.explainers import caveats
 from engine.errors import BadInputError
 from engine.explainers.result import Explanation
+from engine.predictions import HeadOutput, head_output
+from engine.model_inputs import feed
 from engine.fileio import atomic_write_bytes, cache_dir as fileio_cache_dir
 from engine.jobs import JobContext
 from engine.provenance import plain, sha256_array
@@ -54,8 +57,10 @@ class CaseView:
     case: int
     name: str
     label: int  # true label, -1 if unknown
-    image: np.ndarray | None  # float32 (H, W) or (H, W, 3) in 0..1 as the model sees it; None: tabular
-    top: TopPredictions
+    image: np.ndarray | None  # float32 (H, W) or (H, W, 3) in 0..1 as the model sees it; None: not an image
+    top: TopPredictions  # of the first classifier head (no classes if the model has none)
+    heads: tuple[HeadOutput, ...] = ()  # every head in its own terms (engine.heads)
+    kind: str = "images"  # the dataset's kind: images, tabular, sequence, multi, text
 
 
 def available_methods_task(ctx: JobContext) -> list[dict[str, Any]]:
@@ -65,44 +70,90 @@ def available_methods_task(ctx: JobContext) -> list[dict[str, Any]]:
 
 def case_view_task(ctx: JobContext, case: int, k: int = 5) -> CaseView:
     dataset = _dataset(ctx, case)
-    tabular = getattr(dataset, "kind", "images") == "tabular"
+    kind = getattr(dataset, "kind", "images")
+    top, outputs = _case_heads(ctx, case, k)
     return CaseView(
         case=case,
         name=str(dataset.names[case]),
         label=int(dataset.labels[case]) if len(dataset.labels) else -1,
-        image=None if tabular else np.asarray(dataset.display_image(case), np.float32),
-        top=top_predictions_task(ctx, case, k),
+        image=_picture(dataset, case, kind),
+        top=top,
+        heads=outputs,
+        kind=kind,
     )
 
 
+def _picture(dataset: Any, case: int, kind: str) -> np.ndarray | None:
+    """What the canvas draws under the map: the image; a sequence as a (channels x time) strip,
+    each channel scaled to 0..1 and repeated so the strip is readable; a multi-input case's
+    first image input; nothing for rows of features and text."""
+    if kind == "images":
+        return np.asarray(dataset.display_image(case), np.float32)
+    if kind == "sequence":
+        strip = np.asarray(dataset.raw(case), np.float64).T  # (C, T)
+        low, high = strip.min(axis=1, keepdims=True), strip.max(axis=1, keepdims=True)
+        strip = (strip - low) / np.where(high > low, high - low, 1.0)
+        repeat = max(1, round(strip.shape[1] / (4 * strip.shape[0])))
+        return np.repeat(strip, repeat, axis=0).astype(np.float32)
+    if kind == "multi":
+        for value in dataset.raw(case).values():
+            array = np.asarray(value, np.float64)
+            if array.ndim == 3 and array.shape[-1] in (1, 3):
+                low, high = array.min(), array.max()
+                array = (array - low) / (high - low) if high > low else np.zeros_like(array)
+                return (array[..., 0] if array.shape[-1] == 1 else array).astype(np.float32)
+    return None
+
+
 def top_predictions_task(ctx: JobContext, case: int, k: int = 5) -> TopPredictions:
-    """The k most probable classes of one case (softmax applied when the model gives logits)."""
+    """The k most probable classes of one case, of the first classifier head (none: no classes)."""
+    return _case_heads(ctx, case, k)[0]
+
+
+def _case_heads(ctx: JobContext, case: int, k: int) -> tuple[TopPredictions, tuple[HeadOutput, ...]]:
     model = ctx.workspace.require_model()
     x = _dataset(ctx, case).inputs([case])
-    output = model(x, training=False)
-    if isinstance(output, (list, tuple, dict)):
-        output = list(output.values())[0] if isinstance(output, dict) else output[0]
-    probs = _as_probabilities(np.asarray(output, dtype=np.float64).reshape(-1), _activation(ctx))
-    order = np.argsort(-probs, kind="stable")[: max(1, int(k))]
+    output = model(feed(model, x), training=False)
+    outs = list(output.values()) if isinstance(output, dict) else list(output) if isinstance(output, (list, tuple)) else [output]
+    found = tuple(getattr(ctx.workspace.description, "heads", ()) or ()) or heads_mod.model_heads(model)
+    if not found:  # no graph: the single output read as before
+        found = (heads_mod.detect(0, "output", tuple(np.shape(outs[0]))[1:], _activation(ctx)),)
+    shown = tuple(head_output(h, np.asarray(outs[h.index])[0]) for h in found if h.index < len(outs))
+    classifier = next((o for o in shown if o.probabilities is not None), None)
     names = list(getattr(ctx.workspace.dataset, "class_names", []) or [])
+    if classifier is None:
+        return TopPredictions(case, np.zeros(0, np.int64), np.zeros(0, np.float32), 0, ()), shown
+    probs = classifier.probabilities.astype(np.float64)
+    if len(names) != probs.size and probs.size == class_index.N_CLASSES:  # an ImageNet model, unnamed cases
+        names = class_index.imagenet_class_names()[0] or names
+    order = np.argsort(-probs, kind="stable")[: max(1, int(k))]
     class_names = tuple(names) if len(names) == probs.size else ("",) * probs.size
-    return TopPredictions(case, order.astype(np.int64), probs[order].astype(np.float32), probs.size, class_names)
+    top = TopPredictions(case, order.astype(np.int64), probs[order].astype(np.float32), probs.size, class_names)
+    return top, shown
 
 
 def explain_case_task(
-    ctx: JobContext, case: int, method: str, params: dict[str, Any] | None = None, target: int | None = None
+    ctx: JobContext, case: int, method: str, params: dict[str, Any] | None = None, target: int | None = None,
+    output_index: int | str | None = None, region: Any = None,
 ) -> Any:
-    """Explain one case; a cached result for the same request comes back without recomputing."""
+    """Explain one case; a cached result for the same request comes back without recomputing.
+
+    `output_index` picks the head (index or name), `region` a dense head's region (see
+    engine.explainers.adapt). Multi-input models give one Explanation per input (a dict).
+    """
     model = ctx.workspace.require_model()
     dataset = _dataset(ctx, case)
     info = _method_info(method)
     full = _full_params(info, params or {})
-    x = np.ascontiguousarray(dataset.inputs([case]), dtype=np.float32)
-    if info.image_only and x.ndim != 4:
-        raise BadInputError(f"{info.title} explains images only; this input has shape {x.shape[1:]}.")
+    x = _case_input(dataset.inputs([case]))
+    if info.image_only and not (isinstance(x, np.ndarray) and x.ndim == 4):
+        shape = "several inputs" if isinstance(x, dict) else f"shape {x.shape[1:]}"
+        raise BadInputError(f"{info.title} explains images only; this input has {shape}.")
     model_sha = _model_sha256(ctx)
-    input_sha = sha256_array(x)
-    key = (model_sha, input_sha, method, _params_key(full), full.get("seed"), target)
+    input_sha = _input_sha256(x)
+    kinds = heads_mod.overrides(ctx.workspace.description)  # the user's head kinds, if any
+    head_key = (output_index, None if region is None else repr(np.asarray(region).tolist()), repr(sorted(kinds.items())))
+    key = (model_sha, input_sha, method, _params_key(full), full.get("seed"), target, *head_key)
     cache = _cache(ctx)
     if key in cache:
         cache.move_to_end(key)
@@ -113,7 +164,7 @@ def explain_case_task(
         return _remember(cache, key, stored)
 
     ctx.progress(0.0, f"{info.title}: starting")
-    explainer = explainers.create(method, model, **full)
+    explainer = explainers.create(method, model, output_index=output_index, region=region, head_kinds=kinds, **full)
     targets = None if target is None else np.asarray([int(target)], dtype=np.int64)
     result = explainer.explain(
         x,
@@ -122,8 +173,9 @@ def explain_case_task(
         cancel=ctx.cancel,
     )
     ctx.check()
+    first = next(iter(result.values())) if isinstance(result, dict) else result
     provenance = {
-        **(result.provenance or {}),
+        **(first.provenance or {}),
         "model_sha256": model_sha or None,
         "input_sha256": input_sha,
         "case": int(case),
@@ -132,15 +184,39 @@ def explain_case_task(
         "dataset_hash": getattr(dataset, "hash", ""),
         **(dataset.case_provenance(case) if hasattr(dataset, "case_provenance") else {}),
     }
+    views = getattr(explainer, "views", None)
+    if views and views[0].tokens_in:  # text / token ids: the words the per-token maps refer to
+        provenance["tokens"] = explainer.tokens(x)[0]
+    if isinstance(result, dict):  # one Explanation per input: kept in memory only
+        result = {name: dataclasses.replace(r, provenance={**provenance, "input": name}) for name, r in result.items()}
+        return _remember(cache, key, result)
+    warnings = result.warnings
     top = top_predictions_task(ctx, case, k=10**9)  # every class: is the output near uniform?
-    target_prob = top.probabilities[top.classes == int(result.targets[0])]
-    warnings = caveats.add_output_warnings(
-        result.warnings, top.probabilities[None], target_prob, result.maps, f"The {info.title}"
-    )
+    if top.classes.size and output_index in (None, 0):  # the checks read the first classifier head
+        target_prob = top.probabilities[top.classes == int(result.targets[0])]
+        warnings = caveats.add_output_warnings(
+            result.warnings, top.probabilities[None], target_prob, result.maps, f"The {info.title}"
+        )
     result = dataclasses.replace(result, provenance=provenance, warnings=warnings)
     if disk_path:
         _disk_save(disk_path, result)
     return _remember(cache, key, result)
+
+
+def _case_input(x: Any) -> Any:
+    """One case as the explainers take it: numbers float32, strings kept, a dict per input."""
+    if isinstance(x, dict):
+        return {k: np.ascontiguousarray(v) for k, v in x.items()}
+    array = np.asarray(x)
+    return array if array.dtype == object else np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _input_sha256(x: Any) -> str:
+    if isinstance(x, dict):
+        return hashlib.sha256("".join(f"{k}:{sha256_array(v)}" for k, v in sorted(x.items())).encode()).hexdigest()
+    if x.dtype == object:
+        return hashlib.sha256("\x00".join(map(str, x.reshape(-1))).encode("utf-8")).hexdigest()
+    return sha256_array(x)
 
 
 def _remember(cache: OrderedDict, key: tuple, result: Any) -> Any:
@@ -193,18 +269,6 @@ def _model_sha256(ctx: JobContext) -> str:
 
 def _activation(ctx: JobContext) -> str | None:
     return getattr(ctx.workspace.description, "output_activation", None)
-
-
-def _as_probabilities(values: np.ndarray, activation: str | None) -> np.ndarray:
-    """Class probabilities from a model output, whatever its last activation."""
-    if values.size == 1:  # one sigmoid unit: probability of class 1
-        p = values[0] if activation == "sigmoid" or 0 <= values[0] <= 1 else 1 / (1 + np.exp(-values[0]))
-        return np.array([1.0 - p, p])
-    looks_like_probs = values.min() >= 0 and abs(values.sum() - 1.0) < 1e-3
-    if activation in ("softmax", "sigmoid") or (activation is None and looks_like_probs):
-        return values
-    shifted = np.exp(values - values.max())
-    return shifted / shifted.sum()
 
 
 def _cache(ctx: JobContext) -> OrderedDict:

@@ -87,13 +87,12 @@ def _replay(layer: Any, args: tuple, kwargs: dict, prefix: str, wanted: set[str]
 
 def tap_model(model: keras.Model, paths: Sequence[str]) -> keras.Model:
     """A model from `model.inputs` to [each path's output..., the model's final output]."""
-    if len(model.inputs) != 1:
-        raise NotSupportedError("Models with several inputs are not supported yet.")
     for path in paths:
         find_layer(model, path)
     wanted = set(paths)
     taps: dict[str, Any] = {}
-    inputs = keras.Input(batch_shape=model.inputs[0].shape, dtype=model.inputs[0].dtype)
+    fresh = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in model.inputs]
+    inputs = fresh[0] if len(fresh) == 1 else fresh  # several inputs: a list, in the model's order
     final = _replay(model, (inputs,), {}, "", wanted, taps)
     if isinstance(final, (list, tuple)):
         final = final[0]

@@ -29,6 +29,7 @@ from engine import custom_objects, h5probe, limits, savedmodel_scan
 from engine.description import LayerInfo, ModelDescription, TensorSpec, WeightInfo
 from engine.errors import BadInputError, GlassboxError, ModelLoadError, NotSupportedError, UnsafeModelError
 from engine.graph import SEP, _sublayers
+from engine.heads import model_heads
 from engine.jobs import JobContext, ProgressCallback
 from engine.provenance import plain, sha256_path
 
@@ -418,12 +419,23 @@ def _load_savedmodel(path: Path, trust: bool, sha: str) -> tuple[keras.Model, tu
             f"when loaded or called; content SHA-256 {sha}; {TRUST_HINT}",
             UnsafeModelError,
         )
+    why = "it has no keras_metadata.pb (not saved by Keras 2), so only its serving signature is known"
+    if (Path(path) / KERAS2_METADATA).is_file():
+        try:
+            rebuilt = _rebuild_keras2(path, trust)
+        except UnsafeModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure falls back to the signature
+            why = f"rebuilding its Keras-2 layers failed ({_detail(exc)})"
+        else:
+            return rebuilt, (info.summary, "Keras-2 SavedModel: its layers were rebuilt from keras_metadata.pb "
+                                           "through tf_keras (weights copied), so they are visible and explainable.")
     layer = None
     for endpoint in SAVEDMODEL_ENDPOINTS:
         if endpoint not in info.signatures and endpoint != "serve":
             continue
         try:
-            layer = keras.layers.TFSMLayer(os.fspath(path), call_endpoint=endpoint, name="savedmodel")
+            layer = _tfsm_layer(path, endpoint)
             break
         except ValueError:  # no such endpoint: try the next one
             continue
@@ -446,10 +458,75 @@ def _load_savedmodel(path: Path, trust: bool, sha: str) -> tuple[keras.Model, tu
         outputs = layer(inputs)
     except Exception as exc:
         raise _fail(path, f"the SavedModel's signature cannot be called ({_detail(exc)})") from None
+    found = _graph_activations(layer.call_endpoint_fn)
     if isinstance(outputs, dict):  # name each output after its signature key ("logits"...)
-        outputs = [keras.layers.Identity(name=key)(outputs[key]) for key in sorted(outputs)]
+        identities = [keras.layers.Identity(name=key) for key in sorted(outputs)]
+        for identity, activation in zip(identities, found):
+            identity.graph_activation = activation  # engine.heads reads it: the kind of an opaque head
+        outputs = [identity(outputs[key]) for identity, key in zip(identities, sorted(outputs))]
         outputs = outputs[0] if len(outputs) == 1 else outputs
-    return keras.Model(inputs, outputs, name=Path(path).name or "savedmodel"), (info.summary,)
+    elif found:
+        layer.graph_activation = found[0]
+    model = keras.Model(inputs, outputs, name=Path(path).name or "savedmodel")
+    return model, (info.summary, f"Its inner layers are not visible because {why}.")
+
+
+KERAS2_METADATA = "keras_metadata.pb"
+
+
+def _rebuild_keras2(path: str | os.PathLike[str], trust: bool) -> keras.Model:
+    """Load with tf_keras (Keras 2), then rebuild the same architecture in Keras 3 and copy the
+    weights: the model then has the same layers, activations and semantics as its .h5 twin."""
+    metadata = (Path(path) / KERAS2_METADATA).read_bytes()
+    if not trust and b'"class_name": "Lambda"' in metadata:
+        raise _fail(path, f"contains a Lambda layer, which runs arbitrary Python code; {TRUST_HINT}", UnsafeModelError)
+    import tf_keras
+    from keras.src.legacy.saving import saving_utils
+
+    old = tf_keras.models.load_model(os.fspath(path), compile=False)
+    model = saving_utils.model_from_config(json.loads(old.to_json()))
+    model.set_weights(old.get_weights())
+    return model
+
+
+def _tfsm_layer(path: str | os.PathLike[str], endpoint: str) -> Any:
+    """TFSMLayer, retried once with tf_keras imported: SavedModels holding Keras-2 objects
+    (e.g. exported by audio packages built on tf.keras) restore only once it has registered them."""
+    try:
+        return keras.layers.TFSMLayer(os.fspath(path), call_endpoint=endpoint, name="savedmodel")
+    except ValueError:
+        raise
+    except Exception as first:  # noqa: BLE001 - retried below; the second failure is reported
+        try:
+            import tf_keras  # noqa: F401 - registers the Keras-2 classes the graph refers to
+        except ImportError:
+            raise first from None
+        return keras.layers.TFSMLayer(os.fspath(path), call_endpoint=endpoint, name="savedmodel")
+
+
+def _graph_activations(fn: Any) -> list[str | None]:
+    """Per output of a SavedModel signature, "softmax"/"sigmoid" if its graph ends with that op.
+
+    Follows Identity ops and function calls down to the op that computed the output; the
+    signature is otherwise opaque, and without this a sigmoid classifier looks like regression.
+    """
+    def last(tensor: Any, graph: Any, depth: int = 0) -> str | None:
+        op = tensor.op
+        while op.type in ("Identity", "IdentityN"):
+            tensor = op.inputs[tensor.value_index if op.type == "IdentityN" else 0]
+            op = tensor.op
+        if op.type in ("StatefulPartitionedCall", "PartitionedCall") and depth < 8:
+            inner = getattr(graph, "_functions", {}).get(op.get_attr("f").name)
+            if inner is not None and hasattr(inner, "graph"):
+                return last(inner.graph.outputs[tensor.value_index], inner.graph, depth + 1)
+            return None
+        return {"Sigmoid": "sigmoid", "Softmax": "softmax"}.get(op.type)
+
+    try:
+        graph = fn.graph
+        return [last(t, graph) for t in graph.outputs]
+    except Exception:  # noqa: BLE001 - a graph we cannot read leaves the kinds to shapes
+        return []
 
 
 def _signature_inputs(fn: Any) -> list[tuple[str, Any]]:
@@ -475,7 +552,7 @@ def describe(model: keras.Model, path: str = "", fmt: str = "keras", sha256: str
     trainable, non_trainable = _param_counts(model.weights)
     n_layers = sum(len(info.walk()) for info in layers)
     notes: list[str] = []
-    if fmt == "savedmodel":
+    if fmt == "savedmodel" and any(isinstance(layer, keras.layers.TFSMLayer) for layer in model.layers):
         notes.append(
             "SavedModel: wrapped as one TFSMLayer calling its serving signature (plus one "
             "Identity layer per named output); the layers inside are not visible."
@@ -503,6 +580,7 @@ def describe(model: keras.Model, path: str = "", fmt: str = "keras", sha256: str
         layers=layers,
         output_activation=output_activation(model),
         notes=tuple(notes),
+        heads=model_heads(model),
     )
 
 

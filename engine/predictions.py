@@ -6,11 +6,12 @@ numpy-only at import (the model is called, never imported), so the GUI may impor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from engine.errors import BadInputError, NotSupportedError, NumericalError
+from engine.heads import DENSE, LABEL_THRESHOLD, REGRESSION, SIGMOID, Head
 from engine.jobs import JobContext
 
 
@@ -18,28 +19,38 @@ from engine.jobs import JobContext
 class Predictions:
     """Class probabilities for all cases, and which model and dataset (with recipe) made them."""
 
-    probabilities: np.ndarray  # float32 (N, K)
-    predicted: np.ndarray  # int64 (N,)
-    confidence: np.ndarray  # float32 (N,): probability of the predicted class
+    probabilities: np.ndarray  # float32 (N, K) of the classifier head; (N, 0) if the model has none
+    predicted: np.ndarray  # int64 (N,); -1 without a classifier head
+    confidence: np.ndarray  # float32 (N,): probability of the predicted class (NaN without one)
     model_sha256: str
     dataset_hash: str
+    head: str = ""  # the classifier head these probabilities are of ("" if none)
+    values: dict[str, np.ndarray] = field(default_factory=dict)  # raw (N, K) outputs of the other flat heads
 
     def __len__(self) -> int:
         return len(self.predicted)
 
 
-def to_probabilities(outputs: np.ndarray, activation: str | None) -> np.ndarray:
+def to_probabilities(outputs: np.ndarray, activation: str | None, kind: str | None = None) -> np.ndarray:
     """Model outputs -> (N, K) probabilities.
 
     A single sigmoid unit becomes two columns [1 - p, p]; raw outputs (logits, or an unknown
     activation whose rows are not distributions) go through a softmax, so the confidence column
-    always means the same thing.
+    always means the same thing. `kind` (an `engine.heads` kind) says what the head is when it
+    is known: independent sigmoid labels stay independent, logits are never taken for
+    probabilities, and a regression or dense head has no probabilities at all.
     """
     out = np.asarray(outputs, dtype=np.float64).reshape(len(outputs), -1)
+    if kind in ("regression", "dense"):
+        raise NotSupportedError(f"A {kind} output has no class probabilities.")
     if out.shape[1] == 1:
-        p = out[:, 0] if activation == "sigmoid" or _in_unit(out) else 1.0 / (1.0 + np.exp(-out[:, 0]))
+        known = activation == "sigmoid" or (kind != "logits" and _in_unit(out))
+        p = out[:, 0] if known else 1.0 / (1.0 + np.exp(-out[:, 0]))
         return np.stack([1.0 - p, p], axis=1).astype(np.float32)
-    if activation in ("softmax", "sigmoid") or (_in_unit(out) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
+    if kind == "sigmoid":
+        return (out if activation == "sigmoid" or _in_unit(out) else 1.0 / (1.0 + np.exp(-out))).astype(np.float32)
+    is_distribution = _in_unit(out) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)
+    if kind != "logits" and (activation in ("softmax", "sigmoid") or is_distribution):
         return out.astype(np.float32)
     shifted = np.exp(out - out.max(axis=1, keepdims=True))
     return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -62,38 +73,109 @@ def _in_unit(out: np.ndarray) -> bool:
 
 
 def predict_task(ctx: JobContext, batch_size: int = 64) -> Predictions:
-    """Run the model over the open dataset in batches; cancel is checked between batches."""
+    """Run the model over the open dataset in batches; cancel is checked between batches.
+
+    Probabilities are those of the first classifier head (engine.heads); regression and other
+    flat heads are kept as raw values, dense maps are not kept (the case view computes them).
+    """
+    from engine import heads as heads_mod
+    from engine.model_inputs import feed
+
     workspace = ctx.workspace
     model = workspace.require_model()
     dataset = workspace.dataset
     if dataset is None:
         raise BadInputError("No cases are open.")
-    if len(getattr(model, "inputs", None) or [None]) > 1:
-        raise NotSupportedError("Predicting cases for a model with several inputs is not supported yet.")
+    description = workspace.description
+    found = tuple(getattr(description, "heads", ()) or ()) or heads_mod.model_heads(model)
     n = len(dataset)
-    chunks: list[np.ndarray] = []
+    chunks: list[list[np.ndarray]] = []
     for start in range(0, n, batch_size):
         ctx.check()
         ctx.progress(start / n, f"Predicting {start}/{n} cases…")
         x = dataset.inputs(range(start, min(n, start + batch_size)))
-        if start == 0:
+        if start == 0 and isinstance(x, np.ndarray) and x.dtype != object and len(model.inputs) == 1:
             check_fits(x, model)
-        out = model(x, training=False)
-        if isinstance(out, (list, tuple, dict)):
-            raise NotSupportedError("Predicting cases for a model with several outputs is not supported yet.")
-        chunks.append(np.asarray(out))
-    outputs = np.concatenate(chunks)
-    if not np.isfinite(outputs).all():
-        bad = int((~np.isfinite(outputs.reshape(n, -1))).any(axis=1).sum())
-        raise NumericalError(f"The model's output is NaN or infinite for {bad} of {n} cases.")
-    description = workspace.description
-    probabilities = to_probabilities(outputs, getattr(description, "output_activation", None))
-    predicted = probabilities.argmax(axis=1).astype(np.int64)
+        out = model(feed(model, x), training=False)
+        outs = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (list, tuple)) else [out]
+        chunks.append([np.asarray(o, dtype=np.float32) for o in outs])
+    outputs = [np.concatenate(parts) for parts in zip(*chunks)]
+    for values in outputs:
+        if not np.isfinite(values).all():
+            bad = int((~np.isfinite(values.reshape(n, -1))).any(axis=1).sum())
+            raise NumericalError(f"The model's output is NaN or infinite for {bad} of {n} cases.")
+    head = heads_mod.select(found, None) if found else None
+    if head is None and len(outputs) == 1:  # no graph to read heads from: the old single-output rule
+        head = heads_mod.detect(0, "output", outputs[0].shape[1:], getattr(description, "output_activation", None))
+    classifier = head is not None and head.is_classifier and outputs[head.index].ndim == 2
+    values = {h.name: outputs[h.index] for h in found if outputs[h.index].ndim == 2 and (not classifier or h is not head)}
     ctx.progress(1.0, f"Predicted {n} cases")
+    if not classifier:
+        return Predictions(
+            probabilities=np.zeros((n, 0), np.float32), predicted=np.full(n, -1, np.int64),
+            confidence=np.full(n, np.nan, np.float32), model_sha256=str(getattr(description, "sha256", "") or ""),
+            dataset_hash=dataset.hash, values=values,
+        )
+    probabilities = to_probabilities(outputs[head.index], head.activation, head.kind)
+    predicted = probabilities.argmax(axis=1).astype(np.int64)
     return Predictions(
         probabilities=probabilities,
         predicted=predicted,
         confidence=probabilities[np.arange(n), predicted],
         model_sha256=str(getattr(description, "sha256", "") or ""),
         dataset_hash=dataset.hash,
+        head=head.name,
+        values=values,
     )
+
+
+# ------------------------------------------------------------------ one case, in the head's terms
+@dataclass(frozen=True)
+class HeadOutput:
+    """One case's output of one head, in that head's own terms (what the case view shows).
+
+    probabilities: classifier heads only (softmax as is; logits softmaxed; one sigmoid unit as
+    [1 - p, p]; several sigmoid labels as independent p). labels: multi-label heads, indices
+    above `LABEL_THRESHOLD`. values: regression numbers. map: a dense head's (h, w) map of the
+    most probable class (or the channel for one-channel maps).
+    """
+
+    head: Head
+    probabilities: np.ndarray | None = None
+    labels: tuple[int, ...] = ()
+    values: np.ndarray | None = None
+    map: np.ndarray | None = None
+
+    @property
+    def summary(self) -> str:
+        """One line: top class and probability, labels on, numbers, or the map's shape."""
+        h = self.head
+        if self.probabilities is not None and h.kind == SIGMOID and h.units > 1:
+            on = ", ".join(str(i) for i in self.labels) or "none"
+            return f"labels above {LABEL_THRESHOLD:g}: {on}"
+        if self.probabilities is not None:
+            top = int(np.argmax(self.probabilities))
+            return f"class {top} ({100 * float(self.probabilities[top]):.1f}%)"
+        if self.values is not None:
+            shown = ", ".join(f"{v:.4g}" for v in self.values[:8])
+            return f"values: {shown}{' …' if self.values.size > 8 else ''}"
+        if self.map is not None:
+            return f"map {self.map.shape[0]}x{self.map.shape[1] if self.map.ndim > 1 else 1}"
+        return ""
+
+
+def head_output(head: Head, values: np.ndarray) -> HeadOutput:
+    """One case's raw output (per-case shape) of `head` in that head's terms."""
+    values = np.asarray(values, dtype=np.float64)
+    if head.kind == REGRESSION:
+        return HeadOutput(head, values=values.reshape(-1).astype(np.float32))
+    if head.kind == DENSE:
+        per_pixel = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values.reshape(-1, 1)
+        if per_pixel.shape[1] == 1:
+            top = per_pixel[:, 0]
+        else:
+            top = per_pixel.argmax(axis=1).astype(np.float64)
+        return HeadOutput(head, map=top.reshape(values.shape[:-1]).astype(np.float32))
+    probs = to_probabilities(values.reshape(1, -1), head.activation, head.kind)[0]
+    labels = tuple(int(i) for i in np.flatnonzero(probs >= LABEL_THRESHOLD)) if head.kind == SIGMOID else ()
+    return HeadOutput(head, probabilities=probs, labels=labels)

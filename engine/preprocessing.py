@@ -22,19 +22,23 @@ import numpy as np
 from engine.errors import BadInputError
 
 RESIZE_MODES = ("stretch", "pad", "crop")
-SCALE_MODES = ("0..1", "-1..1", "imagenet", "raw", "none")
+SCALE_MODES = ("0..1", "-1..1", "imagenet", "caffe", "raw", "none")
+# keras.applications preprocess_input modes -> our scale ("tf", "torch", "caffe")
+KERAS_MODES = {"tf": "-1..1", "torch": "imagenet", "caffe": "caffe"}
 CHANNEL_MODES = ("auto", "gray", "rgb")
 RESIZE_TITLES = {"stretch": "Stretch", "pad": "Pad (keep aspect)", "crop": "Centre-crop"}
 SCALE_TITLES = {
     "0..1": "0 … 1",
-    "-1..1": "-1 … 1",
-    "imagenet": "ImageNet mean/std",
+    "-1..1": "-1 … 1 (Keras 'tf' mode)",
+    "imagenet": "ImageNet mean/std (Keras 'torch' mode)",
+    "caffe": "BGR minus ImageNet mean, 0 … 255 (Keras 'caffe' mode)",
     "raw": "Raw 0 … 255",
     "none": "Stored values (no scaling)",
 }
 CHANNEL_TITLES = {"auto": "As the model needs", "gray": "Grayscale", "rgb": "RGB"}
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)  # as keras.applications.imagenet_utils
 # ITU-R 601-2 luma, the weights Pillow's convert("L") uses.
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -215,6 +219,10 @@ class Preprocessing:
         if self.scale == "raw":
             return unit * 255.0
         channels = unit.shape[-1]
+        if self.scale == "caffe":  # VGG16, ResNet50 (v1): BGR order, 0..255 minus the mean pixel
+            if channels == 3:
+                return (unit[..., ::-1] * 255.0 - CAFFE_MEAN_BGR).astype(np.float32)
+            return (unit * 255.0 - CAFFE_MEAN_BGR.mean()).astype(np.float32)
         mean = IMAGENET_MEAN if channels == 3 else IMAGENET_MEAN.mean(keepdims=True)
         std = IMAGENET_STD if channels == 3 else IMAGENET_STD.mean(keepdims=True)
         return ((unit - mean) / std).astype(np.float32)

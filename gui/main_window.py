@@ -45,7 +45,7 @@ AREAS = {
     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
 }
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
-OPEN_MODEL_TASK = "engine.models:open_model_task"
+OPEN_MODEL_TASK = "engine.formats:open_model_task"  # foreign formats refused before TF
 DOCK_SIZE_LIMITS = {
     "left": (Qt.Orientation.Horizontal, 440),
     "right": (Qt.Orientation.Horizontal, 340),

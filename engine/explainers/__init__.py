@@ -61,10 +61,17 @@ def available_task(ctx: Any) -> list[MethodInfo]:
     return available()
 
 
-def create(name: str, model: Any, **params: Any) -> Any:
-    """An explainer of `model` with `params` checked against the method's defaults."""
+def create(name: str, model: Any, output_index: int | str | None = None, region: Any = None,
+           head_kinds: dict[Any, str] | None = None, **params: Any) -> Any:
+    """An explainer of `model` with `params` checked against the method's defaults.
+
+    `output_index` picks the head (index or name; None: the first classifier head), `region` a
+    dense head's region, `head_kinds` overrides detected head kinds; see engine.explainers.adapt.
+    """
     cls = _load(name) if name in METHODS else None
     if cls is None:
         known = ", ".join(info.name for info in available())
         raise BadInputError(f"Unknown attribution method {name!r}; available: {known}.")
-    return cls(model, **params)
+    from engine.explainers.adapt import create as create_for_head
+
+    return create_for_head(cls, model, output_index=output_index, region=region, head_kinds=head_kinds, **params)

@@ -89,6 +89,8 @@ def _final_layer(model: Any) -> Any:
         if history is None:
             return None
         layer = history.operation
+        if hasattr(layer, "head_layer"):  # a view's output layer (views.py) names the head's layer
+            return layer.head_layer
     return layer
 
 
@@ -627,9 +629,7 @@ class Explainer:
         return maps
 
     def _heatmap(self, maps: np.ndarray) -> np.ndarray | None:
-        if maps.ndim == 3:
-            return maps.copy()
-        if maps.ndim != 4:
+        if maps.ndim not in (3, 4):  # images (N, H, W, C) -> (N, H, W); sequences (N, T, C) -> (N, T)
             return None
         reduce = self.heatmap_reduce
         if reduce == "mean":

@@ -1,7 +1,8 @@
 """What LIME and Kernel SHAP share: interpretable units per case, coalitions of units switched
 on and off, one batched pass over every perturbed input, and a fit per case.
 
-Units are superpixels for images (see superpixels.py) and features for tabular rows; a unit
+Units are superpixels for images (see superpixels.py), windows of time steps (tokens) for
+sequences (N, T, C), and features for tabular rows; a unit
 that is off takes `fill_value`. Coalitions are drawn with `case_rng`, so they depend only on
 the seed and the case, never on the batch size.
 """
@@ -47,7 +48,7 @@ class CoalitionExplainer(Explainer):
         raise NotImplementedError
 
     def compute(self, x: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, dict]:
-        image = self.is_image(x)
+        image = x.ndim >= 3  # images and sequences: units span the channels
         segments = []
         for i, case in enumerate(x):
             self.check_cancel()

@@ -2,7 +2,7 @@
 
 A patch of `patch_size` (all channels) slides every `stride` and takes `fill_value`; each
 location gets the mean drop f(x) - f(x occluded) over the patches that covered it. Tabular rows
-are 1-D: patch_size=1 hides one feature at a time, so for a linear model the map is exactly
+are 1-D: patch_size=1 hides one feature at a time (sequences (N, T, C): a window of time steps), so for a linear model the map is exactly
 w * (x - fill_value).
 """
 
@@ -25,7 +25,8 @@ class Occlusion(Explainer):
     heatmap_reduce = "mean"  # one value per location, repeated over channels
 
     def compute(self, x: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        spatial = x.shape[1:-1] if self.is_image(x) else x.shape[1:]
+        channels = x.ndim >= 3  # images (N, H, W, C) and sequences (N, T, C): patches span all channels
+        spatial = x.shape[1:-1] if channels else x.shape[1:]
         patch = as_pair(self.params["patch_size"], len(spatial), "patch_size")
         stride = as_pair(self.params["stride"], len(spatial), "stride")
         anchors = patch_anchors(spatial, patch, stride)
@@ -44,4 +45,4 @@ class Occlusion(Explainer):
         scores = scores.reshape(len(x), per_case)
         drops = scores[:, -1:] - scores[:, :-1]
         maps = overlap_average(drops, anchors, patch, spatial)
-        return maps[..., None] if self.is_image(x) else maps
+        return maps[..., None] if channels else maps

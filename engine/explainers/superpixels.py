@@ -24,6 +24,8 @@ def segment(x: np.ndarray, n_segments: int, method: str = "slic") -> np.ndarray:
     """
     if x.ndim == 1:
         return np.arange(x.shape[0], dtype=np.int32)
+    if x.ndim == 2:  # a sequence (T, C): n_segments contiguous windows (one per step if T <= n_segments)
+        return windows(x.shape[0], n_segments)
     if x.ndim != 3:
         raise BadInputError(f"Superpixels need an (H, W, C) image or an (F,) row, got shape {x.shape}.")
     if method not in SEGMENTATIONS:
@@ -33,6 +35,13 @@ def segment(x: np.ndarray, n_segments: int, method: str = "slic") -> np.ndarray:
     image = _unit_range(x)
     labels = _slic(image, n_segments) if method == "slic" else _quickshift(image, n_segments)
     return _relabel(labels)
+
+
+def windows(length: int, n_segments: int) -> np.ndarray:
+    """Labels (length,) of `n_segments` (at most `length`) contiguous, near-equal windows."""
+    if n_segments < 1:
+        raise BadInputError(f"n_segments must be at least 1, got {n_segments}.")
+    return (np.arange(length) * min(n_segments, length) // length).astype(np.int32)
 
 
 def _slic(image: np.ndarray, n_segments: int) -> np.ndarray:

@@ -45,6 +45,7 @@ from gui.context import AppContext
 from gui.panels.scorecard import ScorecardPanel
 from gui.widgets.attribution_canvas import AttributionCanvas, DisplaySettings
 from gui.widgets.class_target import ClassTarget
+from gui.widgets.head_picker import HeadPicker
 from gui.widgets.display_controls import DisplayControls
 from gui.widgets.method_panel import MethodPanel
 
@@ -143,6 +144,10 @@ class AttributionView(QWidget):
         self.case_label.setWordWrap(True)
         self.target = ClassTarget()
         self.target.target_changed.connect(lambda _t: self.run_all())
+        self.head_picker = HeadPicker()
+        self.head_picker.head_changed.connect(self._on_head_changed)
+        self.head_picker.region_changed.connect(self.run_all)
+        self.head_picker.kind_chosen.connect(self._on_kind_chosen)
         self.method_panel = MethodPanel()
         self.method_panel.method_changed.connect(self._on_method_changed)
         self.method_panel.params_changed.connect(self._on_params_changed)
@@ -169,6 +174,7 @@ class AttributionView(QWidget):
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.addWidget(_group("Case", self.case_label))
+        side_layout.addWidget(_group("Output head", self.head_picker))
         side_layout.addWidget(_group("Class target", self.target))
         method_box = _group("Method", self.method_panel)
         method_box.layout().addWidget(self.auto_run)
@@ -341,6 +347,9 @@ class AttributionView(QWidget):
         """Everything shown was computed by the old model: recompute for the selected case."""
         self.cancel()
         self._forget_case_data()
+        heads = tuple(getattr(description, "heads", ()) or ())
+        self._default_head = next((h.index for h in heads if h.is_classifier), 0)
+        self.head_picker.set_heads(heads, self._default_head)
         layers = description.all_layers() if description is not None else []
         self.method_panel.set_layer_paths(
             [info.path for info in layers if isinstance(info.output_shape, tuple) and len(info.output_shape) == 4]
@@ -410,11 +419,44 @@ class AttributionView(QWidget):
             canvas.set_image(None if view is None else view.image)
         if view is None:
             return
-        self.target.set_predictions(view.top)
+        self.head_picker.set_case(view)
+        self._fill_target(view)
         label = "unknown" if view.label < 0 else self.target.class_name(view.label)
         self.case_label.setText(f"{view.name} (case {view.case})\ntrue label: {label}")
         self.readout.setText("Hover the image for pixel values; wheel zooms, drag pans.")
         self.case_shown.emit(view.case)
+
+    def _output_index(self) -> int | None:
+        """The head to explain; None for the model's default (first classifier) head."""
+        index = self.head_picker.index()
+        return None if index is None or index == getattr(self, "_default_head", 0) else index
+
+    def _fill_target(self, view: Any) -> None:
+        """Classes of the chosen head: the case's top predictions for the default classifier head,
+        else just its targets (labels, regression units, map classes)."""
+        head = self.head_picker.head()
+        if head is None or (self._output_index() is None and view.top.n_classes):
+            self.target.set_predictions(view.top)
+        else:
+            self.target.set_choices(head.n_classes)
+
+    def _on_head_changed(self, _index: Any) -> None:
+        self.target.reset()
+        if self.case_view is not None:
+            self._fill_target(self.case_view)
+        self.head_picker.set_case(self.case_view)
+        self.run_all()
+
+    def _on_kind_chosen(self, head: int, kind: str) -> None:
+        """The user says what a head is: the engine re-kinds it and every view re-reads the model."""
+        self.ctx.engine.submit(
+            "canvas.head_kind",
+            "engine.heads:set_head_kind_task",
+            head=head,
+            kind=kind,
+            on_result=self.ctx.state.set_model,
+            on_error=lambda error: show_error(self, error, "Could not change the head's kind"),
+        )
 
     def explain(self, case: int, method: str) -> None:
         """Follow `state.explain_requested`: show the case and run `method` (or the current one)."""
@@ -436,7 +478,8 @@ class AttributionView(QWidget):
 
     def _request(self, panel: Panel) -> tuple:
         params = json.dumps(self._params(panel), sort_keys=True, default=str)
-        return (self.case, panel.method, params, self.target.target())
+        region = self.head_picker.region_box()
+        return (self.case, panel.method, params, self.target.target(), self._output_index(), str(region))
 
     def run_all(self) -> None:
         for index in range(len(self.panels)):
@@ -466,6 +509,8 @@ class AttributionView(QWidget):
             method=panel.method,
             params=self._params(panel),
             target=self.target.target(),
+            output_index=self._output_index(),
+            region=self.head_picker.region_box(),
             on_result=self._current(lambda result, r=request: self._on_result(r, result)),
             on_error=lambda error, r=request: self._on_error(r, error),
             on_progress=self._on_progress,
@@ -525,12 +570,23 @@ class AttributionView(QWidget):
             self._show_elapsed(panel)
 
     def _draw(self, index: int, result: Any) -> None:
+        listed = ""
+        if isinstance(result, dict):  # one map per input: draw the image input's, list the others
+            drawn = next((r for r in result.values() if r.heatmap is not None and r.heatmap.ndim == 3), None)
+            listed = "\n".join(f"{name}: " + _top_features(r.maps[0], 3).replace("\n", ", ")
+                                for name, r in result.items() if r is not drawn)
+            result = drawn or next(iter(result.values()))
         heatmap = result.heatmap[0] if result.heatmap is not None else None
-        segments = result.segments[0] if result.segments is not None else None
+        if heatmap is not None and heatmap.ndim == 1:  # a sequence: channels x time heat strip
+            heatmap = result.maps[0].T
+        segments = result.segments[0] if result.segments is not None and result.segments.ndim == 3 else None
         self.canvases[index].set_result(heatmap, segments, self._title(result))
         self.ctx.state.seen[index] = seen_record(self.case, result)  # recorded with a verdict
-        if heatmap is None:  # tabular: no image to paint on, list the strongest features
-            self.canvases[index].set_message(_top_features(result.maps[0]))
+        tokens = (result.provenance or {}).get("tokens")
+        if heatmap is None:  # rows or tokens: no image to paint on, list the strongest units
+            self.canvases[index].set_message(_top_features(result.maps[0], names=tokens) + ("\n" + listed if listed else ""))
+        elif listed:
+            self.canvases[index].title.setText(self.canvases[index].title.text() + f"<br><small>{listed}</small>")
         self.result_shown.emit(index)
 
     def _title(self, result: Any) -> str:
@@ -617,9 +673,12 @@ def _group(title: str, widget: QWidget) -> QGroupBox:
     return box
 
 
-def _top_features(attribution: Any, k: int = 8) -> str:
+def _top_features(attribution: Any, k: int = 8, names: list[str] | None = None) -> str:
+    """The k strongest units: features by index, or tokens by word (padding skipped)."""
     values = np.ravel(attribution)
-    order = np.argsort(-np.abs(values))[:k]
+    order = [i for i in np.argsort(-np.abs(values)) if not names or (i < len(names) and names[i])][:k]
+    if names:
+        return "\n".join(f"token {i} {names[i]!r}: {values[i]:+.4g}" for i in order)
     return "\n".join(f"feature {i}: {values[i]:+.4g}" for i in order)
 
 

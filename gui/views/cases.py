@@ -204,8 +204,11 @@ class CaseTableModel(QAbstractTableModel):
             return "…"
         if column == PREDICTED:
             predicted = int(self.predictions.predicted[case])
+            if predicted < 0:  # the model has no classifier head (regression, dense map)
+                return "—"
             return self._class(predicted) if self.misclassified is not None else str(predicted)
-        return f"{float(self.predictions.confidence[case]):.3f}"
+        confidence = float(self.predictions.confidence[case])
+        return "" if np.isnan(confidence) else f"{confidence:.3f}"
 
     def _image(self, case: int) -> QImage:
         image = self._images.get(case)

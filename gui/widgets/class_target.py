@@ -81,6 +81,15 @@ class ClassTarget(QWidget):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self._show_name()
 
+    def set_choices(self, n_classes: int, note: str = "") -> None:
+        """Targets 0..n-1 of a head with no top predictions (labels, regression units, map classes)."""
+        self.class_names = ()
+        self.spin.blockSignals(True)
+        self.spin.setRange(-1, max(0, int(n_classes) - 1))
+        self.spin.blockSignals(False)
+        self.table.setRowCount(0)
+        self._show_name()
+
     def clear(self) -> None:
         self.table.setRowCount(0)
         self.class_names = ()

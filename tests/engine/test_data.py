@@ -101,9 +101,12 @@ def test_nothing_readable_is_bad_input(tmp_path: Path) -> None:
         open_dataset_task(ctx_for(), str(tmp_path))
     with pytest.raises(BadInputError, match="no such"):
         open_dataset_task(ctx_for(), str(tmp_path / "missing"))
-    (tmp_path / "data.csv").write_text("1,2")
-    with pytest.raises(BadInputError, match="not an image"):
+    (tmp_path / "data.csv").write_text("1,2")  # CSVs are text cases: this one has no header and no case
+    with pytest.raises(BadInputError, match="header row"):
         open_dataset_task(ctx_for(), str(tmp_path / "data.csv"))
+    (tmp_path / "data.bin").write_text("1,2")
+    with pytest.raises(BadInputError, match="not an image"):
+        open_dataset_task(ctx_for(), str(tmp_path / "data.bin"))
 
 
 def test_npz_with_x_y_and_class_names(tmp_path: Path) -> None:

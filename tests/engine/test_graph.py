@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from engine.errors import BadInputError, NotSupportedError
+from engine.errors import BadInputError
 from engine.graph import find_layer, layer_paths, tap_model
 
 
@@ -60,11 +60,15 @@ def test_tap_model_gradients_flow_to_the_tapped_layer() -> None:
     assert float(tf.reduce_max(tf.abs(grad))) > 0
 
 
-def test_unknown_path_and_multi_input_are_clear_errors() -> None:
+def test_unknown_path_is_a_clear_error_and_multi_input_models_are_tapped() -> None:
     model = _nested_model()
     with pytest.raises(BadInputError, match="features/nope"):
         tap_model(model, ["features/nope"])
     a, b = keras.Input((2,)), keras.Input((2,))
-    two = keras.Model([a, b], keras.layers.Add()([a, b]))
-    with pytest.raises(NotSupportedError, match="several inputs"):
-        tap_model(two, [])
+    added = keras.layers.Add(name="add")([a, b])
+    two = keras.Model([a, b], keras.layers.Dense(1, name="out")(added))
+    tapped = tap_model(two, ["add"])
+    x = [np.ones((1, 2), "float32"), np.full((1, 2), 2.0, "float32")]
+    summed, final = tapped(x)
+    np.testing.assert_allclose(np.asarray(summed), [[3.0, 3.0]])
+    np.testing.assert_allclose(np.asarray(final), np.asarray(two(x)), rtol=1e-6)

@@ -80,7 +80,7 @@ CASES = {
     "zip_named_h5": (lambda f, g: _copy(g["keras"], f / "z.h5"), "is a zip archive"),
     "hdf5_named_keras": (lambda f, g: _copy(g["h5"], f / "h.keras"), "is HDF5"),
     "truncated_keras": (lambda f, g: _write(f / "t.keras", g["keras"].read_bytes()[:300]), "truncated or damaged"),
-    "unknown_suffix": (lambda f, g: _write(f / "m.pt", b"x"), "unsupported file type '.pt'"),
+    "unknown_suffix": (lambda f, g: _write(f / "m.pt", b"x"), "it is a PyTorch model, which this app does not open"),
     "config_not_json": (lambda f, g: hostile.with_member(g["keras"], f / "c.keras", "config.json", b"{nope"),
                         "config.json is damaged"),
     "config_a_list": (lambda f, g: hostile.with_member(g["keras"], f / "l.keras", "config.json", b"[1, 2]"),

@@ -163,3 +163,16 @@ def test_crop_covers_the_target_then_cuts_the_centre():
     row = out[5, :, 0]
     assert np.all(np.diff(row) > 0)
     assert row[0] == pytest.approx(0.25, abs=0.03) and row[-1] == pytest.approx(0.75, abs=0.03)
+
+
+@pytest.mark.parametrize("mode", ["caffe", "torch", "tf"])
+def test_keras_application_modes_match_keras_preprocess_input(mode: str) -> None:
+    """caffe (BGR, mean pixel subtracted), torch (ImageNet mean/std), tf (-1..1) give exactly
+    what keras.applications.imagenet_utils.preprocess_input gives on the same 0..255 pixels."""
+    keras = pytest.importorskip("keras")
+    from engine.preprocessing import KERAS_MODES
+
+    image = np.random.default_rng(0).integers(0, 256, (4, 5, 3)).astype(np.uint8)
+    ours = Preprocessing(scale=KERAS_MODES[mode]).apply(image)
+    theirs = keras.applications.imagenet_utils.preprocess_input(image.astype("float32")[None], mode=mode)[0]
+    np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=1e-4)

@@ -12,7 +12,7 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
 from engine import explainers  # noqa: E402
-from engine.errors import BadInputError, Cancelled, NotSupportedError, OutOfMemoryError  # noqa: E402
+from engine.errors import BadInputError, Cancelled, OutOfMemoryError  # noqa: E402
 from engine.explainers import base  # noqa: E402
 from engine.explainers.result import Explanation, MethodInfo  # noqa: E402
 
@@ -93,9 +93,18 @@ def test_parameters_normalised_and_arrays_only_where_allowed(linear_model):
 
 
 # ------------------------------------------------------------------------------ inputs
-def test_multi_input_model_is_not_supported(two_input_model):
-    with pytest.raises(NotSupportedError, match="2 inputs"):
-        explainers.create("saliency", two_input_model)
+def test_multi_input_model_gives_one_map_per_input(two_input_model):
+    """A linear two-input model: each input's saliency is its own block of the kernel."""
+    saliency = explainers.create("saliency", two_input_model)
+    with pytest.raises(BadInputError, match="list or a dict"):
+        saliency.explain(np.zeros((1, 4), "float32"))
+    x = {"a": np.ones((3, 4), "float32"), "b": np.zeros((3, 4), "float32")}
+    maps = saliency.explain(x, 1)
+    kernel = two_input_model.layers[-1].get_weights()[0][:, 1]
+    np.testing.assert_allclose(maps["a"].maps, np.tile(kernel[:4], (3, 1)), rtol=1e-6)
+    np.testing.assert_allclose(maps["b"].maps, np.tile(kernel[4:], (3, 1)), rtol=1e-6)
+    as_list = saliency.explain([x["a"], x["b"]], 1)
+    np.testing.assert_allclose(as_list[1].maps, maps["b"].maps)
 
 
 def test_wrong_shape_nan_and_non_numeric_inputs_are_bad_input(linear_model):
@@ -274,8 +283,9 @@ def test_sigmoid_head_kept_by_auto_and_stripped_by_logit(x5):
     inputs = keras.Input((5,))
     model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="head")(inputs))
     w = model.get_layer("head").get_weights()[0][:, 0]
-    logit = explainers.create("saliency", model, output="logit").explain(x5, 0).maps
-    np.testing.assert_allclose(logit, np.tile(w, (4, 1)), rtol=1e-5)
+    logit = explainers.create("saliency", model, output="logit")
+    np.testing.assert_allclose(logit.explain(x5, 1).maps, np.tile(w, (4, 1)), rtol=1e-5)
+    np.testing.assert_allclose(logit.explain(x5, 0).maps, -np.tile(w, (4, 1)), rtol=1e-5)  # logit of 1 - p is -z
     p = model.predict(x5, verbose=0)
-    auto = explainers.create("saliency", model).explain(x5, 0).maps
+    auto = explainers.create("saliency", model).explain(x5, 1).maps
     np.testing.assert_allclose(auto, (p * (1 - p)) * w, rtol=1e-4, atol=1e-7)

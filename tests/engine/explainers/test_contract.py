@@ -1,5 +1,5 @@
 """Every method in `available()` honours the common contract (shapes, progress, cancel, batch-size
-invariance, seeds, per-case targets, tabular input, multi-input refusal)."""
+invariance, seeds, per-case targets, tabular input, one map per input of a multi-input model)."""
 
 from __future__ import annotations
 
@@ -119,9 +119,16 @@ def test_tabular_input(name, tabular_model, rows):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_multi_input_models_and_unknown_parameters_are_refused(name, two_input_model, tiny_cnn):
-    with pytest.raises(NotSupportedError, match="inputs"):
-        explainers.create(name, two_input_model)
+def test_multi_input_models_give_a_map_per_input_and_unknown_parameters_are_refused(name, two_input_model, tiny_cnn):
+    x = {"a": np.ones((2, 4), "float32"), "b": np.full((2, 4), 0.5, "float32")}
+    if INFOS[name].image_only:
+        with pytest.raises(NotSupportedError):
+            make(name, two_input_model).explain(x, 1)
+    else:
+        per_feature = {k: v for k, v in PER_FEATURE.items() if k in INFOS[name].params}
+        result = make(name, two_input_model, **per_feature).explain(x, 1)
+        assert list(result) == ["a", "b"] and all(r.maps.shape == (2, 4) for r in result.values())
+        assert all(np.isfinite(r.maps).all() for r in result.values())
     with pytest.raises(BadInputError, match="unknown parameter"):
         explainers.create(name, tiny_cnn, not_a_parameter=1)
 
