@@ -1,39 +1,33 @@
 """Explanations of one case of the open dataset with the open model, cached for instant revisits.
 
 The canvas asks for (case, method, params, target); the answer is an `Explanation` computed by
-`engine.explainers` on the engine thread. Results are kept in a bounded LRU in
-``workspace.cache`` (dropped with the model) keyed by model hash, input hash, method, every
-parameter (seed included) and target, so going back to a case shows its maps at once and the
-same request always gives the same numbers. Results of a model saved in a file (known sha256)
-are also kept on disk (one .npz each, the least recently used pruned), so a slow map computed
-yesterday opens instantly today.
+`engine.explainers` on the engine thread. Results are kept in engine.cache's memory LRU
+(dropped with the model) keyed by model identity, input hash, method, every parameter (seed
+included) and target, so going back to a case shows its maps at once and the same request
+always gives the same numbers. They are also kept in the verified disk cache (pruned to a size
+cap), so a slow map computed yesterday opens instantly today.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
-import json
-import os
-from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine import explainers
+from engine import cache, explainers
 from engine.errors import BadInputError
 from engine.explainers.result import Explanation
-from engine.fileio import atomic_write_bytes, cache_dir as fileio_cache_dir
+from engine.identity import model_identity
 from engine.jobs import JobContext
+from engine.predictions import PREDICTIONS_KEY, to_probabilities
 from engine.provenance import plain, sha256_array
 
-CACHE_KEY = "explain_service.results"
+CACHE_NAME = "explanations"
 CACHE_SIZE = 48  # a 224x224x3 result is ~0.8 MB: the cache stays well under 100 MB
-DISK_ENTRIES = 512  # on-disk results kept (least recently used pruned): a few hundred MB at most
-DISK_VERSION = 1
+CACHE_BYTES = 256 << 20
+DISK = cache.DiskCache("explanations", max_bytes=512 << 20, title="explanation")
 ARRAYS = ("maps", "heatmap", "targets", "completeness_gap", "segments")
 
 
@@ -75,13 +69,18 @@ def case_view_task(ctx: JobContext, case: int, k: int = 5) -> CaseView:
 
 
 def top_predictions_task(ctx: JobContext, case: int, k: int = 5) -> TopPredictions:
-    """The k most probable classes of one case (softmax applied when the model gives logits)."""
-    model = ctx.workspace.require_model()
-    x = _dataset(ctx, case).inputs([case])
-    output = model(x, training=False)
-    if isinstance(output, (list, tuple, dict)):
-        output = list(output.values())[0] if isinstance(output, dict) else output[0]
-    probs = _as_probabilities(np.asarray(output, dtype=np.float64).reshape(-1), _activation(ctx))
+    """The k most probable classes of one case, from the dataset's predictions when they are
+    there (the numbers the case list shows), else from one forward pass through the same
+    `to_probabilities`."""
+    dataset = _dataset(ctx, case)
+    stored = ctx.workspace.cache.get(PREDICTIONS_KEY)
+    if stored is not None and stored.dataset_hash == dataset.hash and stored.model_sha256 == model_identity(ctx.workspace):
+        probs = np.asarray(stored.probabilities[case], np.float64)
+    else:
+        output = ctx.workspace.require_model()(dataset.inputs([case]), training=False)
+        if isinstance(output, (list, tuple, dict)):
+            output = list(output.values())[0] if isinstance(output, dict) else output[0]
+        probs = to_probabilities(np.asarray(output), _activation(ctx))[0].astype(np.float64)
     order = np.argsort(-probs, kind="stable")[: max(1, int(k))]
     names = list(getattr(ctx.workspace.dataset, "class_names", []) or [])
     class_names = tuple(names) if len(names) == probs.size else ("",) * probs.size
@@ -90,7 +89,7 @@ def top_predictions_task(ctx: JobContext, case: int, k: int = 5) -> TopPredictio
 
 def explain_case_task(
     ctx: JobContext, case: int, method: str, params: dict[str, Any] | None = None, target: int | None = None
-) -> Any:
+) -> Explanation:
     """Explain one case; a cached result for the same request comes back without recomputing."""
     model = ctx.workspace.require_model()
     dataset = _dataset(ctx, case)
@@ -99,17 +98,15 @@ def explain_case_task(
     x = np.ascontiguousarray(dataset.inputs([case]), dtype=np.float32)
     if info.image_only and x.ndim != 4:
         raise BadInputError(f"{info.title} explains images only; this input has shape {x.shape[1:]}.")
-    model_sha = _model_sha256(ctx)
+    model_sha = model_identity(ctx.workspace)
     input_sha = sha256_array(x)
-    key = (model_sha, input_sha, method, _params_key(full), full.get("seed"), target)
-    cache = _cache(ctx)
-    if key in cache:
-        cache.move_to_end(key)
-        return cache[key]
-    disk_path = _disk_path(key) if model_sha else None
-    stored = _disk_load(disk_path) if disk_path else None
+    key = cache.key_of("explanation", model_sha, input_sha, method, full, full.get("seed"), target)
+    memory = cache.memory(ctx.workspace, CACHE_NAME, CACHE_SIZE, CACHE_BYTES)
+    if key in memory:
+        return memory.get(key)
+    stored = _disk_load(key)
     if stored is not None:
-        return _remember(cache, key, stored)
+        return memory.put(key, stored)
 
     ctx.progress(0.0, f"{info.title}: starting")
     explainer = explainers.create(method, model, **full)
@@ -123,7 +120,7 @@ def explain_case_task(
     ctx.check()
     provenance = {
         **(result.provenance or {}),
-        "model_sha256": model_sha or None,
+        "model_sha256": model_sha,
         "input_sha256": input_sha,
         "case": int(case),
         "case_name": str(dataset.names[case]),
@@ -132,16 +129,8 @@ def explain_case_task(
         **(dataset.case_provenance(case) if hasattr(dataset, "case_provenance") else {}),
     }
     result = dataclasses.replace(result, provenance=provenance)
-    if disk_path:
-        _disk_save(disk_path, result)
-    return _remember(cache, key, result)
-
-
-def _remember(cache: OrderedDict, key: tuple, result: Any) -> Any:
-    cache[key] = result
-    while len(cache) > CACHE_SIZE:
-        cache.popitem(last=False)
-    return result
+    _disk_save(key, result)
+    return memory.put(key, result)
 
 
 def _dataset(ctx: JobContext, case: int) -> Any:
@@ -169,55 +158,13 @@ def _full_params(info: Any, params: dict[str, Any]) -> dict[str, Any]:
     return {**info.params, **params}
 
 
-def _params_key(params: dict[str, Any]) -> str:
-    def encode(value: Any) -> Any:
-        if isinstance(value, np.ndarray):
-            return {"array_sha256": sha256_array(value)}
-        if isinstance(value, np.generic):
-            return value.item()
-        return repr(value)
-
-    return json.dumps(params, sort_keys=True, default=encode)
-
-
-def _model_sha256(ctx: JobContext) -> str:
-    """The model file's hash; "" for a model built in memory (cached in memory only)."""
-    return str(getattr(ctx.workspace.description, "sha256", "") or "")
-
-
 def _activation(ctx: JobContext) -> str | None:
     return getattr(ctx.workspace.description, "output_activation", None)
 
 
-def _as_probabilities(values: np.ndarray, activation: str | None) -> np.ndarray:
-    """Class probabilities from a model output, whatever its last activation."""
-    if values.size == 1:  # one sigmoid unit: probability of class 1
-        p = values[0] if activation == "sigmoid" or 0 <= values[0] <= 1 else 1 / (1 + np.exp(-values[0]))
-        return np.array([1.0 - p, p])
-    looks_like_probs = values.min() >= 0 and abs(values.sum() - 1.0) < 1e-3
-    if activation in ("softmax", "sigmoid") or (activation is None and looks_like_probs):
-        return values
-    shifted = np.exp(values - values.max())
-    return shifted / shifted.sum()
-
-
-def _cache(ctx: JobContext) -> OrderedDict:
-    return ctx.workspace.cache.setdefault(CACHE_KEY, OrderedDict())
-
-
 # ----- disk cache ---------------------------------------------------------------------------
-def disk_dir() -> Path:
-    """Where results are kept between sessions."""
-    return fileio_cache_dir("explanations")
-
-
-def _disk_path(key: tuple) -> Path:
-    digest = hashlib.sha256(json.dumps([DISK_VERSION, *key], default=str).encode()).hexdigest()
-    return disk_dir() / f"{digest}.npz"
-
-
-def _disk_save(path: Path, result: Any) -> None:
-    """One .npz per result (arrays + JSON metadata), written atomically; errors only cost speed."""
+def _disk_save(key: str, result: Explanation) -> None:
+    """Arrays and JSON metadata of one result, verified on the way back (engine.cache)."""
     meta = {
         "method": result.method,
         "params": plain(result.params),
@@ -226,27 +173,15 @@ def _disk_save(path: Path, result: Any) -> None:
         "provenance": plain(result.provenance),
     }
     arrays = {name: np.asarray(getattr(result, name)) for name in ARRAYS if getattr(result, name) is not None}
-    buffer = io.BytesIO()
-    np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
-    try:
-        atomic_write_bytes(path, buffer.getvalue())
-        _prune(path.parent)
-    except OSError:
-        pass
+    DISK.save(key, arrays, meta)
 
 
-def _disk_load(path: Path) -> Explanation | None:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-        meta = json.loads(str(arrays.pop("meta")))
-        os.utime(path)  # most recently used: pruned last
-        return Explanation(**meta, **{name: arrays.get(name) for name in ARRAYS})
-    except (OSError, ValueError, KeyError, TypeError):
+def _disk_load(key: str) -> Explanation | None:
+    stored = DISK.load(key)
+    if stored is None:
         return None
-
-
-def _prune(folder: Path) -> None:
-    entries = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[DISK_ENTRIES:]:
-        old.unlink(missing_ok=True)
+    arrays, meta = stored
+    try:
+        return Explanation(**meta, **{name: arrays.get(name) for name in ARRAYS})
+    except TypeError:  # an entry of another layout: recompute it
+        return None

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import BadInputError, NotSupportedError, NumericalError
+from engine.identity import model_identity
 from engine.jobs import JobContext
+
+PREDICTIONS_KEY = "engine.predictions"  # workspace.cache: the last Predictions (dropped with the model)
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,8 @@ class Predictions:
 
 
 def to_probabilities(outputs: np.ndarray, activation: str | None) -> np.ndarray:
-    """Model outputs -> (N, K) probabilities.
+    """Model outputs -> (N, K) probabilities: the one implementation, used by the case list,
+    the canvas's top-5 and the embedding (head detection is the `activation` of the last layer).
 
     A single sigmoid unit becomes two columns [1 - p, p]; raw outputs (logits, or an unknown
     activation whose rows are not distributions) go through a softmax, so the confidence column
@@ -86,14 +90,15 @@ def predict_task(ctx: JobContext, batch_size: int = 64) -> Predictions:
     if not np.isfinite(outputs).all():
         bad = int((~np.isfinite(outputs.reshape(n, -1))).any(axis=1).sum())
         raise NumericalError(f"The model's output is NaN or infinite for {bad} of {n} cases.")
-    description = workspace.description
-    probabilities = to_probabilities(outputs, getattr(description, "output_activation", None))
+    probabilities = to_probabilities(outputs, getattr(workspace.description, "output_activation", None))
     predicted = probabilities.argmax(axis=1).astype(np.int64)
     ctx.progress(1.0, f"Predicted {n} cases")
-    return Predictions(
+    found = Predictions(
         probabilities=probabilities,
         predicted=predicted,
         confidence=probabilities[np.arange(n), predicted],
-        model_sha256=str(getattr(description, "sha256", "") or ""),
+        model_sha256=model_identity(workspace),
         dataset_hash=dataset.hash,
     )
+    workspace.cache[PREDICTIONS_KEY] = found  # the canvas's top-5 reads the same numbers
+    return found

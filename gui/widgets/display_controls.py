@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QWidget
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
-from gui.widgets.attribution_canvas import DisplaySettings
+from gui.widgets.attribution_canvas import DIVERGING_MAPS, SEQUENTIAL_MAPS, DisplaySettings
 
 MODE_LABELS = {
     "signed": "Signed (diverging)",
@@ -41,6 +41,16 @@ class DisplayControls(QWidget):
         self.top_k.setObjectName("topK")
         self.top_k.setRange(1, 50)
         self.top_k.setValue(round(defaults.top_k))
+        self.diverging_map = QComboBox()
+        self.diverging_map.setObjectName("divergingMap")
+        self.diverging_map.setToolTip("Colours for signed maps (symmetric around 0)")
+        for key, label in DIVERGING_MAPS.items():
+            self.diverging_map.addItem(label, key)
+        self.sequential_map = QComboBox()
+        self.sequential_map.setObjectName("sequentialMap")
+        self.sequential_map.setToolTip("Colours for magnitudes: non-negative maps (saliency, Grad-CAM, RISE), |value|")
+        for key, label in SEQUENTIAL_MAPS.items():
+            self.sequential_map.addItem(label, key)
         self.outlines = QCheckBox("Superpixel outlines (LIME, Kernel SHAP)")
         self.outlines.setChecked(defaults.outlines)
         form = QFormLayout(self)
@@ -49,12 +59,16 @@ class DisplayControls(QWidget):
         form.addRow("Opacity %", self.opacity)
         form.addRow("Clip at pct.", self.clip)
         form.addRow("Top k %", self.top_k)
+        form.addRow("Signed maps", self.diverging_map)
+        form.addRow("Magnitudes", self.sequential_map)
         form.addRow(self.outlines)
         self.mode.currentIndexChanged.connect(self._emit)
         self.opacity.valueChanged.connect(self._emit)
         self.clip.valueChanged.connect(self._emit)
         self.top_k.valueChanged.connect(self._emit)
         self.outlines.toggled.connect(self._emit)
+        self.diverging_map.currentIndexChanged.connect(self._emit)
+        self.sequential_map.currentIndexChanged.connect(self._emit)
         self._emit()
 
     def settings(self) -> DisplaySettings:
@@ -64,6 +78,8 @@ class DisplayControls(QWidget):
             clip_percentile=float(self.clip.value()),
             top_k=float(self.top_k.value()),
             outlines=self.outlines.isChecked(),
+            diverging_map=self.diverging_map.currentData(),
+            sequential_map=self.sequential_map.currentData(),
         )
 
     def set_mode(self, mode: str) -> None:

@@ -1,0 +1,1 @@
+"""Sub-panels of the docked views (gui/views/ holds the docked views only)."""
