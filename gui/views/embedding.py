@@ -16,7 +16,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
-    QApplication,
     QButtonGroup,
     QFileDialog,
     QCheckBox,
@@ -117,6 +116,7 @@ class EmbeddingView(QWidget):
         self.result: Any = None
         self.wrong = np.zeros(0, dtype=bool)  # misclassified cases of the result
         self.selection = np.zeros(0, np.int64)
+        self._regions_shown: Any = None  # the Regions whose shading is on the map
         self.scatter = EmbeddingScatter(self)
         self.scatter.card_provider = self.describe_case
         self.jobs = ViewJobs(self, ctx.engine, "embedding", "Could not compute the embedding")
@@ -301,6 +301,7 @@ class EmbeddingView(QWidget):
         self.save_button.setEnabled(False)
         self.scatter.set_points(np.zeros((0, 2), np.float32))
         self.scatter.set_regions(None)
+        self._regions_shown = None
         self._on_selection(np.zeros(0, np.int64))
         self.status.setText(message)
 
@@ -422,19 +423,18 @@ class EmbeddingView(QWidget):
             return
         mask = self.visible_mask()
         flagged = np.flatnonzero(mask & self.wrong) if self.mark_misclassified.isChecked() else None
-        # pyqtgraph styles points one by one: ~0.5 s for 50,000, so say that we are busy.
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self.scatter.set_groups(self.groups(mask), flagged, "ring: misclassified")
-        finally:
-            QApplication.restoreOverrideCursor()
+        self.scatter.set_groups(self.groups(mask), flagged, "ring: misclassified")  # numpy only
         self.scatter.set_selection(self.selection)
         regions = self.result.regions
         if self.show_regions.isChecked() and regions is not None:
-            colors = class_colors(len(self.result.class_names))
-            self.scatter.set_regions(region_image(regions.classes, regions.confidence, regions.support, colors), regions.extent)
+            if self._regions_shown is not regions:  # a recolour or a filter leaves the shading as is
+                colors = class_colors(len(self.result.class_names))
+                rgba = region_image(regions.classes, regions.confidence, regions.support, colors)
+                self.scatter.set_regions(rgba, regions.extent)
+                self._regions_shown = regions
         else:
             self.scatter.set_regions(None)
+            self._regions_shown = None
 
     def set_mode(self, mode: str) -> None:
         self.scatter.view_box.mode = mode

@@ -338,6 +338,8 @@ class HistogramPlot(CompactSize, pg.PlotWidget):
         super().__init__(parent, background="w")
         self.setLabel("bottom", "value")
         self.setLabel("left", "count")
+        for axis in ("bottom", "left"):  # "value (x0.001)" reads as a unit; the ticks say 0.001
+            self.getAxis(axis).enableAutoSIPrefix(False)
 
     def show_histogram(self, counts: np.ndarray, edges: np.ndarray, name: str) -> None:
         self.clear()

@@ -72,7 +72,7 @@ def test_demo_map_through_the_engine_and_a_click_opens_the_case(qtbot, engine) -
     result = view.result
     assert result.coords.shape == (1797, 2) and result.layer == "embedding" and result.feature_dim == 64
     assert 0 < view.wrong.sum() < 100  # the demo model is trained: a few mistakes
-    assert sum(len(item.data["x"]) for item in view.scatter.group_items) == 1797
+    assert sum(view.scatter.cloud.counts()) == 1797
     assert view.compute_button.isEnabled() and view.jobs.bar.isHidden()
 
     # Click a misclassified case: it becomes the selected case and the canvas is asked to explain it.
@@ -127,7 +127,7 @@ def test_colour_modes_and_filters(qtbot, offline_view) -> None:
     view.show_result(result)
 
     def drawn() -> dict[str, int]:
-        return {name: len(item.data["x"]) for name, item in zip((g.name for g in view.groups(view.visible_mask())), view.scatter.group_items)}
+        return dict(zip((g.name for g in view.groups(view.visible_mask())), view.scatter.cloud.counts(), strict=True))
 
     assert drawn() == {"c0": 200, "c1": 200, "c2": 200}
     view.colour_by.setCurrentIndex(view.colour_by.findData("correct"))
