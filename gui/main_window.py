@@ -8,7 +8,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -49,11 +49,13 @@ AREAS = {
     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
 }
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
+# First-start sizes: at 1400x900 the canvas keeps over half the width (1400 - 360 - 320).
 DOCK_SIZE_LIMITS = {
-    "left": (Qt.Orientation.Horizontal, 440),
-    "right": (Qt.Orientation.Horizontal, 340),
-    "bottom": (Qt.Orientation.Vertical, 260),
+    "left": (Qt.Orientation.Horizontal, 360),
+    "right": (Qt.Orientation.Horizontal, 320),
+    "bottom": (Qt.Orientation.Vertical, 250),
 }
+STACKED_AREAS = frozenset({"left"})  # the model tree above the case list, both in sight
 
 
 class MainWindow(QMainWindow):
@@ -126,7 +128,9 @@ class MainWindow(QMainWindow):
             dock.setWidget(_placeholder("Loading…"))
             self.docks[spec.name] = dock
             self.addDockWidget(AREAS[spec.area], dock)
-            if spec.area in first_in_area:
+            if spec.area in first_in_area and spec.area in STACKED_AREAS:
+                self.splitDockWidget(first_in_area[spec.area], dock, Qt.Orientation.Vertical)
+            elif spec.area in first_in_area:
                 self.tabifyDockWidget(first_in_area[spec.area], dock)
             else:
                 first_in_area[spec.area] = dock
@@ -174,15 +178,15 @@ class MainWindow(QMainWindow):
                 bar.hide()
 
     def _size_docks(self) -> None:
-        """Give each dock area its first view's preferred size, within limits that leave the
-        canvas room on a first start (later starts restore the user's layout) (the scroll areas let a view be smaller than it wants)."""
-        for area, (orientation, limit) in DOCK_SIZE_LIMITS.items():
+        """First-start sizes (later starts restore the user's layout): the limits above, and in
+        the stacked left area a third for the model tree, two thirds for the case list."""
+        for area, (orientation, size) in DOCK_SIZE_LIMITS.items():
             first = next((self.docks[spec.name] for spec in VIEWS if spec.area == area), None)
             if first is not None:
-                view = self.views.get(first.objectName().removesuffix("Dock"))
-                hint = view.sizeHint() if view is not None else QSize(limit, limit)
-                size = hint.width() if orientation == Qt.Orientation.Horizontal else hint.height()
-                self.resizeDocks([first], [min(size, limit)], orientation)
+                self.resizeDocks([first], [size], orientation)
+        stacked = [self.docks[spec.name] for spec in VIEWS if spec.area in STACKED_AREAS]
+        if len(stacked) > 1:
+            self.resizeDocks(stacked, [1] + [2] * (len(stacked) - 1), Qt.Orientation.Vertical)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

@@ -127,7 +127,10 @@ class AttributionView(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        self.display = DisplayControls(strip=True)  # above the maps: always in sight
+        self.display.changed.connect(self._on_display_changed)
         left_layout.addWidget(self.toolbar)
+        left_layout.addWidget(self.display)
         left_layout.addWidget(self.grid_host, 1)
         left_layout.addWidget(self.readout)
 
@@ -151,8 +154,6 @@ class AttributionView(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(run_button)
         buttons.addWidget(self.jobs.bar, 1)
-        self.display = DisplayControls()
-        self.display.changed.connect(self._on_display_changed)
 
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -163,7 +164,6 @@ class AttributionView(QWidget):
         method_box.layout().addLayout(buttons)
         method_box.layout().addWidget(self.elapsed)
         side_layout.addWidget(method_box)
-        side_layout.addWidget(_group("Overlay", self.display))
         side_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(side)

@@ -128,7 +128,7 @@ class EmbeddingView(QWidget):
         self.scatter.point_clicked.connect(self.open_case)
         self.scatter.selection_changed.connect(self._on_selection)
         ctx.state.model_changed.connect(self._on_model_changed)
-        ctx.state.dataset_changed.connect(lambda _summary: self.clear("Dataset changed: compute the map again."))
+        ctx.state.dataset_changed.connect(lambda _summary: self.clear("New cases (or a new recipe): no map yet."))
         ctx.state.case_selected.connect(self.scatter.set_current)
         self._on_model_changed(ctx.state.model)
         self.jobs.start(ListProjections(), self.method_panel.set_methods, slot="projections", quiet=True)
@@ -259,6 +259,11 @@ class EmbeddingView(QWidget):
         map_layout.setContentsMargins(0, 0, 0, 0)
         map_layout.setSpacing(2)
         map_layout.addWidget(display_bar)
+        self.hint = QLabel()  # instead of empty axes: what to do to get a map
+        self.hint.setObjectName("embeddingHint")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        map_layout.addWidget(self.hint, 1)
         map_layout.addWidget(self.scatter, 1)
         map_layout.addWidget(self.status)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -291,7 +296,7 @@ class EmbeddingView(QWidget):
         self.layer.addItem(AUTO_LAYER, "")
         for path, title in layer_paths(description):
             self.layer.addItem(title, path)
-        self.clear("Model changed: compute the map again." if description is not None else "Open a model.")
+        self.clear("Model opened: no map yet." if description is not None else "Open a model.")
 
     def clear(self, message: str) -> None:
         """Forget the map (and stop computing one) when the model or the cases change."""
@@ -304,6 +309,14 @@ class EmbeddingView(QWidget):
         self._regions_shown = None
         self._on_selection(np.zeros(0, np.int64))
         self.status.setText(message)
+        cases = self.ctx.state.dataset
+        self.hint.setText(
+            f"{message}\nPress Compute (Ctrl+Enter) to place the {len(cases)} cases on a map."
+            if cases is not None and self.ctx.state.model is not None
+            else "Open a model and its cases; then Compute (Ctrl+Enter) places every case on a map."
+        )
+        self.hint.show()
+        self.scatter.hide()
 
     def request(self) -> ComputeEmbedding:
         """The request the controls describe."""
@@ -334,6 +347,8 @@ class EmbeddingView(QWidget):
     def show_result(self, result: Any) -> None:
         """Draw a computed `engine.embedding.Embedding`."""
         self.result = result
+        self.hint.hide()
+        self.scatter.show()
         self.wrong = self._misclassified()
         self.save_button.setEnabled(True)
         self.class_filter.blockSignals(True)

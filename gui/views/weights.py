@@ -237,6 +237,7 @@ class WeightView(QWidget):
         self.values_stack.setCurrentWidget(self.message)
         self.filter_controls.hide()
         self.histogram.clear()
+        self.histogram.hide()  # no empty axes: the message says what to do
         self.stats.clear_stats()
         self.readout.clear()
         self.resolution.clear()
@@ -252,6 +253,7 @@ class WeightView(QWidget):
         if tensor is None:
             return
         self.stats.show_stats(tensor.stats, full=True, prefix=tensor.name)
+        self.histogram.show()
         self.histogram.show_histogram(tensor.hist_counts, tensor.hist_edges, tensor.name)
         self.readout.clear()
         self.resolution.clear()
