@@ -240,8 +240,12 @@ def project(
     seed: int = 0,
     progress: Progress | None = None,
     check: Check | None = None,
+    partial: Callable[[np.ndarray], None] | None = None,
 ) -> np.ndarray:
-    """(N, D) features -> (N, 2) float32 map; PCA to 50 dims first for t-SNE / UMAP."""
+    """(N, D) features -> (N, 2) float32 map; PCA to 50 dims first for t-SNE / UMAP.
+
+    `partial` receives the t-SNE map as it forms (a copy, every half second at most).
+    """
     from sklearn.decomposition import PCA
 
     params = resolve_params(method, params)
@@ -262,11 +266,14 @@ def project(
     if check is not None:
         check()
     if method == "tsne":
-        return _tsne(x, float(params["perplexity"]), seed, report, check)
+        return _tsne(x, float(params["perplexity"]), seed, report, check, partial)
     return _umap(x, int(params["n_neighbors"]), float(params["min_dist"]), seed, report, check)
 
 
-def _tsne(x: np.ndarray, perplexity: float, seed: int, report: Progress, check: Check | None) -> np.ndarray:
+def _tsne(
+    x: np.ndarray, perplexity: float, seed: int, report: Progress, check: Check | None,
+    partial: Callable[[np.ndarray], None] | None = None,
+) -> np.ndarray:
     from openTSNE import TSNE
 
     perplexity = max(1.0, min(perplexity, (len(x) - 1) / 3.0))
@@ -274,11 +281,15 @@ def _tsne(x: np.ndarray, perplexity: float, seed: int, report: Progress, check: 
     every = 25
     calls = [0]
     total = sum(iterations.values()) // every
+    shown = [0.0]
 
-    def callback(_iteration: int, _error: float, _embedding: np.ndarray) -> bool:
+    def callback(_iteration: int, _error: float, embedding: np.ndarray) -> bool:
         if check is not None:
             check()
         calls[0] += 1
+        if partial is not None and time.perf_counter() - shown[0] > 0.5:
+            shown[0] = time.perf_counter()
+            partial(np.array(embedding, dtype=np.float32))
         report(0.1 + 0.9 * calls[0] / total, f"t-SNE iteration {calls[0] * every}/{total * every}")
         return False
 
@@ -379,7 +390,7 @@ def embedding_task(
         coords = stored["coords"]
     else:
         ctx.progress(0.6, f"{TITLES[method]} of {len(features)} cases")
-        coords = project(features, method, params, seed, _sub(ctx.progress, 0.6, 0.95), ctx.check)
+        coords = project(features, method, params, seed, _sub(ctx.progress, 0.6, 0.95), ctx.check, ctx.partial)
         if not np.isfinite(coords).all():
             raise NumericalError(f"The {method} map has NaN or Inf coordinates.")
         DISK.save(map_key, {"coords": coords})

@@ -60,8 +60,10 @@ class JobContext:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         give_way: Callable[[], None] | None = None,
+        partial: Callable[[Any], None] | None = None,
     ) -> None:
         self.workspace = workspace
+        self._partial = partial
         self.cancel = cancel or CancelToken()
         self._progress = progress
         self._give_way = give_way
@@ -76,6 +78,11 @@ class JobContext:
 
     def cancelled(self) -> bool:
         return self.cancel.cancelled
+
+    def partial(self, value: Any) -> None:
+        """Hand the view an intermediate result (a t-SNE map forming); plain data, copied."""
+        if self._partial is not None and not self.cancel.cancelled:
+            self._partial(value)
 
     def check(self) -> None:
         """Raise `Cancelled` if the job was cancelled; call it between batches.
@@ -129,13 +136,14 @@ def run_job(
     workspace: Any,
     progress: ProgressCallback | None = None,
     give_way: Callable[[], None] | None = None,
+    partial: Callable[[Any], None] | None = None,
 ) -> Any:
     """Run a job synchronously on the calling thread (the engine thread, a test or the CLI).
 
     Raises whatever the task raises; callers turn it into a `JobError` with `describe_error`.
     """
     job.token.raise_if_cancelled()
-    ctx = JobContext(workspace, progress, job.token, give_way)
+    ctx = JobContext(workspace, progress, job.token, give_way, partial)
     result = run_request(ctx, job.request)
     job.token.raise_if_cancelled()
     return result

@@ -39,6 +39,7 @@ class _Callbacks:
     on_result: ResultCallback | None
     on_error: ErrorCallback | None
     on_progress: ProgressCallback | None
+    on_partial: ResultCallback | None = None
 
 
 class EngineThread(QThread):
@@ -49,6 +50,7 @@ class EngineThread(QThread):
     progressed = Signal(str, int, float, str)  # key, job id, fraction, message
     finished_job = Signal(str, int, object)  # key, job id, result
     failed = Signal(str, int, object)  # key, job id, JobError
+    partial = Signal(str, int, object)  # key, job id, an intermediate result
     busy_changed = Signal(bool)
     reported = Signal(str)  # something the user should know that is not an error (cache repairs)
 
@@ -65,6 +67,7 @@ class EngineThread(QThread):
         self.finished_job.connect(self._deliver_result)
         self.failed.connect(self._deliver_error)
         self.progressed.connect(self._deliver_progress)
+        self.partial.connect(self._deliver_partial)
 
     # ----- GUI thread API -------------------------------------------------------------
     def submit(
@@ -75,6 +78,7 @@ class EngineThread(QThread):
         on_result: ResultCallback | None = None,
         on_error: ErrorCallback | None = None,
         on_progress: ProgressCallback | None = None,
+        on_partial: ResultCallback | None = None,
     ) -> int:
         """Queue `request` under `key`, replacing that key's queued or running job."""
         spec_of(request)  # a TypeError here, in the caller, for anything not registered
@@ -84,7 +88,7 @@ class EngineThread(QThread):
             self._drop_key_locked(key)
             # Older jobs of this key deliver nothing, not even a result already on its way.
             self._callbacks = {i: c for i, c in self._callbacks.items() if c.key != key}
-            self._callbacks[job.id] = _Callbacks(key, on_result, on_error, on_progress)
+            self._callbacks[job.id] = _Callbacks(key, on_result, on_error, on_progress, on_partial)
             self._queue.append(job)
             self._lock.notify_all()
         return job.id
@@ -176,9 +180,12 @@ class EngineThread(QThread):
             if not job.token.cancelled:
                 self.progressed.emit(job.key, job.id, fraction, message)
 
+        def partial(value: Any) -> None:
+            self.partial.emit(job.key, job.id, value)
+
         give_way = self._give_way if job.priority == Priority.BACKGROUND else None
         try:
-            result = run_job(job, self.workspace, progress, give_way)
+            result = run_job(job, self.workspace, progress, give_way, partial)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a JobError
             self.failed.emit(job.key, job.id, describe_error(exc))
         else:
@@ -212,3 +219,9 @@ class EngineThread(QThread):
         callbacks = self._callbacks.get(job_id)
         if callbacks is not None and callbacks.on_progress is not None:
             callbacks.on_progress(fraction, message)
+
+    @Slot(str, int, object)
+    def _deliver_partial(self, key: str, job_id: int, value: Any) -> None:
+        callbacks = self._callbacks.get(job_id)
+        if callbacks is not None and callbacks.on_partial is not None:
+            callbacks.on_partial(value)

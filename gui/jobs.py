@@ -105,6 +105,7 @@ class ViewJobs(QObject):
         on_error: Callable[[JobError], bool | None] | None = None,
         message: str = "",
         quiet: bool = False,
+        on_partial: Callable[[Any], None] | None = None,
     ) -> int:
         """Submit `request` for `slot` (replacing that slot's older job); returns its id.
 
@@ -116,6 +117,10 @@ class ViewJobs(QObject):
         def deliver(result: Any) -> None:
             if self._finish(slot, job_id) and on_result is not None:
                 on_result(result)
+
+        def forming(value: Any) -> None:
+            if self._current.get(slot) == job_id and on_partial is not None:
+                on_partial(value)
 
         def fail(error: JobError) -> None:
             if self._finish(slot, job_id):
@@ -129,6 +134,7 @@ class ViewJobs(QObject):
             on_result=deliver,
             on_error=fail,
             on_progress=lambda f, m: self._on_progress(slot, job_id, f, m),
+            on_partial=forming if on_partial is not None else None,
         )
         self._current[slot] = job_id
         if not quiet:

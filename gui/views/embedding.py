@@ -333,7 +333,26 @@ class EmbeddingView(QWidget):
 
     def compute(self) -> None:
         self.status.setText("Computing…")
-        self.jobs.start(self.request(), self.show_result, slot="map", on_error=self._on_error, message="Computing…")
+        self.jobs.start(self.request(), self.show_result, slot="map", on_error=self._on_error, message="Computing…",
+                        on_partial=self.show_forming)
+
+    def show_forming(self, coords: np.ndarray) -> None:
+        """The t-SNE map as it forms, coloured by true label (Esc or Cancel stops it)."""
+        cases = self.ctx.state.dataset
+        if cases is None or len(coords) != len(cases):
+            return
+        self.hint.hide()
+        self.scatter.show()
+        labels = np.asarray(cases.labels)
+        colors = class_colors(len(cases.class_names))
+        if len(self.scatter.coords) != len(coords):
+            self.scatter.set_points(coords)
+        else:  # same points moving: keep the zoom the user chose
+            self.scatter.coords = np.asarray(coords, np.float32)
+            self.scatter.cloud.set_points(self.scatter.coords)
+            self.scatter.view_box.autoRange(padding=0.04)
+        groups = [PointGroup(name, colors[i], np.flatnonzero(labels == i)) for i, name in enumerate(cases.class_names)]
+        self.scatter.set_groups([g for g in groups if len(g.indices)])
 
     def cancel(self) -> None:
         self.jobs.cancel()

@@ -272,3 +272,11 @@ def test_embedding_and_case_list_read_the_same_probabilities() -> None:
     raw = model.predict(workspace.dataset.inputs(range(len(workspace.dataset))), verbose=0)
     np.testing.assert_allclose(listed.confidence, raw.max(axis=1), rtol=1e-5)  # not renormalised
     assert listed.model_sha256 == mapped.provenance["model_sha256"]  # one model identity
+
+
+def test_tsne_hands_out_the_map_as_it_forms() -> None:
+    x, _ = clusters()
+    seen: list[np.ndarray] = []
+    final = embedding.project(x[:120], "tsne", {"perplexity": 5}, seed=0, partial=seen.append)
+    assert seen and all(s.shape == (120, 2) and s.dtype == np.float32 for s in seen)
+    assert not np.allclose(seen[0], final)  # an earlier state, not the answer repeated

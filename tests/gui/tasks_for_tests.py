@@ -234,3 +234,24 @@ def submit_call(engine: Any, function: str, key: str = "test", **kwargs: Any) ->
     """engine.submit of a `Call`; callbacks (on_result, ...) pass through."""
     callbacks = {k: kwargs.pop(k) for k in ("on_result", "on_error", "on_progress") if k in kwargs}
     return engine.submit(Call(function, kwargs), key=key, **callbacks)
+
+
+def tampered_cache_task(ctx: JobContext, folder: str) -> bool:
+    """Save a verified cache entry, change its bytes as an attacker would, read it back."""
+    from engine import cache
+
+    disk = cache.DiskCache(folder, max_bytes=1 << 20, title="test map")
+    key = cache.key_of("tampered")
+    disk.save(key, {"maps": np.ones(4, np.float32)})
+    with np.load(disk.path(key), allow_pickle=False) as data:
+        content = {name: data[name] for name in data.files}
+    content["maps"] = np.full(4, 7.0, np.float32)
+    with open(disk.path(key), "wb") as handle:
+        np.savez(handle, **content)
+    return disk.load(key) is None
+
+
+@task(T + "tampered_cache_task", "builtins:bool")
+@dataclass(frozen=True)
+class TamperedCache:
+    folder: str

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from engine import overlay
 from engine.jobs import JobContext
@@ -211,6 +211,16 @@ def test_export_png_and_maps(qtbot, demo, tmp_path):
     _select(qtbot, demo, 5)
     png = demo.export_png(tmp_path / "canvas.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    with Image.open(png) as image:  # the 28x28 map at full resolution, enlarged 10x, plus a caption
+        width, height = image.size
+    assert width == 280 and height > 280
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    demo._export("PNG", lambda: demo.export_png(blocked / "canvas.png"))  # cannot be written
+    qtbot.waitUntil(lambda: demo.findChild(QMessageBox, "errorDialog") is not None, timeout=5000)
+    assert "Could not save the PNG" in demo.findChild(QMessageBox, "errorDialog").text()
     written = demo.export_maps(tmp_path / "case5")
     names = {p.name for p in written}
     assert {"case5_maps.npy", "case5.json"} <= names

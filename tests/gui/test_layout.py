@@ -61,8 +61,20 @@ def test_default_layout_and_view_shortcuts(qtbot, main_window) -> None:
         (x0, x1), (y0, y1) = cell.canvas.view.viewRange()
         assert x0 <= 0.5 and x1 >= 27.5 and y0 <= 0.5 and y1 >= 27.5 and min(x1 - x0, y1 - y0) < 29.5
     _shot(window, "layout_1920x1080_grid4")
+    for specs in (
+        [("saliency", {}), ("gradcam", {})],
+        [("saliency", {}), ("integrated_gradients", {}), ("gradcam", {}), ("gradient_x_input", {}),
+         ("guided_backprop", {}), ("layercam", {})],
+    ):
+        canvas.show_grid(specs)
+        qtbot.waitUntil(lambda: all(p.result is not None for p in canvas.panels), timeout=120000)
+        qtbot.wait(100)
+        _shot(window, f"layout_1920x1080_grid{len(specs)}")
     canvas.set_grid(False)
     qtbot.wait(100)
     (x0, x1), (y0, y1) = canvas.canvases[0].view.viewRange()
     assert min(x1 - x0, y1 - y0) < 29.5, "back to one panel: the image fills it (not zoomed out)"
     _shot(window, "layout_1920x1080_single")
+    for mode in ("absolute", "positive", "top_k"):
+        canvas.display.set_mode(mode)
+        _shot(window, f"layout_1920x1080_display_{mode}")

@@ -224,7 +224,8 @@ def test_no_duplicate_dock_tab_bars_and_window_fits(qtbot, main_window: MainWind
         for bar in main_window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)
         if bar.isVisible()
     ]
-    assert len(bars) == len(set(bars)) and ("Model", "Cases") in bars
+    assert len(bars) == len(set(bars)) and ("Activations", "Weights") in bars
+    assert ("Model", "Cases") not in bars, "model tree and case list are stacked, both in sight"
     assert main_window.width() <= 1400
 
 
@@ -267,3 +268,13 @@ def test_status_bar_drops_progress_of_a_finished_or_cancelled_job(qtbot, window:
     qtbot.waitUntil(lambda: not engine.is_busy(), timeout=30000)
     assert window.job_label.text() == "Cancelled."
     assert window.status_label.text() == "Opened digits.keras"
+
+
+def test_a_tampered_cache_entry_is_reported_in_the_status_bar(qtbot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.ctx.engine.ready, timeout=60000):
+        window.ctx.engine.start()
+    results: list = []
+    with qtbot.waitSignal(window.ctx.engine.reported, timeout=30000):
+        window.ctx.engine.submit(tasks.TamperedCache(folder="tamper-test"), key="t", on_result=results.append)
+    qtbot.waitUntil(lambda: results == [True], timeout=30000)  # discarded: the caller recomputes
+    assert "test map failed its integrity check" in window.status_label.text()
