@@ -175,6 +175,8 @@ def main() -> None:
         t0 = time.perf_counter()
         stats = interact_while(app, window, ticker, done, start)
         rows.append((name, time.perf_counter() - t0, stats))
+        print(f"{name:>30}: max gap {stats['max_ms']:7.1f} ms, p99 {stats['p99_ms']:6.1f} ms, "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
 
     if "open" in kinds:
         timed_kind("open model", lambda: window.open_model(model_path),
@@ -195,8 +197,9 @@ def main() -> None:
         def start(method: str = method) -> None:
             canvas_view.panels[0].method, canvas_view.panels[0].params = method, dict(EXPLAIN[method])
             canvas_view.run_all()
-        timed_kind(f"explain: {method}", start, lambda: canvas_view.panels[0].result is not None
-                   and canvas_view.panels[0].result.method == canvas_view.panels[0].method)
+        timed_kind(f"explain: {method}", start, lambda: not canvas_view.panels[0].pending)  # done or failed
+        if canvas_view.panels[0].result is None:
+            print(f"explain: {method} failed: {canvas_view.readout.text()}", flush=True)
     background_start = interactive_start_under_load(app, window, canvas_view, state)
     projections = [k for k in kinds if k in ("pca", "tsne", "umap")]
     if projections:

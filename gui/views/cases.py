@@ -102,7 +102,7 @@ class CaseView(QWidget):
         splitter.addWidget(self._build_table())
         self.review = ReviewPanel(self)
         self.review.seen = lambda case: shown_for(self.ctx.state.seen, case)
-        self.review.reviewer.setText(self._reviewer())
+        self.review.reviewer.setText(self.reviews.reviewer())
         self.review.reviewer_changed.connect(lambda name: self.ctx.settings.set(SETTINGS_REVIEWER, name))
         self.review.verdict_saved.connect(self.table_model.set_verdict)
         self.review.verdict_saved.connect(lambda *_: self._update_status())
