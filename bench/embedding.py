@@ -109,7 +109,7 @@ def bench_scatter() -> None:
     view.resize(1200, 700)
     view.show()
     app.processEvents()
-    print(f"\n{'points':>8} {'show+paint':>11} {'recolour+paint':>15} {'pan+paint':>10} {'hover pick':>11}")
+    print(f"\n{'points':>8} {'show+paint':>11} {'recolour+paint':>15} {'filter+paint':>13} {'pan+paint':>10} {'hover pick':>11}")
     for n in (5000, 50000):
         rng = np.random.default_rng(0)
         labels = rng.integers(0, 10, n)
@@ -128,6 +128,8 @@ def bench_scatter() -> None:
         _, show = timed(lambda: (view.show_result(result), paint()))
         view.colour_by.setCurrentIndex(view.colour_by.findData("label"))
         _, recolour = timed(lambda: (view.colour_by.setCurrentIndex(view.colour_by.findData("confidence")), paint()))
+        _, filtered = timed(lambda: (view.class_filter.setCurrentIndex(view.class_filter.findData(3)), paint()))
+        view.class_filter.setCurrentIndex(0)
         box = view.scatter.view_box
         _, pan = timed(lambda: (box.translateBy(x=0.5, y=0.5), paint()))
         at = QPointF(*map(float, coords[n // 2]))
@@ -135,15 +137,20 @@ def bench_scatter() -> None:
         for _ in range(reps):
             _, seconds = timed(view.scatter.nearest, at)
             picks += seconds
-        print(f"{n:>8} {show * 1e3:9.0f}ms {recolour * 1e3:13.0f}ms {pan * 1e3:8.0f}ms {picks / reps * 1e3:9.2f}ms")
+        print(f"{n:>8} {show * 1e3:9.0f}ms {recolour * 1e3:13.0f}ms {filtered * 1e3:11.0f}ms {pan * 1e3:8.0f}ms "
+              f"{picks / reps * 1e3:9.2f}ms")
     view.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip t-SNE / UMAP of 50,000 points")
+    parser.add_argument("--scatter", action="store_true", help="only the scatter (recolour / filter of 50,000)")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}")
+    if args.scatter:
+        bench_scatter()
+        return
     bench_demo_features()
     bench_scatter()
     bench_projections([5000, 50000], large_nonlinear=not args.quick)

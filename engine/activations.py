@@ -2,20 +2,21 @@
 
 The intermediate model for a layer is built once per (model, layer) with `engine.graph.tap_model`
 (so layers inside nested sub-models work), pruned to that layer's output and compiled as a
-tf.function; both are kept in `workspace.cache`, which is cleared when the model changes. The
-last few results are kept too, so going back to a layer is instant.
+tf.function; both are kept in engine.cache memory caches inside the workspace, which are
+dropped when the model changes. The last few results are kept too (bounded by count and bytes),
+so going back to a layer is instant.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from engine import cache
 from engine.errors import BadInputError
 from engine.jobs import JobContext
 from engine.weights import TensorStats, tensor_stats
@@ -25,6 +26,7 @@ _FN_KEY = "activations:functions"
 _RESULT_KEY = "activations:results"
 MAX_FUNCTIONS = 24  # compiled tap functions kept per model
 MAX_RESULTS = 16
+MAX_RESULT_BYTES = 256 << 20  # a few MobileNet-sized early layers (224x224x32 float32 = 6 MB each)
 
 
 @dataclass(frozen=True)
@@ -41,37 +43,10 @@ class LayerActivations:
     compute_seconds: float  # engine time (0 when the result came from the cache)
 
 
-class _Lru(OrderedDict):
-    """A small least-recently-used cache stored inside workspace.cache."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def lookup(self, key: Any) -> Any:
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        return None
-
-    def store(self, key: Any, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
-
-
-def _lru(workspace: Any, key: str, size: int) -> _Lru:
-    cache = workspace.cache.get(key)
-    if cache is None:
-        cache = workspace.cache[key] = _Lru(size)
-    return cache
-
-
 def layer_function(workspace: Any, path: str) -> Callable[[np.ndarray], Any]:
     """The compiled function input batch -> output of `path`, built once per (model, layer)."""
-    functions = _lru(workspace, _FN_KEY, MAX_FUNCTIONS)
-    fn = functions.lookup(path)
+    functions = cache.memory(workspace, _FN_KEY, MAX_FUNCTIONS)
+    fn = functions.get(path)
     if fn is None:
         import keras
         import tensorflow as tf
@@ -84,7 +59,7 @@ def layer_function(workspace: Any, path: str) -> Callable[[np.ndarray], Any]:
         single = keras.Model(inputs if len(inputs) > 1 else inputs[0], tapped.outputs[0], name=f"{model.name}_tap")
         specs = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in inputs]
         fn = tf.function(lambda *xs: single(list(xs) if len(xs) > 1 else xs[0], training=False), input_signature=specs)
-        functions.store(path, fn)
+        functions.put(path, fn)
     return fn
 
 
@@ -150,7 +125,7 @@ def activations_task(
     model = workspace.require_model()
     layer = find_layer(model, path)
     cases = tuple(int(c) for c in cases)
-    results = _lru(workspace, _RESULT_KEY, MAX_RESULTS)
+    results = cache.memory(workspace, _RESULT_KEY, MAX_RESULTS, MAX_RESULT_BYTES)
     if x is None:
         dataset = workspace.dataset
         if dataset is None:
@@ -161,7 +136,7 @@ def activations_task(
         if bad:
             raise BadInputError(f"Case {bad[0]} is not in the dataset ({len(dataset)} cases).")
         key = (path, getattr(dataset, "hash", id(dataset)), cases)
-        cached = results.lookup(key)
+        cached = results.get(key)
         if cached is not None:
             return cached
         x = dataset.inputs(list(cases))
@@ -176,6 +151,6 @@ def activations_task(
     values = compute_activations(workspace, path, x if isinstance(x, dict) else np.asarray(x))
     result = summarize(path, type(layer).__name__, values, cases, images, time.perf_counter() - t0)
     if key is not None:
-        results.store(key, result)
+        results.put(key, result)
     ctx.progress(1.0, f"Activations of {path}")
     return result

@@ -10,9 +10,7 @@ by (model sha256, dataset hash, layer, pooling), maps by (features key, method, 
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable
@@ -22,24 +20,42 @@ from typing import Any
 
 import numpy as np
 
+from engine import cache
 from engine.decision_regions import Regions, decision_regions
-from engine.errors import BadInputError, NotSupportedError, NumericalError, OutOfMemoryError
-from engine.fileio import atomic_write_bytes, cache_dir as fileio_cache_dir
+from engine.errors import BadInputError, NotSupportedError, NumericalError, OutOfMemoryError, is_out_of_memory
+from engine.explainers.result import MethodInfo
+from engine.fileio import cache_dir as fileio_cache_dir
+from engine.identity import model_identity
 from engine.jobs import JobContext
-from engine.provenance import plain, sha256_array
+from engine.predictions import to_probabilities
+from engine.provenance import plain
 from engine.runtime import versions
 
-METHODS = ("pca", "tsne", "umap")
-TITLES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
-POOLINGS = ("avg", "max", "flatten")
-DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "pca": {},
-    "tsne": {"perplexity": 30.0},
-    "umap": {"n_neighbors": 15, "min_dist": 0.1},
+
+def _projection(name: str, title: str, params: dict[str, Any], bounds: dict[str, tuple[float, float]], text: str) -> MethodInfo:
+    return MethodInfo(name, title, params, {}, stochastic=name != "pca", image_only=False, description=text,
+                      bounds=bounds, fast=name == "pca")
+
+
+# Projections describe their parameters the way explainers do, so the GUI builds their form.
+PROJECTIONS: dict[str, MethodInfo] = {
+    info.name: info
+    for info in (
+        _projection("tsne", "t-SNE", {"perplexity": 30.0}, {"perplexity": (2.0, 500.0)},
+                    "Keeps neighbours, not distances. Perplexity: roughly how many neighbours each case keeps close."),
+        _projection("umap", "UMAP", {"n_neighbors": 15, "min_dist": 0.1}, {"n_neighbors": (2, 500), "min_dist": (0.0, 1.0)},
+                    "Keeps neighbours and more of the global layout; n_neighbors larger keeps more of it, "
+                    "min_dist is how tightly cases may pack."),
+        _projection("pca", "PCA", {}, {}, "Linear and fast: the two directions of largest variance."),
+    )
 }
+METHODS = tuple(PROJECTIONS)
+TITLES = {name: info.title for name, info in PROJECTIONS.items()}
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {name: dict(info.params) for name, info in PROJECTIONS.items()}
+POOLINGS = ("avg", "max", "flatten")
 PCA_DIMS = 50
 MAX_FEATURE_BYTES = 2 << 30  # flattened conv features beyond this: ask for pooling instead
-CACHE_VERSION = 1
+DISK = cache.DiskCache("embedding", max_bytes=1 << 30, title="embedding")
 
 Progress = Callable[[float, str], None]
 Check = Callable[[], None]
@@ -72,34 +88,18 @@ class Embedding:
 
 # ----- disk cache -------------------------------------------------------------------------
 def cache_dir() -> Path:
-    """Where features and maps are kept."""
+    """Where features and maps are kept (engine.cache verifies and prunes them)."""
     return fileio_cache_dir("embedding")
 
 
-def cache_key(*parts: Any) -> str:
-    """A stable hex key for any JSON-able parts (dict order does not matter)."""
-    text = json.dumps([CACHE_VERSION, *plain(parts)], sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def cache_key(kind: str, *parts: Any) -> str:
+    """Entry names start with their kind ("features-…", "map-…") so a folder listing reads."""
+    return f"{kind}-{cache.key_of(kind, *parts)}"
 
 
-def cache_load(kind: str, key: str) -> dict[str, np.ndarray] | None:
-    """The arrays saved under (kind, key), or None when absent or unreadable."""
-    path = cache_dir() / f"{kind}-{key}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def cache_save(kind: str, key: str, **arrays: np.ndarray) -> None:
-    """Save arrays atomically: a crash never leaves a half-written cache entry."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    try:
-        atomic_write_bytes(cache_dir() / f"{kind}-{key}.npz", buffer.getvalue())
-    except OSError:  # a full or read-only cache folder costs speed, not the result
-        pass
+def projections_task(ctx: JobContext) -> list[dict[str, Any]]:
+    """The projections as plain dicts (name, title, params, bounds, ...) for the GUI's form."""
+    return [dataclasses.asdict(info) for info in PROJECTIONS.values()]
 
 
 # ----- features ---------------------------------------------------------------------------
@@ -138,10 +138,6 @@ def pool(batch: np.ndarray, pooling: str) -> np.ndarray:
     return batch.reshape(len(batch), -1)
 
 
-def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError"
-
-
 def extract_features(
     model: Any,
     dataset: Any,
@@ -176,7 +172,7 @@ def extract_features(
         try:
             tap, out = tapped.predict_on_batch(x)
         except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried
-            if not _is_oom(exc) or batch_size == 1:
+            if not is_out_of_memory(exc) or batch_size == 1:
                 raise
             batch_size = max(1, batch_size // 2)
             continue
@@ -203,21 +199,11 @@ def extract_features(
     return features, outputs, layer_shape
 
 
-def predictions(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted class, its probability) from the model's outputs: softmax/sigmoid if logits."""
-    outputs = np.asarray(outputs, dtype=np.float64)
-    if outputs.shape[1] == 1:
-        p = outputs[:, 0]
-        if p.min() < 0 or p.max() > 1:
-            p = 1.0 / (1.0 + np.exp(-p))
-        probs = np.stack([1 - p, p], axis=1)
-    else:
-        probs = outputs
-        if probs.min() < 0 or probs.max() > 1 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
-            shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-            probs = shifted / shifted.sum(axis=1, keepdims=True)
+def predictions(outputs: np.ndarray, activation: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted class, its probability), through the one `to_probabilities` (the case list's)."""
+    probs = to_probabilities(outputs, activation)
     predicted = probs.argmax(axis=1).astype(np.int64)
-    return predicted, probs.max(axis=1).astype(np.float32)
+    return predicted, probs[np.arange(len(probs)), predicted].astype(np.float32)
 
 
 # ----- projection -------------------------------------------------------------------------
@@ -255,8 +241,12 @@ def project(
     seed: int = 0,
     progress: Progress | None = None,
     check: Check | None = None,
+    partial: Callable[[np.ndarray], None] | None = None,
 ) -> np.ndarray:
-    """(N, D) features -> (N, 2) float32 map; PCA to 50 dims first for t-SNE / UMAP."""
+    """(N, D) features -> (N, 2) float32 map; PCA to 50 dims first for t-SNE / UMAP.
+
+    `partial` receives the t-SNE map as it forms (a copy, every half second at most).
+    """
     from sklearn.decomposition import PCA
 
     params = resolve_params(method, params)
@@ -277,11 +267,14 @@ def project(
     if check is not None:
         check()
     if method == "tsne":
-        return _tsne(x, float(params["perplexity"]), seed, report, check)
+        return _tsne(x, float(params["perplexity"]), seed, report, check, partial)
     return _umap(x, int(params["n_neighbors"]), float(params["min_dist"]), seed, report, check)
 
 
-def _tsne(x: np.ndarray, perplexity: float, seed: int, report: Progress, check: Check | None) -> np.ndarray:
+def _tsne(
+    x: np.ndarray, perplexity: float, seed: int, report: Progress, check: Check | None,
+    partial: Callable[[np.ndarray], None] | None = None,
+) -> np.ndarray:
     from openTSNE import TSNE
 
     perplexity = max(1.0, min(perplexity, (len(x) - 1) / 3.0))
@@ -289,11 +282,15 @@ def _tsne(x: np.ndarray, perplexity: float, seed: int, report: Progress, check: 
     every = 25
     calls = [0]
     total = sum(iterations.values()) // every
+    shown = [0.0]
 
-    def callback(_iteration: int, _error: float, _embedding: np.ndarray) -> bool:
+    def callback(_iteration: int, _error: float, embedding: np.ndarray) -> bool:
         if check is not None:
             check()
         calls[0] += 1
+        if partial is not None and time.perf_counter() - shown[0] > 0.5:
+            shown[0] = time.perf_counter()
+            partial(np.array(embedding, dtype=np.float32))
         report(0.1 + 0.9 * calls[0] / total, f"t-SNE iteration {calls[0] * every}/{total * every}")
         return False
 
@@ -328,17 +325,6 @@ def _umap(
 
 
 # ----- the task ---------------------------------------------------------------------------
-def _model_sha256(workspace: Any) -> str:
-    """The model file's hash, or a hash of its weights when it was not opened from a file."""
-    sha = getattr(workspace.description, "sha256", None)
-    if sha:
-        return str(sha)
-    digest = hashlib.sha256(workspace.model.name.encode("utf-8"))
-    for weight in workspace.model.weights:
-        digest.update(sha256_array(np.asarray(weight)).encode("ascii"))
-    return digest.hexdigest()
-
-
 def _sub(progress: Progress, lo: float, hi: float) -> Progress:
     """A progress callback mapping 0..1 onto lo..hi of the whole job."""
     return lambda fraction, message="": progress(lo + (hi - lo) * fraction, message)
@@ -350,20 +336,20 @@ def _features(
     """Features and model outputs from memory, disk, or the model (in that order)."""
     dataset = ctx.workspace.dataset
     key = cache_key("features", model_sha, dataset.hash, layer, pooling)
-    memo = ctx.workspace.cache.get("embedding.features")
-    if memo is not None and memo[0] == key:
-        return (*memo, True)
-    stored = cache_load("features", key)
+    memo = cache.memory(ctx.workspace, "embedding.features", 1)
+    if key in memo:
+        return (*memo.get(key), True)
+    loaded = DISK.load(key)
+    stored = loaded[0] if loaded is not None else None
     if stored is not None and len(stored["features"]) == len(dataset):
         found = (key, stored["features"], stored["outputs"], tuple(int(d) for d in stored["layer_shape"]))
-        ctx.workspace.cache["embedding.features"] = found
-        return (*found, True)
+        return (*memo.put(key, found), True)
     features, outputs, shape = extract_features(
         ctx.workspace.model, dataset, layer, pooling, batch_size,
         progress=_sub(ctx.progress, 0.0, 0.6), check=ctx.check, cache=ctx.workspace.cache,
     )
-    cache_save("features", key, features=features, outputs=outputs, layer_shape=np.asarray(shape, np.int64))
-    ctx.workspace.cache["embedding.features"] = (key, features, outputs, shape)
+    DISK.save(key, {"features": features, "outputs": outputs, "layer_shape": np.asarray(shape, np.int64)})
+    memo.put(key, (key, features, outputs, shape))
     return key, features, outputs, shape, False
 
 
@@ -388,7 +374,7 @@ def embedding_task(
         raise BadInputError(f"Unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}.")
     params = resolve_params(method, params)
     layer = layer or default_layer(model)
-    model_sha = _model_sha256(ctx.workspace)
+    model_sha = model_identity(ctx.workspace)
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
@@ -399,20 +385,21 @@ def embedding_task(
         predicted, confidence = np.full(len(features), -1, np.int64), np.full(len(features), np.nan, np.float32)
         regions = False  # no classes to shade by
     else:
-        predicted, confidence = predictions(outputs)
+        predicted, confidence = predictions(outputs, getattr(ctx.workspace.description, "output_activation", None))
 
     t0 = time.perf_counter()
     map_key = cache_key("map", features_key, method, params, int(seed))
-    stored = cache_load("map", map_key)
+    loaded = DISK.load(map_key)
+    stored = loaded[0] if loaded is not None else None
     map_hit = stored is not None and len(stored["coords"]) == len(features)
     if map_hit:
         coords = stored["coords"]
     else:
         ctx.progress(0.6, f"{TITLES[method]} of {len(features)} cases")
-        coords = project(features, method, params, seed, _sub(ctx.progress, 0.6, 0.95), ctx.check)
+        coords = project(features, method, params, seed, _sub(ctx.progress, 0.6, 0.95), ctx.check, ctx.partial)
         if not np.isfinite(coords).all():
             raise NumericalError(f"The {method} map has NaN or Inf coordinates.")
-        cache_save("map", map_key, coords=coords)
+        DISK.save(map_key, {"coords": coords})
     timings["projection"] = time.perf_counter() - t0
     ctx.check()
 

@@ -49,3 +49,11 @@ class Cancelled(GlassboxError):
     """The user (or a newer request for the same view) cancelled the job."""
 
     kind = "cancelled"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """The one out-of-memory test: Python's MemoryError, ours, and TensorFlow's
+    ResourceExhaustedError (named, so that this module never imports TensorFlow)."""
+    if isinstance(exc, (MemoryError, OutOfMemoryError)):
+        return True
+    return any(cls.__name__ == "ResourceExhaustedError" for cls in type(exc).__mro__)

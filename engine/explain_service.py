@@ -1,43 +1,37 @@
 """Explanations of one case of the open dataset with the open model, cached for instant revisits.
 
 The canvas asks for (case, method, params, target); the answer is an `Explanation` computed by
-`engine.explainers` on the engine thread. Results are kept in a bounded LRU in
-``workspace.cache`` (dropped with the model) keyed by model hash, input hash, method, every
-parameter (seed included) and target, so going back to a case shows its maps at once and the
-same request always gives the same numbers. Results of a model saved in a file (known sha256)
-are also kept on disk (one .npz each, the least recently used pruned), so a slow map computed
-yesterday opens instantly today.
+`engine.explainers` on the engine thread. Results are kept in engine.cache's memory LRU
+(dropped with the model) keyed by model identity, input hash, method, every parameter (seed
+included) and target, so going back to a case shows its maps at once and the same request
+always gives the same numbers. They are also kept in the verified disk cache (pruned to a size
+cap), so a slow map computed yesterday opens instantly today.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
-import json
-import os
-from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine import class_index, explainers
+from engine import cache, class_index, explainers
 from engine import heads as heads_mod
-from engine.explainers import caveats
 from engine.errors import BadInputError
+from engine.explainers import caveats
 from engine.explainers.result import Explanation
-from engine.predictions import HeadOutput, head_output
+from engine.identity import model_identity
 from engine.model_inputs import feed
-from engine.fileio import atomic_write_bytes, cache_dir as fileio_cache_dir
+from engine.predictions import HeadOutput, head_output
 from engine.jobs import JobContext
 from engine.provenance import plain, sha256_array
 
-CACHE_KEY = "explain_service.results"
+CACHE_NAME = "explanations"
 CACHE_SIZE = 48  # a 224x224x3 result is ~0.8 MB: the cache stays well under 100 MB
-DISK_ENTRIES = 512  # on-disk results kept (least recently used pruned): a few hundred MB at most
-DISK_VERSION = 2  # 2: results carry their warnings
+CACHE_BYTES = 256 << 20
+DISK = cache.DiskCache("explanations", max_bytes=512 << 20, title="explanation")
 ARRAYS = ("maps", "heatmap", "targets", "completeness_gap", "segments")
 
 
@@ -135,7 +129,7 @@ def _case_heads(ctx: JobContext, case: int, k: int) -> tuple[TopPredictions, tup
 def explain_case_task(
     ctx: JobContext, case: int, method: str, params: dict[str, Any] | None = None, target: int | None = None,
     output_index: int | str | None = None, region: Any = None,
-) -> Any:
+) -> Explanation:
     """Explain one case; a cached result for the same request comes back without recomputing.
 
     `output_index` picks the head (index or name), `region` a dense head's region (see
@@ -149,19 +143,17 @@ def explain_case_task(
     if info.image_only and not (isinstance(x, np.ndarray) and x.ndim == 4):
         shape = "several inputs" if isinstance(x, dict) else f"shape {x.shape[1:]}"
         raise BadInputError(f"{info.title} explains images only; this input has {shape}.")
-    model_sha = _model_sha256(ctx)
+    model_sha = model_identity(ctx.workspace)
     input_sha = _input_sha256(x)
     kinds = heads_mod.overrides(ctx.workspace.description)  # the user's head kinds, if any
     head_key = (output_index, None if region is None else repr(np.asarray(region).tolist()), repr(sorted(kinds.items())))
-    key = (model_sha, input_sha, method, _params_key(full), full.get("seed"), target, *head_key)
-    cache = _cache(ctx)
-    if key in cache:
-        cache.move_to_end(key)
-        return cache[key]
-    disk_path = _disk_path(key) if model_sha else None
-    stored = _disk_load(disk_path) if disk_path else None
+    key = cache.key_of("explanation", model_sha, input_sha, method, full, full.get("seed"), target, *head_key)
+    memory = cache.memory(ctx.workspace, CACHE_NAME, CACHE_SIZE, CACHE_BYTES)
+    if key in memory:
+        return memory.get(key)
+    stored = _disk_load(key)
     if stored is not None:
-        return _remember(cache, key, stored)
+        return memory.put(key, stored)
 
     ctx.progress(0.0, f"{info.title}: starting")
     explainer = explainers.create(method, model, output_index=output_index, region=region, head_kinds=kinds, **full)
@@ -189,7 +181,7 @@ def explain_case_task(
         provenance["tokens"] = explainer.tokens(x)[0]
     if isinstance(result, dict):  # one Explanation per input: kept in memory only
         result = {name: dataclasses.replace(r, provenance={**provenance, "input": name}) for name, r in result.items()}
-        return _remember(cache, key, result)
+        return memory.put(key, result)
     warnings = result.warnings
     top = top_predictions_task(ctx, case, k=10**9)  # every class: is the output near uniform?
     if top.classes.size and output_index in (None, 0):  # the checks read the first classifier head
@@ -198,9 +190,8 @@ def explain_case_task(
             result.warnings, top.probabilities[None], target_prob, result.maps, f"The {info.title}"
         )
     result = dataclasses.replace(result, provenance=provenance, warnings=warnings)
-    if disk_path:
-        _disk_save(disk_path, result)
-    return _remember(cache, key, result)
+    _disk_save(key, result)
+    return memory.put(key, result)
 
 
 def _case_input(x: Any) -> Any:
@@ -217,13 +208,6 @@ def _input_sha256(x: Any) -> str:
     if x.dtype == object:
         return hashlib.sha256("\x00".join(map(str, x.reshape(-1))).encode("utf-8")).hexdigest()
     return sha256_array(x)
-
-
-def _remember(cache: OrderedDict, key: tuple, result: Any) -> Any:
-    cache[key] = result
-    while len(cache) > CACHE_SIZE:
-        cache.popitem(last=False)
-    return result
 
 
 def _dataset(ctx: JobContext, case: int) -> Any:
@@ -251,43 +235,13 @@ def _full_params(info: Any, params: dict[str, Any]) -> dict[str, Any]:
     return {**info.params, **params}
 
 
-def _params_key(params: dict[str, Any]) -> str:
-    def encode(value: Any) -> Any:
-        if isinstance(value, np.ndarray):
-            return {"array_sha256": sha256_array(value)}
-        if isinstance(value, np.generic):
-            return value.item()
-        return repr(value)
-
-    return json.dumps(params, sort_keys=True, default=encode)
-
-
-def _model_sha256(ctx: JobContext) -> str:
-    """The model file's hash; "" for a model built in memory (cached in memory only)."""
-    return str(getattr(ctx.workspace.description, "sha256", "") or "")
-
-
 def _activation(ctx: JobContext) -> str | None:
     return getattr(ctx.workspace.description, "output_activation", None)
 
 
-def _cache(ctx: JobContext) -> OrderedDict:
-    return ctx.workspace.cache.setdefault(CACHE_KEY, OrderedDict())
-
-
 # ----- disk cache ---------------------------------------------------------------------------
-def disk_dir() -> Path:
-    """Where results are kept between sessions."""
-    return fileio_cache_dir("explanations")
-
-
-def _disk_path(key: tuple) -> Path:
-    digest = hashlib.sha256(json.dumps([DISK_VERSION, *key], default=str).encode()).hexdigest()
-    return disk_dir() / f"{digest}.npz"
-
-
-def _disk_save(path: Path, result: Any) -> None:
-    """One .npz per result (arrays + JSON metadata), written atomically; errors only cost speed."""
+def _disk_save(key: str, result: Explanation) -> None:
+    """Arrays and JSON metadata of one result, verified on the way back (engine.cache)."""
     meta = {
         "method": result.method,
         "params": plain(result.params),
@@ -297,28 +251,16 @@ def _disk_save(path: Path, result: Any) -> None:
         "warnings": list(result.warnings),
     }
     arrays = {name: np.asarray(getattr(result, name)) for name in ARRAYS if getattr(result, name) is not None}
-    buffer = io.BytesIO()
-    np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
-    try:
-        atomic_write_bytes(path, buffer.getvalue())
-        _prune(path.parent)
-    except OSError:
-        pass
+    DISK.save(key, arrays, meta)
 
 
-def _disk_load(path: Path) -> Explanation | None:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-        meta = json.loads(str(arrays.pop("meta")))
-        meta["warnings"] = tuple(meta.get("warnings", ()))
-        os.utime(path)  # most recently used: pruned last
-        return Explanation(**meta, **{name: arrays.get(name) for name in ARRAYS})
-    except (OSError, ValueError, KeyError, TypeError):
+def _disk_load(key: str) -> Explanation | None:
+    stored = DISK.load(key)
+    if stored is None:
         return None
-
-
-def _prune(folder: Path) -> None:
-    entries = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[DISK_ENTRIES:]:
-        old.unlink(missing_ok=True)
+    arrays, meta = stored
+    try:
+        meta["warnings"] = tuple(meta.get("warnings", ()))
+        return Explanation(**meta, **{name: arrays.get(name) for name in ARRAYS})
+    except TypeError:  # an entry of another layout: recompute it
+        return None

@@ -23,6 +23,16 @@ def cache_dir(section: str) -> Path:
     return Path(platformdirs.user_cache_dir("glassbox", "glassbox")) / section
 
 
+def config_dir() -> Path:
+    """The user's settings folder; GLASSBOX_CONFIG_DIR overrides it (tests use a temp folder)."""
+    override = os.environ.get("GLASSBOX_CONFIG_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("glassbox", "glassbox"))
+
+
 def remove_stale_temps(path: str | os.PathLike[str], older_than: float = 60.0) -> int:
     """Remove temp files that `atomic_write_bytes` left for `path` when its writer was killed.
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.errors import BadInputError
+
+if TYPE_CHECKING:
+    from engine.description import ModelDescription
 
 SOFTMAX, SIGMOID, LOGITS, REGRESSION, DENSE = "softmax", "sigmoid", "logits", "regression", "dense"
 KINDS = (SOFTMAX, SIGMOID, LOGITS, REGRESSION, DENSE)
@@ -168,7 +171,7 @@ def activation_of(layer: Any) -> str | None:
     return str(name)
 
 
-def set_head_kind_task(ctx: Any, head: int, kind: str) -> Any:
+def set_head_kind_task(ctx: Any, head: int, kind: str) -> ModelDescription:
     """The user's kind for one head of the open model: a new description (the GUI re-announces
     it, so predictions, the case view and explanations all read the head the user's way)."""
     description = ctx.workspace.description

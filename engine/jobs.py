@@ -1,22 +1,22 @@
 """Qt-free units of work: progress, cooperative cancel, and a typed error at the end.
 
-A task is a plain function ``task(ctx: JobContext, **kwargs) -> result`` living in an engine
-module. The GUI names it by its dotted path (``"engine.tasks:load_model"``) so that gui/ never
-imports TensorFlow, not even indirectly: the module is imported on the engine thread.
-Results are plain data (numpy arrays, frozen dataclasses).
+A task is a plain function ``task(ctx: JobContext, **fields) -> Result`` living in an engine
+module, registered with its frozen Request dataclass in `engine.tasks`. The GUI submits a
+Request; the engine thread imports the function by its dotted path, so gui/ never imports
+TensorFlow, not even indirectly. Results are plain data (numpy arrays, frozen dataclasses).
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import Cancelled, GlassboxError, OutOfMemoryError
+from engine.errors import Cancelled, GlassboxError, is_out_of_memory
+from engine.tasks.registry import Priority, run_request, spec_of
 
 ProgressCallback = Callable[[float, str], None]
 
@@ -60,10 +60,14 @@ class JobContext:
         workspace: Any,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        give_way: Callable[[], None] | None = None,
+        partial: Callable[[Any], None] | None = None,
     ) -> None:
         self.workspace = workspace
+        self._partial = partial
         self.cancel = cancel or CancelToken()
         self._progress = progress
+        self._give_way = give_way
         self._last_fraction = 0.0
 
     def progress(self, fraction: float, message: str = "") -> None:
@@ -76,45 +80,48 @@ class JobContext:
     def cancelled(self) -> bool:
         return self.cancel.cancelled
 
+    def partial(self, value: Any) -> None:
+        """Hand the view an intermediate result (a t-SNE map forming); plain data, copied."""
+        if self._partial is not None and not self.cancel.cancelled:
+            self._partial(value)
+
     def check(self) -> None:
-        """Raise `Cancelled` if the job was cancelled; call it between batches."""
+        """Raise `Cancelled` if the job was cancelled; call it between batches.
+
+        It is also where a background job gives way: the engine thread may run queued
+        interactive jobs here (on the same thread, so Keras stays single-threaded) before the
+        background job's next chunk.
+        """
         self.cancel.raise_if_cancelled()
+        if self._give_way is not None:
+            self._give_way()
+            self.cancel.raise_if_cancelled()
 
 
 @dataclass
 class Job:
-    """A request for work: which task, its keyword arguments, and the view it belongs to.
+    """A submitted Request, the job key of the view slot it belongs to, and its cancel token.
 
-    `key` names the requesting view: a newer job with the same key replaces an older one.
+    A newer job with the same `key` replaces an older one (see `engine.tasks.job_key`).
     """
 
-    task: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    request: Any
     key: str = ""
     id: int = 0
     token: CancelToken = field(default_factory=CancelToken)
-    submitted: float = field(default_factory=time.perf_counter)
+
+    @property
+    def priority(self) -> Priority:
+        return spec_of(self.request).priority
 
 
-def resolve_task(task: str) -> Callable[..., Any]:
-    """Import ``"package.module:function"`` and return the function."""
-    module_name, _, attr = task.partition(":")
-    if not attr:
-        raise ValueError(f"task must look like 'module:function', got {task!r}")
-    return getattr(importlib.import_module(module_name), attr)
-
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, (MemoryError, OutOfMemoryError)):
-        return True
-    return type(exc).__name__ == "ResourceExhaustedError"
 
 
 def describe_error(exc: BaseException) -> JobError:
     """Turn any exception into something a user can read; bugs keep their traceback."""
     if isinstance(exc, GlassboxError):
         return JobError(exc.kind, str(exc) or exc.kind)
-    if _is_out_of_memory(exc):
+    if is_out_of_memory(exc):
         return JobError("out_of_memory", f"Out of memory: {_first_line(exc)}")
     details = "".join(traceback.format_exception(exc))
     return JobError("internal", f"{type(exc).__name__}: {_first_line(exc)}", details)
@@ -125,23 +132,30 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def run_job(job: Job, workspace: Any, progress: ProgressCallback | None = None) -> Any:
+def run_job(
+    job: Job,
+    workspace: Any,
+    progress: ProgressCallback | None = None,
+    give_way: Callable[[], None] | None = None,
+    partial: Callable[[Any], None] | None = None,
+) -> Any:
     """Run a job synchronously on the calling thread (the engine thread, a test or the CLI).
 
     Raises whatever the task raises; callers turn it into a `JobError` with `describe_error`.
     A task that runs out of memory while a GPU is in use runs once more, on the CPU.
     """
     job.token.raise_if_cancelled()
-    task = resolve_task(job.task)
+    ctx = JobContext(workspace, progress, job.token, give_way, partial)
     try:
-        result = task(JobContext(workspace, progress, job.token), **job.kwargs)
+        result = run_request(ctx, job.request)
     except Exception as exc:  # noqa: BLE001 - only running out of GPU memory is handled here
-        # engine.runtime imports TensorFlow, so it is named, not imported (the GUI imports this module)
-        if not (_is_out_of_memory(exc) and resolve_task("engine.runtime:gpu_in_use")()):
+        # engine.runtime imports TensorFlow, so it is imported here, not at the top (the GUI imports this module)
+        runtime = importlib.import_module("engine.runtime")
+        if not (is_out_of_memory(exc) and runtime.gpu_in_use()):
             raise
         if progress is not None:
             progress(0.0, "Out of GPU memory: running on the CPU")
-        with resolve_task("engine.runtime:on_cpu")():  # the CPU has more memory; the same request, anew
-            result = task(JobContext(workspace, progress, job.token), **job.kwargs)
+        with runtime.on_cpu():  # the CPU has more memory; the same request, anew
+            result = run_request(ctx, job.request)
     job.token.raise_if_cancelled()
     return result

@@ -27,7 +27,14 @@ import numpy as np
 
 from engine import custom_objects, h5probe, limits, savedmodel_scan
 from engine.description import LayerInfo, ModelDescription, TensorSpec, WeightInfo
-from engine.errors import BadInputError, GlassboxError, ModelLoadError, NotSupportedError, UnsafeModelError
+from engine.errors import (
+    BadInputError,
+    GlassboxError,
+    ModelLoadError,
+    NotSupportedError,
+    UnsafeModelError,
+    is_out_of_memory,
+)
 from engine.graph import SEP, _sublayers
 from engine.heads import model_heads
 from engine.jobs import JobContext, ProgressCallback
@@ -400,7 +407,7 @@ def _explain_load_failure(path: str | os.PathLike[str], config: dict[str, Any], 
             f"uses custom object {names}, which this app cannot build "
             "(load the module that defines it: --custom-objects FILE --trust, or File ▸ Load custom objects)",
         )
-    if isinstance(exc, MemoryError):
+    if is_out_of_memory(exc):
         return _fail(path, "not enough memory to load the model")
     return _fail(path, f"the file is damaged or not a Keras model ({_detail(exc)})")
 

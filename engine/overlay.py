@@ -27,7 +27,9 @@ def prepare(
     """Clip a (H, W) map at a percentile of its magnitudes and transform it for display.
 
     signed: symmetric levels +-p (diverging); absolute: |m| in 0..p; positive: max(m, 0) in
-    0..p; top_k: the k% pixels of largest |m| (values 1 inside, 0 outside).
+    0..p; top_k: the k% pixels of largest |m| (values 1 inside, 0 outside). A map with no
+    negative value (saliency magnitude, the Grad-CAM family, RISE, ...) shown "signed" is shown
+    as its magnitude: a sequential scale starting at 0, not half an unused diverging bar.
     Clipping at a percentile keeps a few extreme pixels from washing out the whole map.
     """
     if mode not in MODES:
@@ -36,6 +38,8 @@ def prepare(
     if mode == "top_k":
         mask = top_k_mask(np.abs(m), top_k)
         return Overlay(mask.astype(np.float32), (0.0, 1.0), False, mask)
+    if mode == "signed" and m.min(initial=0.0) >= 0.0 and m.max(initial=0.0) > 0.0:
+        mode = "absolute"
     if mode == "signed":
         bound = _percentile_bound(np.abs(m), clip_percentile)
         return Overlay(np.clip(m, -bound, bound), (-bound, bound), True)

@@ -12,7 +12,10 @@ import numpy as np
 
 from engine.errors import BadInputError, NotSupportedError, NumericalError
 from engine.heads import DENSE, LABEL_THRESHOLD, REGRESSION, SIGMOID, Head
+from engine.identity import model_identity
 from engine.jobs import JobContext
+
+PREDICTIONS_KEY = "engine.predictions"  # workspace.cache: the last Predictions (dropped with the model)
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,8 @@ class Predictions:
 
 
 def to_probabilities(outputs: np.ndarray, activation: str | None, kind: str | None = None) -> np.ndarray:
-    """Model outputs -> (N, K) probabilities.
+    """Model outputs -> (N, K) probabilities: the one implementation, used by the case list,
+    the canvas's top-5 and the embedding.
 
     A single sigmoid unit becomes two columns [1 - p, p]; raw outputs (logits, or an unknown
     activation whose rows are not distributions) go through a softmax, so the confidence column
@@ -111,22 +115,26 @@ def predict_task(ctx: JobContext, batch_size: int = 64) -> Predictions:
     values = {h.name: outputs[h.index] for h in found if outputs[h.index].ndim == 2 and (not classifier or h is not head)}
     ctx.progress(1.0, f"Predicted {n} cases")
     if not classifier:
-        return Predictions(
+        result = Predictions(
             probabilities=np.zeros((n, 0), np.float32), predicted=np.full(n, -1, np.int64),
-            confidence=np.full(n, np.nan, np.float32), model_sha256=str(getattr(description, "sha256", "") or ""),
+            confidence=np.full(n, np.nan, np.float32), model_sha256=model_identity(workspace),
             dataset_hash=dataset.hash, values=values,
         )
+        workspace.cache[PREDICTIONS_KEY] = result  # the canvas's top-5 reads the same numbers
+        return result
     probabilities = to_probabilities(outputs[head.index], head.activation, head.kind)
     predicted = probabilities.argmax(axis=1).astype(np.int64)
-    return Predictions(
+    result = Predictions(
         probabilities=probabilities,
         predicted=predicted,
         confidence=probabilities[np.arange(n), predicted],
-        model_sha256=str(getattr(description, "sha256", "") or ""),
+        model_sha256=model_identity(workspace),
         dataset_hash=dataset.hash,
         head=head.name,
         values=values,
     )
+    workspace.cache[PREDICTIONS_KEY] = result  # the canvas's top-5 reads the same numbers
+    return result
 
 
 # ------------------------------------------------------------------ one case, in the head's terms

@@ -322,3 +322,33 @@ def thumbnails(images: Sequence[np.ndarray], size: int = 48) -> np.ndarray:
 def thumbnail(image: np.ndarray, size: int = 48) -> np.ndarray:
     """uint8 (size, size, 3) tile of one stored image; see `thumbnails`."""
     return thumbnails([image], size)[0]
+
+
+SCALE_IN_MODEL = frozenset({"Rescaling", "Normalization"})
+MINUS_ONE_TO_ONE_FAMILIES = ("mobilenet", "inception", "xception", "nasnet", "efficientnetv2")
+
+
+def guess_recipe(description: Any) -> tuple[Preprocessing, str]:
+    """A first recipe for a model seen for the first time, and why (shown to the user).
+
+    Never silently inherited from the previous model: a model that scales its own input (a
+    Rescaling or Normalization layer right after the input) gets raw 0..255 values; the Keras
+    application families trained on -1..1 (MobileNet, Inception, Xception, NASNet) get -1..1;
+    anything else 0..1. Size and channels always come from the input layer.
+    """
+    inputs = getattr(description, "inputs", ()) or ()
+    shape = tuple(inputs[0].shape) if inputs else ()
+    layers = [layer for layer in getattr(description, "layers", ()) or () if layer.class_name != "InputLayer"]
+    first = layers[0].class_name if layers else ""
+    name = str(getattr(description, "name", "")).lower()
+    if first in SCALE_IN_MODEL:
+        scale, why = "raw", f"the model's first layer ({first}) scales raw 0…255 pixels itself"
+    elif any(family in name for family in MINUS_ONE_TO_ONE_FAMILIES):
+        scale, why = "-1..1", f"{getattr(description, 'name', 'the model')} is a family trained on -1…1 inputs"
+    else:
+        scale, why = "0..1", "no scaling layer in the model: pixels scaled to 0…1"
+    recipe = Preprocessing(scale=scale)
+    if len(shape) == 4:
+        recipe = recipe.fit(shape)
+    size = f"{recipe.size[0]}×{recipe.size[1]}" if recipe.size else "any size"
+    return recipe, f"Recipe guessed from the input layer ({size}): {why}. Check it under Preprocessing."

@@ -340,7 +340,9 @@ def weight_overview_task(ctx: JobContext) -> WeightOverview:
         nonfinite = sum(int(np.count_nonzero(~np.isfinite(v))) for _, _, v, _ in variables)
         params = sum(int(v.size) for _, _, v, _ in variables)
         partial.append((path, class_name, params, name, stats, float(gain), nonfinite))
-    outliers = scale_outliers(np.array([p[5] for p in partial], np.float64))
+    normalised = _normalised_by_next(model, [p[0] for p in partial])
+    # A kernel followed by BatchNorm has no meaningful scale (BN divides it out): not compared.
+    outliers = scale_outliers(np.array([np.nan if p[0] in normalised else p[5] for p in partial], np.float64))
     rows = tuple(
         OverviewRow(*p, flags=_flags(p[4], p[5], p[6], int(o))) for p, o in zip(partial, outliers, strict=True)
     )
@@ -348,6 +350,22 @@ def weight_overview_task(ctx: JobContext) -> WeightOverview:
     overview = WeightOverview(rows, sum(r.params for r in rows), time.perf_counter() - t0)
     ctx.workspace.cache[_CACHE_KEY] = overview
     return overview
+
+
+NORMALISERS = frozenset({"BatchNormalization", "LayerNormalization", "GroupNormalization"})
+
+
+def _normalised_by_next(model: Any, paths: list[str]) -> set[str]:
+    """Layers whose every consumer is a normalisation layer (their weights' scale is free)."""
+    from engine.graph import find_layer
+
+    found = set()
+    for path in paths:
+        layer = find_layer(model, path)
+        consumers = [node.operation for node in getattr(layer, "_outbound_nodes", []) if getattr(node, "operation", None)]
+        if consumers and all(type(c).__name__ in NORMALISERS for c in consumers):
+            found.add(path)
+    return found
 
 
 def _flags(stats: TensorStats, gain: float, nonfinite: int, outlier: int) -> tuple[str, ...]:

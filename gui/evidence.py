@@ -9,6 +9,7 @@ fsynced write, like the review file's own save, so it runs on the GUI thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,12 @@ from engine.provenance import sha256_array
 from engine.records import RecordLog, artefact, default_reviewer, log_path_for_review, new_record
 from engine.records.results import explain_record, reproduce_spec
 from engine.records.signing import create_key, key_path, load_signer
+from engine.tasks import CaseReport, ReviewReport, job_key
 from gui.app import show_error
 from gui.context import AppContext
 from gui.views.cases import SETTINGS_REVIEWER  # the name typed in the review panel's Reviewer field
 
-JOB_KEY = "evidence.report"
+JOB_KEY = job_key("evidence", "report")
 
 
 class Evidence(QObject):
@@ -168,7 +170,7 @@ class Evidence(QObject):
         name = Path(self._case(case)[0]).with_suffix("").name.replace(" ", "_")
         path = path or self._choose("Export case report", f"{name}_report.html")
         if path:
-            self._submit("engine.reports.tasks:case_report_task", "Export case report", case=case, path=path)
+            self._submit("Export case report", lambda common: CaseReport(case=case, path=path, **common))
 
     def export_review_report(self, path: str | None = None) -> None:
         """All reviewed cases of the dataset (.html, .pdf and the verdicts as .csv)."""
@@ -178,22 +180,23 @@ class Evidence(QObject):
             return
         path = path or self._choose("Export review report", "review_report.html")
         if path:
-            self._submit("engine.reports.tasks:review_report_task", "Export review report", path=path)
+            self._submit("Export review report", lambda common: ReviewReport(path=path, **common))
 
     def _choose(self, title: str, suggested: str) -> str:
         start = self.review_path().parent / suggested
         path, _ = QFileDialog.getSaveFileName(self.window, title, str(start), "HTML and PDF report (*.html)")
         return path
 
-    def _submit(self, task: str, title: str, **kwargs: Any) -> None:
+    def _submit(self, title: str, make: Callable[[dict[str, str]], Any]) -> None:
+        """Submit the report Request `make` builds from the log, review file and reviewer."""
         review = getattr(self.cases, "review", None)
         if review is not None:
             review.flush()  # a note still being typed belongs in the report
+        common = {"log_path": str(self.log_path()), "review_path": str(self.review_path()), "reviewer": self.reviewer()}
         self.ctx.engine.submit(
-            JOB_KEY, task, log_path=str(self.log_path()), review_path=str(self.review_path()),
-            reviewer=self.reviewer(),
+            make(common), key=JOB_KEY,
             on_result=lambda paths: self.report_written.emit(list(paths)),
-            on_error=lambda error: self._report_failed(error, title), **kwargs,
+            on_error=lambda error: self._report_failed(error, title),
         )
 
     def _report_failed(self, error: JobError, title: str) -> None:

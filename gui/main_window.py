@@ -7,13 +7,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
     QKeySequence,
+    QKeyEvent,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QApplication,
     QProgressBar,
     QScrollArea,
     QTabBar,
@@ -32,9 +34,11 @@ from PySide6.QtWidgets import (
 import engine
 from engine.jobs import JobError, describe_error
 from gui import trust as trusting
+from engine.tasks import OpenModel
 from gui.app import DEMO_CASES, DEMO_MODEL, show_error
 from gui.context import AppContext
 from gui.engine_thread import EngineThread
+from gui.jobs import ViewJobs
 from gui.settings import Settings
 from gui.state import AppState
 from gui.views import VIEWS
@@ -45,12 +49,13 @@ AREAS = {
     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
 }
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
-OPEN_MODEL_TASK = "engine.formats:open_model_task"  # foreign formats refused before TF
+# First-start sizes: at 1400x900 the canvas keeps over half the width (1400 - 360 - 320).
 DOCK_SIZE_LIMITS = {
-    "left": (Qt.Orientation.Horizontal, 440),
-    "right": (Qt.Orientation.Horizontal, 340),
-    "bottom": (Qt.Orientation.Vertical, 260),
+    "left": (Qt.Orientation.Horizontal, 360),
+    "right": (Qt.Orientation.Horizontal, 320),
+    "bottom": (Qt.Orientation.Vertical, 250),
 }
+STACKED_AREAS = frozenset({"left"})  # the model tree above the case list, both in sight
 
 
 class MainWindow(QMainWindow):
@@ -66,6 +71,7 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self.model_path: str | None = None
         self.evidence: Any = None  # gui.evidence.Evidence, once the views are built
+        self.jobs = ViewJobs(self, self.ctx.engine, "model", "Could not open model")
         self._build_status_bar()
         self._build_docks()
         self._build_menus()
@@ -80,13 +86,19 @@ class MainWindow(QMainWindow):
         engine.busy_changed.connect(self._on_busy)
         engine.finished_job.connect(lambda key, job_id, _result: self._on_job_end(job_id, ""))
         engine.failed.connect(lambda key, job_id, error: self._on_job_end(job_id, error.message))
+        engine.reported.connect(self.status_label.setText)
+        self.ctx.state.notice.connect(self.status_label.setText)
         self._progress_message: tuple[int, str] = (0, "")  # (job id, text) shown from progress
+
 
     # ----- construction -----------------------------------------------------------------
     def _build_status_bar(self) -> None:
-        """Left: what is happening now. Right: the engine's state, which outlives messages."""
+        """Left: what happened (opened, repaired), kept until the next notice. Right: the running
+        job's progress line, then the engine's state, which outlives messages."""
         self.status_label = QLabel("")
         self.status_label.setObjectName("statusMessage")
+        self.job_label = QLabel("")
+        self.job_label.setObjectName("jobMessage")
         self.engine_label = QLabel("Engine: loading TensorFlow…")
         self.engine_label.setObjectName("engineStatus")
         self.progress_bar = QProgressBar()
@@ -95,6 +107,7 @@ class MainWindow(QMainWindow):
         self.progress_bar.setTextVisible(False)
         self.progress_bar.hide()
         self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.job_label)
         if self.ctx.settings.dropped:  # a settings file of the wrong shape: say what fell back
             self.status_label.setText(f"Settings reset to defaults: {', '.join(self.ctx.settings.dropped)}")
         self.statusBar().addPermanentWidget(self.progress_bar)
@@ -116,7 +129,9 @@ class MainWindow(QMainWindow):
             dock.setWidget(_placeholder("Loading…"))
             self.docks[spec.name] = dock
             self.addDockWidget(AREAS[spec.area], dock)
-            if spec.area in first_in_area:
+            if spec.area in first_in_area and spec.area in STACKED_AREAS:
+                self.splitDockWidget(first_in_area[spec.area], dock, Qt.Orientation.Vertical)
+            elif spec.area in first_in_area:
                 self.tabifyDockWidget(first_in_area[spec.area], dock)
             else:
                 first_in_area[spec.area] = dock
@@ -169,15 +184,15 @@ class MainWindow(QMainWindow):
                 bar.hide()
 
     def _size_docks(self) -> None:
-        """Give each dock area its first view's preferred size, within limits that leave the
-        canvas room on a first start (later starts restore the user's layout) (the scroll areas let a view be smaller than it wants)."""
-        for area, (orientation, limit) in DOCK_SIZE_LIMITS.items():
+        """First-start sizes (later starts restore the user's layout): the limits above, and in
+        the stacked left area a third for the model tree, two thirds for the case list."""
+        for area, (orientation, size) in DOCK_SIZE_LIMITS.items():
             first = next((self.docks[spec.name] for spec in VIEWS if spec.area == area), None)
             if first is not None:
-                view = self.views.get(first.objectName().removesuffix("Dock"))
-                hint = view.sizeHint() if view is not None else QSize(limit, limit)
-                size = hint.width() if orientation == Qt.Orientation.Horizontal else hint.height()
-                self.resizeDocks([first], [min(size, limit)], orientation)
+                self.resizeDocks([first], [size], orientation)
+        stacked = [self.docks[spec.name] for spec in VIEWS if spec.area in STACKED_AREAS]
+        if len(stacked) > 1:
+            self.resizeDocks(stacked, [1] + [2] * (len(stacked) - 1), Qt.Orientation.Vertical)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -194,7 +209,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("&Recent models")
         self._fill_recent_menu()
         custom_action = QAction("Load &custom objects…", self)
-        custom_action.triggered.connect(lambda: trusting.load_custom_objects(self, self.ctx.engine, self.status_label))
+        custom_action.triggered.connect(lambda: trusting.load_custom_objects(self, self.jobs, self.status_label))
         file_menu.addAction(custom_action)
         file_menu.addSeparator()
         for text, name in (("Export &case report…", "export_case_report"),
@@ -213,10 +228,15 @@ class MainWindow(QMainWindow):
         for spec in VIEWS:
             if spec.name not in self.docks:
                 continue
-            action = self.docks[spec.name].toggleViewAction()
+            action = QAction(f"Show {spec.title}", self)
             if spec.shortcut:
                 action.setShortcut(QKeySequence(spec.shortcut))
+            action.triggered.connect(lambda _=False, name=spec.name: self.show_view(name))
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        for spec in VIEWS:  # closing a view stays possible, without a shortcut that surprises
+            if spec.name in self.docks:
+                view_menu.addAction(self.docks[spec.name].toggleViewAction())
 
         help_menu = self.menuBar().addMenu("&Help")
         about_action = QAction("&About Glassbox", self)
@@ -259,16 +279,44 @@ class MainWindow(QMainWindow):
     def _start_dir(self) -> str:
         return str(Path(self.model_path).parent) if self.model_path else ""
 
+    def show_view(self, name: str) -> None:
+        """Ctrl+1..5: show the view's dock if it was closed, raise its tab, focus it."""
+        dock = self.docks[name]
+        dock.show()
+        dock.raise_()
+        view = self.views.get(name)
+        if view is not None:
+            view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        """An Esc no view took (the focus is outside every view): cancel as `cancel_focused_job`."""
+        if event.key() == Qt.Key.Key_Escape:
+            self.cancel_focused_job()
+            return
+        super().keyPressEvent(event)
+
+    def cancel_focused_job(self) -> None:
+        """Esc, from anywhere in the window: cancel the jobs of the view that has the focus
+        (each view's job helper catches Esc inside it; this is the rest of the window)."""
+        widget = QApplication.focusWidget()
+        while widget is not None:
+            jobs = getattr(widget, "jobs", None)
+            if isinstance(jobs, ViewJobs) and widget is not self:
+                jobs.cancel()
+                return
+            widget = widget.parentWidget()
+        central = self.centralWidget()
+        if isinstance(getattr(central, "jobs", None), ViewJobs):  # no focus in a dock: the canvas
+            central.jobs.cancel()
+
     def open_model(self, path: str, trust: bool | str = False, dataset: str | None = None) -> None:
         """Load in the engine; the open model stays until the new one has loaded."""
         self.status_label.setText(f"Opening {Path(path).name}…")
-        self.ctx.engine.submit(
-            "model",
-            OPEN_MODEL_TASK,
-            path=path,
-            trust=trust,
-            on_result=lambda desc: self._on_model_opened(path, desc, dataset),
+        self.jobs.start(
+            OpenModel(path=path, trust=trust),
+            lambda desc: self._on_model_opened(path, desc, dataset),
             on_error=lambda error: self._on_model_error(path, error, dataset),
+            quiet=True,
         )
 
     def _on_model_opened(self, path: str, description: Any, dataset: str | None) -> None:
@@ -283,13 +331,14 @@ class MainWindow(QMainWindow):
         if dataset:
             self.ctx.state.dataset_requested.emit(dataset)
 
-    def _on_model_error(self, path: str, error: JobError, dataset: str | None) -> None:
+    def _on_model_error(self, path: str, error: JobError, dataset: str | None) -> bool:
+        """Unsafe files ask for trust (True: handled); other failures follow the job helper's policy."""
         self.status_label.setText(f"Could not open {Path(path).name}")
         sha = trusting.reported_sha(error.message) if error.kind == "unsafe_model" else None
-        if sha and self._confirm_trust(path, error.message):
-            self.open_model(path, trust=sha, dataset=dataset)  # only the content the user saw
-            return
-        show_error(self, error, "Could not open model")
+        if sha and self._confirm_trust(path, error.message):  # only the content the user saw
+            QTimer.singleShot(0, lambda: self.open_model(path, trust=sha, dataset=dataset))
+            return True
+        return False
 
     def _confirm_trust(self, path: str, reason: str) -> bool:
         """Ask before unsafe deserialisation; "No" is the default, so Enter never trusts a file."""
@@ -323,14 +372,14 @@ class MainWindow(QMainWindow):
     def _on_progress(self, _key: str, job_id: int, fraction: float, message: str) -> None:
         self.progress_bar.setValue(int(fraction * 1000))
         if message:
-            self.status_label.setText(message)
+            self.job_label.setText(message)
             self._progress_message = (job_id, message)
 
     def _on_job_end(self, job_id: int, error_message: str) -> None:
         """A finished, failed or cancelled job's last progress line must not linger as if running."""
         shown_id, shown_text = self._progress_message
-        if shown_id == job_id and self.status_label.text() == shown_text:
-            self.status_label.setText(error_message)
+        if shown_id == job_id and self.job_label.text() == shown_text:
+            self.job_label.setText(error_message)
             self._progress_message = (0, "")
 
     def _on_busy(self, busy: bool) -> None:

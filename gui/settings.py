@@ -8,23 +8,17 @@ app: each key that does not have the shape we write falls back to its default (`
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from engine.errors import GlassboxError
-from engine.fileio import atomic_write_json, remove_stale_temps
+from engine.fileio import atomic_write_json, config_dir, remove_stale_temps
 from engine.limits import read_regular
 
+__all__ = ["Settings", "config_dir"]
+
 MAX_RECENT = 10
-
-
-def config_dir() -> Path:
-    override = os.environ.get("GLASSBOX_CONFIG_DIR")
-    return Path(override) if override else Path(platformdirs.user_config_dir("glassbox", "glassbox"))
 
 
 def _text(value: Any) -> bool:
@@ -51,6 +45,7 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "preprocessing": (_recipe, "dict"),
     "review_files": (_text, "dict"),
     "reviewer_name": (_text, "value"),
+    "labels_files": (_text, "dict"),
 }
 MAX_TEXT = 1 << 16
 MAX_BYTES = 16 << 20

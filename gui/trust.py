@@ -13,10 +13,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from engine.jobs import JobError
+from engine.tasks import LoadCustomObjects
 
 SHA_PATTERN = re.compile(r"SHA-256 ([0-9a-f]{64})")
-CUSTOM_OBJECTS_TASK = "engine.custom_objects:load_custom_objects_task"
 MAX_MODULE_BYTES = 4 << 20
 
 
@@ -53,7 +52,7 @@ def confirm_custom_objects(parent: QWidget, path: str) -> str | None:
     return sha if ask(parent, "Run this custom-object module?", text, "customObjectsDialog") else None
 
 
-def load_custom_objects(window: QWidget, engine: object, status: object) -> None:
+def load_custom_objects(window: QWidget, jobs: object, status: object) -> None:
     """File ▸ Load custom objects…: pick a .py file, confirm, then run exactly those bytes."""
     path, _ = QFileDialog.getOpenFileName(window, "Load custom objects", "", "Python modules (*.py)")
     if not path:
@@ -61,13 +60,8 @@ def load_custom_objects(window: QWidget, engine: object, status: object) -> None
     sha = confirm_custom_objects(window, path)
     if sha is None:
         return
-    from gui.app import show_error
 
     def done(names: tuple[str, ...]) -> None:
         status.setText(f"Custom objects from {Path(path).name}: {', '.join(names) or 'none'}")
 
-    def failed(error: JobError) -> None:
-        show_error(window, error, "Could not load custom objects")
-
-    engine.submit("custom-objects", CUSTOM_OBJECTS_TASK, path=path, sha256=sha,
-                  on_result=done, on_error=failed)
+    jobs.start(LoadCustomObjects(path=path, sha256=sha), done, slot="custom-objects", quiet=True)

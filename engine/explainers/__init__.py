@@ -12,7 +12,7 @@ from typing import Any
 from engine.errors import BadInputError
 from engine.explainers.result import Explanation, MethodInfo
 
-__all__ = ["METHODS", "Explanation", "MethodInfo", "available", "available_task", "create"]
+__all__ = ["METHODS", "Explanation", "MethodInfo", "available", "create"]
 
 METHODS: dict[str, str] = {
     "saliency": "engine.explainers.saliency:Saliency",
@@ -54,11 +54,6 @@ def available() -> list[MethodInfo]:
         if cls is not None:
             infos.append(cls.info())
     return infos
-
-
-def available_task(ctx: Any) -> list[MethodInfo]:
-    """Engine-thread task wrapper of `available()` (it imports TensorFlow)."""
-    return available()
 
 
 def create(name: str, model: Any, output_index: int | str | None = None, region: Any = None,

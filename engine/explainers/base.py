@@ -61,7 +61,7 @@ import tensorflow as tf
 
 from engine import limits, provenance
 from engine.explainers import caveats
-from engine.errors import BadInputError, Cancelled, NotSupportedError, NumericalError, OutOfMemoryError
+from engine.errors import BadInputError, Cancelled, NotSupportedError, NumericalError, OutOfMemoryError, is_out_of_memory
 from engine.explainers.result import Explanation, MethodInfo
 
 Rows = Callable[[int, int], tuple[np.ndarray, ...]]
@@ -243,10 +243,6 @@ def _functions(model: Any) -> _ModelFunctions:
     return entry
 
 
-def _is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, (MemoryError, tf.errors.ResourceExhaustedError))
-
-
 def _concrete(fn: Any, arrays: Sequence[np.ndarray], cache: dict[Any, Any]) -> Any:
     """`fn`'s graph for these arrays with the batch dimension left open, traced once.
 
@@ -283,6 +279,7 @@ class Explainer:
     bounds: ClassVar[dict[str, tuple[float, float]]] = {"batch_size": (1, 65536), "seed": (0, 2**32 - 1)}
     array_params: ClassVar[frozenset[str]] = frozenset()  # also accept an array or a number
     stochastic: ClassVar[bool] = False
+    fast: ClassVar[bool] = False  # a single forward/backward pass or so: auto-run on case change
     image_only: ClassVar[bool] = False
     gradient_based: ClassVar[bool] = True  # bench: its floor is forward+backward, else forward
     resolves_targets: ClassVar[bool] = False
@@ -313,6 +310,7 @@ class Explainer:
             image_only=cls.image_only,
             description=cls.description,
             bounds=dict(cls.bounds),
+            fast=cls.fast,
         )
 
     # ------------------------------------------------------------------------- hooks to write
@@ -476,7 +474,7 @@ class Explainer:
             try:
                 out = _concrete(fn, arrays, entry.concrete)(*(tf.convert_to_tensor(a) for a in arrays))
             except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled here
-                if not _is_out_of_memory(exc):
+                if not is_out_of_memory(exc):
                     raise
                 if self._batch_size == 1:
                     raise OutOfMemoryError(f"{self.title}: out of memory even with batch size 1.") from exc

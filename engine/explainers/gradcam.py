@@ -19,5 +19,6 @@ def gradcam(activations: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
 class GradCAM(CamExplainer):
     name = "gradcam"
     title = "Grad-CAM"
+    fast = True
     description = "A convolutional layer's channels weighted by their average gradient (one backward pass)."
     combine = staticmethod(gradcam)

@@ -37,5 +37,6 @@ def gradcam_pp(activations: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
 class GradCAMPlusPlus(CamExplainer):
     name = "gradcam_pp"
     title = "Grad-CAM++"
+    fast = True
     description = "Grad-CAM with per-location weights from higher-order gradient terms; better for several objects."
     combine = staticmethod(gradcam_pp)

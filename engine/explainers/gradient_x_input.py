@@ -13,6 +13,7 @@ from engine.explainers.base import Explainer
 class GradientXInput(Explainer):
     name = "gradient_x_input"
     title = "Gradient x Input"
+    fast = True
     description = "Gradient of the target score times the input value: a first-order contribution."
     resolves_targets = True
 

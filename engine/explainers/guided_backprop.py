@@ -87,6 +87,7 @@ def _build_guided(forward: Forward) -> Any:
 class GuidedBackprop(Explainer):
     name = "guided_backprop"
     title = "Guided Backpropagation"
+    fast = True
     description = "Gradient where every ReLU also blocks negative gradients on the way back: sharp edge maps."
     resolves_targets = True
     heatmap_reduce = "abs_max"

@@ -68,6 +68,7 @@ def completeness_gap(explainer: Explainer, maps: np.ndarray, x: np.ndarray, base
 class IntegratedGradients(Explainer):
     name = "integrated_gradients"
     title = "Integrated Gradients"
+    fast = True
     description = "Gradients integrated along the straight path from a baseline to the input; sums to f(x) - f(baseline)."
     defaults = {**Explainer.defaults, "steps": 64, "baseline": "zeros", "rule": "riemann"}
     choices = {**Explainer.choices, "baseline": BASELINES, "rule": RULES}

@@ -18,5 +18,6 @@ def layercam(activations: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
 class LayerCAM(CamExplainer):
     name = "layercam"
     title = "LayerCAM"
+    fast = True
     description = "Activations weighted location by location by their positive gradient; works on early layers too."
     combine = staticmethod(layercam)

@@ -18,17 +18,27 @@ from engine.explainers.perturb import masked_rows, masked_score_batches
 class Occlusion(Explainer):
     name = "occlusion"
     title = "Occlusion"
-    description = "Drop in the class score when a sliding patch of the input is hidden."
-    defaults = {**Explainer.defaults, "patch_size": 8, "stride": 4, "fill_value": 0.0}
-    bounds = {**Explainer.bounds, "patch_size": (1, 100000), "stride": (1, 100000)}
+    description = (
+        "Drop in the class score when a sliding patch of the input is hidden. "
+        "Patch and stride 0: scaled to the input (an eighth of its side, stride half a patch)."
+    )
+    # 0 = scale with the input: an eighth of its smallest side, stride half a patch (an 8x8
+    # input gets 1x1 patches, a 224x224 one 28x28 patches every 14 pixels).
+    defaults = {**Explainer.defaults, "patch_size": 0, "stride": 0, "fill_value": 0.0}
+    bounds = {**Explainer.bounds, "patch_size": (0, 100000), "stride": (0, 100000)}
     gradient_based = False
     heatmap_reduce = "mean"  # one value per location, repeated over channels
 
     def compute(self, x: np.ndarray, targets: np.ndarray) -> np.ndarray:
         channels = x.ndim >= 3  # images (N, H, W, C) and sequences (N, T, C): patches span all channels
         spatial = x.shape[1:-1] if channels else x.shape[1:]
-        patch = as_pair(self.params["patch_size"], len(spatial), "patch_size")
-        stride = as_pair(self.params["stride"], len(spatial), "stride")
+        patch_size, stride_size = self.params["patch_size"], self.params["stride"]
+        if np.isscalar(patch_size) and int(patch_size) == 0:
+            patch_size = max(1, min(spatial) // 8)
+        if np.isscalar(stride_size) and int(stride_size) == 0:
+            stride_size = max(1, int(np.min(patch_size)) // 2)
+        patch = as_pair(patch_size, len(spatial), "patch_size")
+        stride = as_pair(stride_size, len(spatial), "stride")
         anchors = patch_anchors(spatial, patch, stride)
         fill = float(self.params["fill_value"])
         n_patches = len(anchors)

@@ -23,6 +23,7 @@ class MethodInfo:
     image_only: bool  # needs (N, H, W, C) inputs; tabular (N, F) is refused
     description: str
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)  # numeric ranges
+    fast: bool = False  # well under a second per case: the canvas runs it on every case change
 
 
 @dataclass(frozen=True)

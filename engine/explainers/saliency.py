@@ -14,6 +14,7 @@ from engine.explainers.base import Explainer
 class Saliency(Explainer):
     name = "saliency"
     title = "Saliency"
+    fast = True
     description = "Gradient of the target score with respect to each input value (one backward pass)."
     resolves_targets = True
     heatmap_reduce = "abs_max"

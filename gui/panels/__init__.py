@@ -1,1 +1,1 @@
-"""Sub-panels of the views (a view composes them; they hold no engine code)."""
+"""Sub-panels of the docked views (gui/views/ holds the docked views only)."""

@@ -11,14 +11,15 @@ exported with the map. Jobs go through the engine thread like every view's.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from engine.tasks import ListMetrics, ScoreCase, job_key
 from gui.panels.region import RegionTool
 from gui.widgets.sparkline import Sparkline
 
-TASKS = "engine.scorecard_service"
 FAST = ("deletion", "insertion", "sparseness")
 SANITY, STABILITY = ("randomisation",), ("max_sensitivity",)
 ROWS = (("deletion", "Deletion AUC"), ("insertion", "Insertion AUC"), ("randomisation", "Sanity"),
@@ -104,9 +105,9 @@ def _format(score: Any) -> str:
 class ScorecardPanel(QWidget):
     """Cards for the canvas `view`'s panels; see the module docstring."""
 
-    def __init__(self, ctx: Any, view: Any, fast_methods: frozenset[str], parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: Any, view: Any, is_fast: Callable[[str], bool], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.ctx, self.view, self.fast_methods = ctx, view, fast_methods
+        self.ctx, self.view, self.is_fast = ctx, view, is_fast  # is_fast: the method says it is fast
         self.meanings: dict[str, str] = {}
         self.scores: dict[tuple, dict[str, Any]] = {}  # map request -> metric -> MetricScore
         self.busy: dict[int, str] = {}
@@ -125,7 +126,7 @@ class ScorecardPanel(QWidget):
         ctx.state.case_selected.connect(lambda _c: self.region_button.setChecked(False))
         view.result_shown.connect(self._on_result_shown)
         ctx.state.model_changed.connect(lambda _d: self.scores.clear())
-        ctx.engine.submit("scorecard.metrics", f"{TASKS}:metrics_info_task", on_result=self._on_metrics)
+        ctx.engine.submit(ListMetrics(), key="scorecard/metrics", on_result=self._on_metrics)
 
     def _on_metrics(self, infos: list[dict[str, Any]]) -> None:
         for info in infos:
@@ -182,13 +183,11 @@ class ScorecardPanel(QWidget):
         self.busy[index] = self.busy.get(index, "") + " ".join(missing)
         self.refresh()
         self.ctx.engine.submit(
-            f"scorecard.panel{index}.{missing[0]}",
-            f"{TASKS}:score_case_task",
-            case=request[0],
-            method=panel.method,
-            params=self.view._params(panel),
-            target=request[3],
-            names=missing,
+            ScoreCase(
+                case=request[0], method=panel.method, names=tuple(missing),
+                params=self.view._params(panel), target=request[3],
+            ),
+            key=job_key("scorecard", f"panel{index}.{missing[0]}"),
             on_result=lambda card, r=request, i=index: self._on_scores(i, r, card),
             on_error=lambda error, i=index: self._on_error(i, error),
         )
@@ -198,7 +197,7 @@ class ScorecardPanel(QWidget):
             self.region.sync()
         self.refresh()
         panel = self.view.panels[index] if index < len(self.view.panels) else None
-        if panel is not None and panel.method in self.fast_methods:
+        if panel is not None and self.is_fast(panel.method):
             self.run(index, FAST)
 
     def _on_scores(self, index: int, request: tuple, card: Any) -> None:

@@ -1,7 +1,7 @@
 """Activation viewer: what the selected layer computes for the selected case, or for two cases.
 
 Follows `state.layer_selected` and `state.case_selected`; the engine computes the layer's output
-(engine.activations:activations_task) and this view draws it: a paged grid of feature maps for
+(a `LayerActivationsRequest`) and this view draws it: a paged grid of feature maps for
 4-D outputs, bars for 2-D outputs, a heat strip for 3-D outputs, an enlarged channel (optionally
 over the input image), statistics, and "compare" (case A, case B, A − B). A hidden view does no
 work until it is shown again.
@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.jobs import JobError
-from gui.app import show_error
+from engine.tasks import LayerActivationsRequest
 from gui.context import AppContext
+from gui.jobs import ViewJobs
 from gui.widgets.bar_chart import BarChart, top_indices
 from gui.widgets.feature_grid import (
     DIVERGING,
@@ -49,7 +50,6 @@ from gui.widgets.tensor_stats import StatsPanel, fmt, stack_panels
 if TYPE_CHECKING:
     from engine.activations import LayerActivations
 
-TASK = "engine.activations:activations_task"
 PAGE = 144  # feature maps per page: 96-channel layers fit on one
 TOP_UNITS = 5
 SORTS = {"Channel index": None, "Mean activation": "channel_mean", "Max activation": "channel_max"}
@@ -68,6 +68,7 @@ class ActivationView(QWidget):
         self.channel = -1
         self._channels = np.zeros(0, int)  # channels on the current page, in grid order
         self._dirty = False
+        self.jobs = ViewJobs(self, ctx.engine, "activations", "Activations", inline=self._show_message)
         self._build()
         state = ctx.state
         state.model_changed.connect(self._on_model)
@@ -147,6 +148,7 @@ class ActivationView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(controls)
+        layout.addWidget(self.jobs.bar)
         layout.addWidget(self.splitter, 1)
         for panel in self.stats:
             layout.addWidget(panel)
@@ -159,7 +161,9 @@ class ActivationView(QWidget):
 
     # ----- following the shared state ----------------------------------------------------
     def _on_model(self, description: Any) -> None:
+        self.jobs.forget()
         self.path, self.result, self.channel = "", None, -1
+        self.title.setText("Select a layer in the model browser." if description else "No model is open.")
         self._show_message("Select a layer in the model browser." if description else "No model is open.")
 
     def _on_layer(self, path: str) -> None:
@@ -172,23 +176,28 @@ class ActivationView(QWidget):
         self.request()
 
     def cases(self) -> list[int]:
-        """Case A (the selected one, 0 before any selection) and, when comparing, case B."""
-        case = max(self.ctx.state.case, 0)
+        """Case A (the selected one) and, when comparing, case B; [] before any selection."""
+        case = self.ctx.state.case
+        if case < 0:
+            return []
         return [case, self.compare_case.value()] if self.compare.isChecked() else [case]
 
     def request(self) -> None:
         """Ask the engine for the current layer and cases (later, if the view is hidden)."""
         if not self.path:
             return
+        if not self.cases():  # the canvas says "No case" too: nothing is shown for a case not chosen
+            self.result = None
+            self.title.setText(f"{self.path} · no case selected")
+            self._show_message("Select a case in the case list to see what this layer computes for it.")
+            return
         if not self.isVisible():
             self._dirty = True
             return
         self._dirty = False
         self.title.setText(f"{self.path} · computing…")
-        self.ctx.engine.submit(
-            "activations", TASK, path=self.path, cases=self.cases(),
-            on_result=self._on_result, on_error=self._on_error,
-        )
+        self.jobs.start(LayerActivationsRequest(path=self.path, cases=tuple(self.cases())), self._on_result,
+                        on_error=self._on_error, message=f"Activations of {self.path}")
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -212,8 +221,6 @@ class ActivationView(QWidget):
         self.result = None
         self._show_message(error.message)
         self.title.setText(self.path)
-        if error.kind in ("internal", "out_of_memory"):
-            show_error(self, error, "Activations")
 
     # ----- drawing ---------------------------------------------------------------------------
     def _show_message(self, text: str) -> None:
@@ -235,7 +242,10 @@ class ActivationView(QWidget):
             return
         names = self._case_names()
         files = getattr(self.ctx.state.dataset, "names", None)
-        titled = [f"{n} ({files[c]})" if files and 0 <= c < len(files) else n for n, c in zip(names, r.cases)]
+        titled = [
+            f"{n} ({files[c]})" if files and 0 <= c < len(files) and files[c] != n else n  # not "case 7 (case 7)"
+            for n, c in zip(names, r.cases)
+        ]
         shape = " × ".join(str(d) for d in r.values.shape[1:])
         dead = ""
         if r.kind == "maps":

@@ -33,13 +33,13 @@ from PySide6.QtWidgets import (
 
 from engine.errors import BadInputError
 from engine.fileio import atomic_write_bytes
+from engine.tasks import ListMethods, ListMetrics, RunBenchmark, job_key
 from gui.app import show_error
 from gui.context import AppContext
 
-TASKS = "engine.scorecard_service"
 DEFAULT_METHODS = ("saliency", "gradient_x_input", "integrated_gradients", "gradcam", "occlusion")
 DEFAULT_METRICS = ("deletion", "insertion", "sparseness")
-KEY = "benchmark.run"
+KEY = job_key("benchmark", "run")
 
 
 def parse_cases(text: str, n_cases: int) -> list[int]:
@@ -87,8 +87,8 @@ class BenchmarkView(QWidget):
         ctx.state.model_changed.connect(lambda _d: self._clear())
         ctx.state.case_selected.connect(lambda case: self.current.setText(f"current case: {case}"))
         ctx.state.cases_chosen.connect(lambda cases: len(cases) and self.set_cases(list(cases)))
-        ctx.engine.submit("benchmark.methods", "engine.explain_service:available_methods_task", on_result=self._on_methods)
-        ctx.engine.submit("benchmark.metrics", f"{TASKS}:metrics_info_task", on_result=self._on_metrics)
+        ctx.engine.submit(ListMethods(), key=job_key("benchmark", "methods"), on_result=self._on_methods)
+        ctx.engine.submit(ListMetrics(), key=job_key("benchmark", "metrics"), on_result=self._on_metrics)
 
     def _build(self) -> None:
         self.method_list, self.metric_list = QListWidget(), QListWidget()
@@ -193,7 +193,7 @@ class BenchmarkView(QWidget):
         self.status.setText(f"Running {len(methods)} methods x {len(names)} metrics on {len(cases)} cases…")
         self.progress.setVisible(True)
         self.ctx.engine.submit(
-            KEY, f"{TASKS}:benchmark_task", cases=cases, methods=methods, names=names,
+            RunBenchmark(cases=list(cases), methods=list(methods), names=list(names)), key=KEY,
             on_result=self.show_result, on_error=self._on_error, on_progress=self._on_progress,
         )
 

@@ -1,32 +1,31 @@
 """The attribution view: one case, one or several methods, overlays the user can tune and export.
 
 Single mode shows one panel; grid mode shows 2-6 panels of the same case with linked zoom/pan,
-each with its own method and parameters (click a panel to edit it in the method form). Every
-panel's job runs under its own engine key, so the panels queue instead of replacing each other,
-and a newer request for a panel cancels its older one. Results are kept in a small GUI-side
-dict keyed by (case, method, params, target) on top of the engine's cache, so going back to a
-case redraws without even a round trip.
+each with its own method and parameters (click a panel to edit it in the method form). The grid
+of map cells (gui.panels.map_grid, with room for per-map panels under each map) and the exports
+(gui.panels.canvas_export) are sub-panels. Every panel's job runs in its own slot of the view's
+job helper, so the panels queue instead of replacing each other, and a newer request for a
+panel cancels its older one. Results are kept in an engine.cache memory LRU keyed by (case,
+method, params, target) on top of the engine's cache, so going back to a case redraws without
+even a round trip.
 """
 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -36,25 +35,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.export import export_explanation
+from engine.cache import MemoryCache
+from engine.errors import GlassboxError
 from engine.fileio import atomic_write_bytes
 from engine.jobs import JobError
-from gui.views.review import seen_record
-from gui.app import show_error
+from engine.tasks import ExplainCase, ListMethods, SetHeadKind, ShowCase
 from gui.context import AppContext
 from gui.panels.scorecard import ScorecardPanel
+from gui.jobs import ViewJobs
+from gui.panels import canvas_export
+from gui.panels.map_grid import MapGrid
+from gui.views.review import seen_record
 from gui.widgets.attribution_canvas import AttributionCanvas, DisplaySettings
 from gui.widgets.class_target import ClassTarget
 from gui.widgets.head_picker import HeadPicker
 from gui.widgets.display_controls import DisplayControls
 from gui.widgets.method_panel import MethodPanel
 
-TASKS = "engine.explain_service"
 QUICK_LOOK = ("saliency", "integrated_gradients", "gradcam", "occlusion")
 GRID_FILL = (*QUICK_LOOK, "smoothgrad", "lime", "gradient_x_input", "rise")
-FAST_METHODS = frozenset(
-    {"saliency", "gradient_x_input", "guided_backprop", "gradcam", "gradcam_pp", "layercam", "integrated_gradients"}
-)
 MAX_PANELS = 6
 RESULT_CACHE_SIZE = 96
 CASE_CACHE_SIZE = 64
@@ -76,7 +75,6 @@ class AttributionView(QWidget):
 
     result_shown = Signal(int)
     exported = Signal(list)  # paths written by an export (the record log lists them)
-    case_shown = Signal(int)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,19 +82,20 @@ class AttributionView(QWidget):
         self.case = -1
         self.case_view: Any = None
         self.panels: list[Panel] = [Panel("saliency")]
-        self.canvases: list[AttributionCanvas] = []
         self.active = 0
-        self.results: OrderedDict[tuple, Any] = OrderedDict()
-        self.case_views: OrderedDict[int, Any] = OrderedDict()
+        self.results = MemoryCache(RESULT_CACHE_SIZE)
+        self.case_views = MemoryCache(CASE_CACHE_SIZE)
         self.methods: list[dict[str, Any]] = []
         self.quick_look_methods: tuple[str, ...] = QUICK_LOOK
-        self._generation = 0  # bumped when model or dataset change: late answers are dropped
+        self.jobs = ViewJobs(self, ctx.engine, "canvas", "Could not explain", inline=self._say)
+        self.jobs.busy_changed.connect(lambda _busy: self._update_busy())
+        self._run_when_shown = False  # a run asked for before the case's predictions arrived
         self._auto_timer = QTimer(self, singleShot=True, interval=AUTO_RUN_DELAY_MS)
         self._auto_timer.timeout.connect(lambda: self.run_panel(self.active))
         self._build()
         state = ctx.state
         state.model_changed.connect(self._on_model_changed)
-        state.dataset_changed.connect(lambda _summary: self._forget_case_data())
+        state.dataset_changed.connect(self._on_dataset_changed)
         state.case_selected.connect(self.show_case)
         state.explain_requested.connect(self.explain)
         state.methods_ranked.connect(self.order_quick_look)
@@ -106,8 +105,8 @@ class AttributionView(QWidget):
     def _build(self) -> None:
         self.toolbar = QToolBar()
         self.run_action = self._action("Run", [QKeySequence("Ctrl+R"), QKeySequence("F5")], self.run_all, False)
-        self.cancel_action = self._action("Cancel", [QKeySequence("Esc")], self.cancel, False)
-        self.cancel_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.home_action = self._action("Fit", [QKeySequence("Home")], lambda: self.map_grid.fit())
+        self.home_action.setToolTip("Show the whole image (Home, or double-click a map)")
         self.grid_action = self._action("Grid", [QKeySequence("Ctrl+G")], None)
         self.grid_action.setCheckable(True)
         self.grid_action.toggled.connect(self.set_grid)
@@ -123,20 +122,22 @@ class AttributionView(QWidget):
         self.toolbar.addSeparator()
         self._action("Save PNG…", [QKeySequence("Ctrl+Shift+S")], self.choose_png)
         self._action("Export maps…", [QKeySequence("Ctrl+Shift+E")], self.choose_maps)
+        self._action("CSV…", [], self.choose_csv)
 
-        self.grid_host = QWidget()
-        self.grid_host.setObjectName("canvasGrid")
-        self.grid = QGridLayout(self.grid_host)
-        self.grid.setContentsMargins(0, 0, 0, 0)
-        self.grid.setSpacing(4)
+        self.map_grid = MapGrid()
+        self.grid_host = self.map_grid
+        self.grid = self.map_grid.grid
         self.readout = QLabel("Select a case to explain it.")
         self.readout.setObjectName("pixelReadout")
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        self.display = DisplayControls(strip=True)  # above the maps: always in sight
+        self.display.changed.connect(self._on_display_changed)
         left_layout.addWidget(self.toolbar)
+        left_layout.addWidget(self.display)
         left_layout.addWidget(self.grid_host, 1)
-        self.scorecard = ScorecardPanel(self.ctx, self, FAST_METHODS)  # one card per map, under the maps
+        self.scorecard = ScorecardPanel(self.ctx, self, self._is_fast)  # one card per map, under the maps
         left_layout.addWidget(self.scorecard)
         left_layout.addWidget(self.readout)
 
@@ -154,22 +155,16 @@ class AttributionView(QWidget):
         self.auto_run = QCheckBox("Auto-run on case change")
         self.auto_run.setObjectName("autoRun")
         self.auto_run.setChecked(True)
-        run_button, cancel_button = QPushButton("Run"), QPushButton("Cancel")
+        run_button = QPushButton("Run")
         run_button.setToolTip("Run (Ctrl+R, F5)")
-        cancel_button.setToolTip("Cancel (Esc)")
         run_button.clicked.connect(self.run_all)
-        cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar()
+        self.progress = self.jobs.bar.progress
         self.progress.setObjectName("methodProgress")
-        self.progress.setRange(0, 1000)
-        self.progress.setVisible(False)
         self.elapsed = QLabel("")
         self.elapsed.setObjectName("elapsed")
         buttons = QHBoxLayout()
         buttons.addWidget(run_button)
-        buttons.addWidget(cancel_button)
-        self.display = DisplayControls()
-        self.display.changed.connect(self._on_display_changed)
+        buttons.addWidget(self.jobs.bar, 1)
 
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -179,10 +174,8 @@ class AttributionView(QWidget):
         method_box = _group("Method", self.method_panel)
         method_box.layout().addWidget(self.auto_run)
         method_box.layout().addLayout(buttons)
-        method_box.layout().addWidget(self.progress)
         method_box.layout().addWidget(self.elapsed)
         side_layout.addWidget(method_box)
-        side_layout.addWidget(_group("Overlay", self.display))
         side_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(side)
@@ -212,12 +205,12 @@ class AttributionView(QWidget):
 
     # ----- methods ----------------------------------------------------------------------
     def _fetch_methods(self) -> None:
-        self.ctx.engine.submit(
-            "canvas.methods",
-            f"{TASKS}:available_methods_task",
-            on_result=self._on_methods,
-            on_error=lambda error: self.readout.setText(f"No attribution methods: {error.message}"),
-        )
+        self.jobs.start(ListMethods(), self._on_methods, slot="methods", quiet=True,
+                        on_error=lambda error: self.readout.setText(f"No attribution methods: {error.message}"))
+
+    def _say(self, message: str) -> None:
+        """The inline half of the job helper's error policy: the readout line under the maps."""
+        self.readout.setText(message)
 
     def _on_methods(self, methods: list[dict[str, Any]]) -> None:
         self.methods = methods
@@ -243,7 +236,7 @@ class AttributionView(QWidget):
             return
         for index in range(len(self.panels)):
             if index != self.active:
-                self.ctx.engine.cancel(_key(index))
+                self.jobs.cancel(_slot(index))
         keep = self.panels[self.active]
         self.panels = [keep]
         self.active = 0
@@ -257,8 +250,8 @@ class AttributionView(QWidget):
             self._sync_canvases()
 
     def _resize_panels(self, count: int) -> None:
-        for key in range(count, len(self.panels)):
-            self.ctx.engine.cancel(_key(key))
+        for index in range(count, len(self.panels)):
+            self.jobs.cancel(_slot(index))
         del self.panels[count:]
         self.active = min(self.active, count - 1)
         available = [m["name"] for m in self.methods] or list(GRID_FILL)
@@ -294,25 +287,19 @@ class AttributionView(QWidget):
         self._sync_canvases()
         self.run_all()
 
+    @property
+    def canvases(self) -> list[AttributionCanvas]:
+        return self.map_grid.canvases
+
     def _sync_canvases(self) -> None:
-        """Make one canvas per panel, laid out in a grid, views linked, results redrawn."""
-        while len(self.canvases) > len(self.panels):
-            canvas = self.canvases.pop()
-            self.grid.removeWidget(canvas)
-            canvas.deleteLater()
-        while len(self.canvases) < len(self.panels):
-            index = len(self.canvases)
-            canvas = AttributionCanvas()
+        """Make one map cell per panel, laid out in a grid, views linked, results redrawn."""
+
+        def connect(index: int, canvas: AttributionCanvas) -> None:
             canvas.hovered.connect(self.readout.setText)
             canvas.clicked.connect(lambda i=index: self.set_active(i))
-            canvas.set_display(self.display.settings())
-            canvas.set_image(self.case_view.image if self.case_view is not None else None)
-            if self.canvases:
-                canvas.link_to(self.canvases[0])
-            self.canvases.append(canvas)
-        columns = 1 if len(self.panels) == 1 else (2 if len(self.panels) <= 4 else 3)
-        for index, canvas in enumerate(self.canvases):
-            self.grid.addWidget(canvas, index // columns, index % columns)
+
+        image = self.case_view.image if self.case_view is not None else None
+        self.map_grid.resize_to(len(self.panels), image, self.display.settings(), connect)
         for index in range(len(self.panels)):
             self._refresh_panel(index)
         self.set_active(self.active)
@@ -331,7 +318,8 @@ class AttributionView(QWidget):
         self._show_elapsed(panel)
 
     def _on_method_changed(self, method: str) -> None:
-        self.auto_run.setChecked(method in FAST_METHODS)
+        info = next((m for m in self.methods if m["name"] == method), {})
+        self.auto_run.setChecked(bool(info.get("fast")))  # each method says whether it is fast
         self._on_params_changed()
 
     def _on_params_changed(self) -> None:
@@ -345,7 +333,6 @@ class AttributionView(QWidget):
     # ----- cases ------------------------------------------------------------------------
     def _on_model_changed(self, description: Any) -> None:
         """Everything shown was computed by the old model: recompute for the selected case."""
-        self.cancel()
         self._forget_case_data()
         heads = tuple(getattr(description, "heads", ()) or ())
         self._default_head = next((h.index for h in heads if h.is_classifier), 0)
@@ -357,8 +344,19 @@ class AttributionView(QWidget):
         if self.ctx.state.case >= 0:
             self.show_case(self.ctx.state.case)
 
+    def _on_dataset_changed(self, summary: Any) -> None:
+        """New cases, or the same cases under a new recipe: images and maps are stale."""
+        keep = self.ctx.state.case
+        self._forget_case_data()
+        if summary is not None and keep >= 0:
+            self.show_case(keep)
+
     def _forget_case_data(self) -> None:
-        """A new model or dataset: every cached result and image is stale."""
+        """A new model or dataset: every cached result and image is stale, and so is anything
+        still on its way (the job helper drops it)."""
+        self.jobs.forget()
+        self._auto_timer.stop()
+        self._run_when_shown = False
         self.results.clear()
         self.case_views.clear()
         self.case = -1
@@ -370,7 +368,7 @@ class AttributionView(QWidget):
         for canvas in self.canvases:
             canvas.set_image(None)
             canvas.set_result(None)
-        self._generation += 1
+            canvas.set_message("Select a case in the case list to explain it.")
 
     def show_case(self, case: int) -> None:
         """Show `case` (cached image and maps at once) and run the panels if auto-run is on."""
@@ -382,36 +380,24 @@ class AttributionView(QWidget):
         self._apply_case_view(cached)
         if cached is None:
             self.case_label.setText(f"Case {case} (loading…)")
-            self.ctx.engine.submit(
-                "canvas.case",
-                f"{TASKS}:case_view_task",
-                case=case,
-                on_result=self._current(self._on_case_view),
-                on_error=lambda error: show_error(self, error, "Could not show the case"),
-            )
+            self.jobs.start(ShowCase(case=case), self._on_case_view, slot="case", quiet=True)
+        self._run_when_shown = False
         if self.auto_run.isChecked():
             self.run_all()
         else:
-            self.cancel()
+            for index in range(MAX_PANELS):  # the case itself still loads
+                self.jobs.cancel(_slot(index))
+            self._auto_timer.stop()
             for index in range(len(self.panels)):
                 self._refresh_panel(index)
 
-    def _current(self, callback: Any) -> Any:
-        """Wrap a result callback so that an answer about an older model or dataset is dropped."""
-        generation = self._generation
-
-        def deliver(result: Any) -> None:
-            if generation == self._generation:
-                callback(result)
-
-        return deliver
-
     def _on_case_view(self, view: Any) -> None:
-        self.case_views[view.case] = view
-        while len(self.case_views) > CASE_CACHE_SIZE:
-            self.case_views.popitem(last=False)
+        self.case_views.put(view.case, view)
         if view.case == self.case:
             self._apply_case_view(view)
+            if self._run_when_shown:
+                self._run_when_shown = False
+                self.run_all()
 
     def _apply_case_view(self, view: Any) -> None:
         self.case_view = view
@@ -421,10 +407,12 @@ class AttributionView(QWidget):
             return
         self.head_picker.set_case(view)
         self._fill_target(view)
-        label = "unknown" if view.label < 0 else self.target.class_name(view.label)
-        self.case_label.setText(f"{view.name} (case {view.case})\ntrue label: {label}")
-        self.readout.setText("Hover the image for pixel values; wheel zooms, drag pans.")
-        self.case_shown.emit(view.case)
+        dataset = self.ctx.state.dataset
+        classes = list(getattr(dataset, "class_names", []) or [])
+        label = "unknown" if view.label < 0 else (classes[view.label] if view.label < len(classes) else str(view.label))
+        title = view.name if view.name == f"case {view.case}" else f"{view.name} (case {view.case})"
+        self.case_label.setText(f"{title}\ntrue label: {label}")  # the case list's mapping
+        self.readout.setText("Hover the image for pixel values; wheel zooms, drag pans, Home fits.")
 
     def _output_index(self) -> int | None:
         """The head to explain; None for the model's default (first classifier) head."""
@@ -436,7 +424,7 @@ class AttributionView(QWidget):
         else just its targets (labels, regression units, map classes)."""
         head = self.head_picker.head()
         if head is None or (self._output_index() is None and view.top.n_classes):
-            self.target.set_predictions(view.top)
+            self.target.set_predictions(view.top, self.ctx.state.class_names)
         else:
             self.target.set_choices(head.n_classes)
 
@@ -449,14 +437,14 @@ class AttributionView(QWidget):
 
     def _on_kind_chosen(self, head: int, kind: str) -> None:
         """The user says what a head is: the engine re-kinds it and every view re-reads the model."""
-        self.ctx.engine.submit(
-            "canvas.head_kind",
-            "engine.heads:set_head_kind_task",
-            head=head,
-            kind=kind,
-            on_result=self.ctx.state.set_model,
-            on_error=lambda error: show_error(self, error, "Could not change the head's kind"),
+        self.jobs.start(
+            SetHeadKind(head=head, kind=kind), self.ctx.state.set_model, slot="head_kind",
+            message="Changing the head's kind…",
         )
+
+    def _is_fast(self, method: str) -> bool:
+        """Whether `method` says it is fast (MethodInfo.fast): its scores run by themselves."""
+        return any(m.get("name") == method and m.get("fast") for m in self.methods)
 
     def explain(self, case: int, method: str) -> None:
         """Follow `state.explain_requested`: show the case and run `method` (or the current one)."""
@@ -476,10 +464,18 @@ class AttributionView(QWidget):
         defaults = {k: v for k, v in self._defaults(panel.method).items() if _editable(v)}
         return {**defaults, **panel.params}
 
+    def _target(self) -> int | None:
+        """The class to explain: the chosen one, or, for "top prediction", the top-5 table's top
+        row once it is known, so the explained class is always the one listed first."""
+        target = self.target.target()
+        if target is None and self.case_view is not None and self.case_view.case == self.case:
+            return int(self.case_view.top.classes[0])
+        return target
+
     def _request(self, panel: Panel) -> tuple:
         params = json.dumps(self._params(panel), sort_keys=True, default=str)
         region = self.head_picker.region_box()
-        return (self.case, panel.method, params, self.target.target(), self._output_index(), str(region))
+        return (self.case, panel.method, params, self._target(), self._output_index(), str(region))
 
     def run_all(self) -> None:
         for index in range(len(self.panels)):
@@ -488,6 +484,9 @@ class AttributionView(QWidget):
     def run_panel(self, index: int) -> None:
         """Show the panel's cached result, or ask the engine (replacing the panel's older job)."""
         if self.case < 0 or index >= len(self.panels):
+            return
+        if self.case_view is None or self.case_view.case != self.case:
+            self._run_when_shown = True  # the target ("top prediction") is known with the case
             return
         panel = self.panels[index]
         request = self._request(panel)
@@ -500,40 +499,28 @@ class AttributionView(QWidget):
         canvas = self.canvases[index]
         canvas.set_result(None, title=self.method_panel.title(panel.method))
         canvas.set_message("running…")
-        self.progress.setValue(0)
-        self.progress.setVisible(True)
-        self.ctx.engine.submit(
-            _key(index),
-            f"{TASKS}:explain_case_task",
-            case=self.case,
-            method=panel.method,
-            params=self._params(panel),
-            target=self.target.target(),
-            output_index=self._output_index(),
-            region=self.head_picker.region_box(),
-            on_result=self._current(lambda result, r=request: self._on_result(r, result)),
+        self.jobs.start(
+            ExplainCase(
+                case=self.case, method=panel.method, params=self._params(panel), target=request[3],
+                output_index=self._output_index(), region=self.head_picker.region_box(),
+            ),
+            lambda result, r=request: self._on_result(r, result),
+            slot=_slot(index),
             on_error=lambda error, r=request: self._on_error(r, error),
-            on_progress=self._on_progress,
+            message=f"{self.method_panel.title(panel.method)}…",
         )
 
     def cancel(self) -> None:
         """Cancel every panel's job (Esc); the panels say 'cancelled'."""
-        for index in range(MAX_PANELS):
-            self.ctx.engine.cancel(_key(index))
+        self.jobs.cancel()
         self._auto_timer.stop()
-
-    def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(message or "%p%")
 
     def _waiting_for(self, request: tuple) -> list[int]:
         """Panels showing or awaiting `request` (a panel may have moved since it asked)."""
         return [i for i, panel in enumerate(self.panels) if panel.request == request]
 
     def _on_result(self, request: tuple, result: Any) -> None:
-        self.results[request] = result
-        while len(self.results) > RESULT_CACHE_SIZE:
-            self.results.popitem(last=False)
+        self.results.put(request, result)
         for index in self._waiting_for(request):
             self._refresh_panel(index)
         self._update_busy()
@@ -543,18 +530,19 @@ class AttributionView(QWidget):
             panel = self.panels[index]
             panel.pending, panel.request = False, None
             self.canvases[index].set_message("cancelled" if error.kind == "cancelled" else "failed")
-        if error.kind != "cancelled":
-            show_error(self, error, f"Could not explain with {request[1]}")
         self._update_busy()
 
     def _update_busy(self) -> None:
-        self.progress.setVisible(any(panel.pending for panel in self.panels))
+        """The panels no job is computing for any more stop saying "running…"."""
+        for index, panel in enumerate(self.panels):
+            if panel.pending and not self.jobs.busy(_slot(index)):
+                panel.pending = False
 
     def _refresh_panel(self, index: int) -> None:
         """Draw the panel's cached result for the current request, or clear it."""
         panel = self.panels[index]
         request = self._request(panel)
-        result = self.results.get(request)
+        result = self.results.get(request)  # marks it recently used
         if result is None:
             if panel.request != request:
                 panel.pending, panel.result = False, None
@@ -563,7 +551,6 @@ class AttributionView(QWidget):
                 if index == self.active:
                     self._show_elapsed(panel)
             return
-        self.results.move_to_end(request)
         panel.request, panel.pending, panel.result = request, False, result
         self._draw(index, result)
         if index == self.active:
@@ -590,12 +577,8 @@ class AttributionView(QWidget):
         self.result_shown.emit(index)
 
     def _title(self, result: Any) -> str:
-        params = ", ".join(
-            f"{k}={_short(v)}" for k, v in result.params.items() if k not in HIDDEN_IN_TITLE and _short(v)
-        )
-        target = int(result.targets[0])
-        name = self.target.class_name(target)
-        explained = name if name == f"class {target}" else f"class {target} ({name})"
+        params = _params_text(result)
+        explained = self.ctx.state.class_names.label(int(result.targets[0]))
         gap = result.completeness_gap
         gap = "" if gap is None else f" · completeness gap {float(gap[0]):+.2g}"
         return (
@@ -615,12 +598,22 @@ class AttributionView(QWidget):
             canvas.set_display(settings)
 
     # ----- export -----------------------------------------------------------------------
+    def _shown(self) -> list[tuple[int, Panel]]:
+        return [(i, p) for i, p in enumerate(self.panels) if p.result is not None]
+
     def png_bytes(self) -> bytes:
-        """The panels (single canvas or whole grid) as PNG bytes."""
-        buffer = QBuffer()
-        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        self.grid_host.grab().save(buffer, "PNG")
-        return bytes(buffer.data())
+        """The shown maps at the image's resolution, side by side, each with its caption."""
+        image = self.case_view.image if self.case_view is not None else None
+        settings = self.display.settings()
+        panels = []
+        for _, panel in self._shown() or [(0, self.panels[0])]:
+            result = panel.result
+            heatmap = result.heatmap[0] if result is not None and result.heatmap is not None else None
+            caption = "no map" if result is None else canvas_export.caption(
+                result, self.method_panel.title(result.method), _params_text(result), _model_sha(self.ctx)
+            )
+            panels.append((canvas_export.composite(image, heatmap, settings), caption))
+        return canvas_export.figure_png(panels)
 
     def export_png(self, path: str | Path) -> Path:
         written = atomic_write_bytes(path, self.png_bytes())
@@ -629,41 +622,63 @@ class AttributionView(QWidget):
 
     def export_maps(self, stem: str | Path) -> list[Path]:
         """Each shown result as <stem>[_<method>]_maps.npy (+ heatmap, segments) and <stem>.json."""
-        shown = [p for p in self.panels if p.result is not None]
-        written: list[Path] = []
-        for panel in shown:
-            path = Path(stem) if len(shown) == 1 else Path(f"{stem}_{panel.method}")
-            extra = {
-                "case": self.case,
-                "case_name": getattr(self.case_view, "name", ""),
-                "model": _model_path(self.ctx),
-                "scores": self.scorecard.record(panel),
-            }
-            written += export_explanation(path, panel.result, extra)
+        extra = {"case": self.case, "case_name": getattr(self.case_view, "name", ""), "model": _model_path(self.ctx)}
+        written = canvas_export.write_maps(
+            stem, [(p.method, p.result) for _, p in self._shown()], extra,
+            scores={p.method: self.scorecard.record(p) for _, p in self._shown()},
+        )
         self.exported.emit(written)
         return written
+
+    def _export(self, what: str, write: Any) -> None:
+        """Run an export; a failure (full disk, no permission) is said like any job error."""
+        try:
+            written = write()
+        except (OSError, ValueError, GlassboxError) as exc:
+            self.jobs.report(JobError("internal", f"Could not save the {what}: {exc}"), f"Export {what}")
+            return
+        paths = written if isinstance(written, list) else [written]
+        self.readout.setText(f"Saved {what}: {', '.join(Path(p).name for p in paths)}")
 
     def choose_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save canvas as PNG", self._suggested_name("png"), "PNG (*.png)")
         if path:
-            self.export_png(path if path.lower().endswith(".png") else f"{path}.png")
+            self._export("PNG", lambda: self.export_png(path if path.lower().endswith(".png") else f"{path}.png"))
 
     def choose_maps(self) -> None:
-        if not any(p.result is not None for p in self.panels):
+        if not self._shown():
             self.readout.setText("Nothing to export: run a method first.")
             return
         title = "Export raw maps (.npy + provenance .json)"
         path, _ = QFileDialog.getSaveFileName(self, title, self._suggested_name(""))
         if path:
-            self.export_maps(path.removesuffix(".npy").removesuffix(".json"))
+            self._export("maps", lambda: self.export_maps(path.removesuffix(".npy").removesuffix(".json")))
+
+    def choose_csv(self) -> None:
+        shown = self._shown()
+        if not shown:
+            self.readout.setText("Nothing to export: run a method first.")
+            return
+        panel = self.panels[self.active] if self.panels[self.active].result is not None else shown[0][1]
+        path, _ = QFileDialog.getSaveFileName(self, "Export the map as CSV", self._suggested_name("csv"), "CSV (*.csv)")
+        if path:
+            self._export("CSV", lambda: canvas_export.write_csv(path, panel.result))
 
     def _suggested_name(self, extension: str) -> str:
         name = f"case{self.case}_{'grid' if len(self.panels) > 1 else self.panels[0].method}"
         return f"{name}.{extension}" if extension else name
 
 
-def _key(index: int) -> str:
-    return f"canvas.panel{index}"
+def _slot(index: int) -> str:
+    return f"panel{index}"
+
+
+def _params_text(result: Any) -> str:
+    return ", ".join(f"{k}={_short(v)}" for k, v in result.params.items() if k not in HIDDEN_IN_TITLE and _short(v))
+
+
+def _model_sha(ctx: AppContext) -> str:
+    return str(getattr(ctx.state.model, "sha256", "") or "")
 
 
 def _group(title: str, widget: QWidget) -> QGroupBox:

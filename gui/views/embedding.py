@@ -1,7 +1,8 @@
 """The embedding view: every case of the open dataset on one map, coloured, filtered, clickable.
 
-Features and the map are computed by `engine.embedding:embedding_task` on the engine thread;
-this view only draws the result. Clicking a point opens that case in the case list and in the
+Features and the map are computed on the engine thread (a `ComputeEmbedding` request); this
+view only draws the result. The projections describe their own parameters (`ListProjections`),
+so the form below the map chooser is built from them, like the canvas's method form. Clicking a point opens that case in the case list and in the
 attribution canvas; a box (Shift-drag) or lasso (Ctrl-drag) lists the cases it encloses.
 """
 
@@ -15,17 +16,18 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
-    QApplication,
     QButtonGroup,
     QFileDialog,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QSplitter,
@@ -37,15 +39,14 @@ from PySide6.QtWidgets import (
 
 from engine.fileio import atomic_write_json, atomic_write_text
 from engine.jobs import JobError
-from gui.app import show_error
+from engine.tasks import ComputeEmbedding, ListProjections
 from gui.context import AppContext
+from gui.jobs import ViewJobs
 from gui.views.layer_details import format_shape
 from gui.widgets.embedding_scatter import EmbeddingScatter, PointGroup
+from gui.widgets.method_panel import MethodPanel
 
-TASK = "engine.embedding:embedding_task"
-JOB_KEY = "embedding"
 AUTO_LAYER = "Auto: input of the last Dense layer"
-METHODS = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
 POOLINGS = {"avg": "Global average", "max": "Global max", "flatten": "Flatten"}
 COLOUR_BY = {
     "label": "True label",
@@ -115,8 +116,11 @@ class EmbeddingView(QWidget):
         self.result: Any = None
         self.wrong = np.zeros(0, dtype=bool)  # misclassified cases of the result
         self.selection = np.zeros(0, np.int64)
+        self._regions_shown: Any = None  # the Regions whose shading is on the map
         self.scatter = EmbeddingScatter(self)
         self.scatter.card_provider = self.describe_case
+        self.jobs = ViewJobs(self, ctx.engine, "embedding", "Could not compute the embedding")
+        self.jobs.busy_changed.connect(self._on_busy)
         self._build_controls()
         self._build_side_panel()
         self._build_layout()
@@ -124,9 +128,10 @@ class EmbeddingView(QWidget):
         self.scatter.point_clicked.connect(self.open_case)
         self.scatter.selection_changed.connect(self._on_selection)
         ctx.state.model_changed.connect(self._on_model_changed)
-        ctx.state.dataset_changed.connect(lambda _summary: self.clear("Dataset changed: compute the map again."))
+        ctx.state.dataset_changed.connect(lambda _summary: self.clear("New cases (or a new recipe): no map yet."))
         ctx.state.case_selected.connect(self.scatter.set_current)
         self._on_model_changed(ctx.state.model)
+        self.jobs.start(ListProjections(), self.method_panel.set_methods, slot="projections", quiet=True)
 
     # ----- construction ------------------------------------------------------------------
     def _combo(self, name: str, items: dict[str, str], tip: str) -> QComboBox:
@@ -144,38 +149,23 @@ class EmbeddingView(QWidget):
         self.layer.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.layer.setToolTip("The layer whose output places the cases (default: what the classifier head reads).")
         self.pooling = self._combo("embeddingPooling", POOLINGS, "How image-shaped (4-D) layer outputs become one vector per case.")
-        self.method = self._combo("embeddingMethod", METHODS, "PCA is linear and fast; t-SNE and UMAP keep neighbours, not distances.")
-        self.perplexity = QDoubleSpinBox(decimals=0, minimum=2, maximum=500, value=30)
-        self.perplexity.setToolTip("t-SNE perplexity: roughly how many neighbours each case keeps close.")
-        self.n_neighbors = QSpinBox(minimum=2, maximum=500, value=15)
-        self.n_neighbors.setToolTip("UMAP n_neighbors: larger keeps more of the global layout.")
-        self.min_dist = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05, value=0.1)
-        self.min_dist.setToolTip("UMAP min_dist: how tightly cases may pack together.")
-        # Only the chosen method's parameters are shown (toolbar actions, see _build_layout).
-        self.param_widgets = {
-            "tsne": (QLabel("perplexity"), self.perplexity),
-            "umap": (QLabel("neighbours"), self.n_neighbors, QLabel("min dist"), self.min_dist),
-            "pca": (),
-        }
+        self.method_panel = MethodPanel()  # built from the projections' own descriptions
+        self.method = self.method_panel.combo
+        self.method.setObjectName("embeddingMethod")
+        self.method.setToolTip("PCA is linear and fast; t-SNE and UMAP keep neighbours, not distances.")
         self.tool_actions: dict[QWidget, QAction] = {}  # a toolbar widget is shown/hidden by its action
-        self.method.currentIndexChanged.connect(self._show_params)
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
         self.seed.setToolTip("Random seed: the same seed gives the same map.")
         self.compute_button = QPushButton("Compute")
         self.compute_button.setObjectName("embeddingCompute")
         self.compute_button.setToolTip("Compute features and the map (Ctrl+Enter). Results are cached on disk.")
         self.compute_button.clicked.connect(self.compute)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button = self.jobs.bar.cancel_button
+        self.progress = self.jobs.bar.progress
         self.save_button = QPushButton("Save map…")
         self.save_button.setToolTip("Save every case's coordinates, label and prediction (CSV) with the provenance (JSON).")
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self.choose_save_path)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(120)
-        self.progress.setTextVisible(False)
 
         self.colour_by = self._combo("embeddingColour", COLOUR_BY, "What the point colours show.")
         self.class_filter = QComboBox()
@@ -230,17 +220,32 @@ class EmbeddingView(QWidget):
         return bar
 
     def _build_layout(self) -> None:
-        params = [w for members in self.param_widgets.values() for w in members]
-        compute_bar = self._toolbar("embeddingComputeBar", (
-            QLabel("Layer "), self.layer, QLabel(" Pooling "), self.pooling, QLabel(" Map "), self.method, *params,
-            QLabel(" Seed "), self.seed, self.compute_button, self.cancel_button, self.progress, self.save_button,
-        ))
+        """Compute controls in a column left of the map (their buttons first, never folded away),
+        display controls above the map, the selected cases right of it."""
+        controls = QWidget()
+        controls.setObjectName("embeddingControls")
+        form = QFormLayout(controls)
+        form.setContentsMargins(0, 0, 0, 0)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.compute_button)
+        buttons.addWidget(self.save_button)
+        form.addRow(buttons)
+        form.addRow(self.jobs.bar)
+        form.addRow("Layer", self.layer)
+        form.addRow("Pooling", self.pooling)
+        form.addRow("Map", self.method_panel)
+        form.addRow("Seed", self.seed)
+        column = QScrollArea()
+        column.setWidget(controls)
+        column.setWidgetResizable(True)
+        column.setFrameShape(QFrame.Shape.NoFrame)
+        column.setMinimumWidth(250)
+        column.setMaximumWidth(330)
         display_bar = self._toolbar("embeddingDisplayBar", (
             QLabel("Colour "), self.colour_by, QLabel(" Class "), self.class_filter, self.misclassified_only,
             self.mark_misclassified, self.show_regions, *self.mode_buttons.values(),
         ))
-        self._show_params()
-        self.tool_actions[self.progress].setVisible(False)
+        self.layer.setMinimumContentsLength(10)
         side = self.side_panel = QWidget()  # shown while cases are selected
         side.hide()
         side_layout = QVBoxLayout(side)
@@ -249,32 +254,34 @@ class EmbeddingView(QWidget):
         side_layout.addWidget(self.selection_list, 1)
         side_layout.addWidget(self.clear_selection_button)
         side.setMinimumWidth(140)
+        map_box = QWidget()
+        map_layout = QVBoxLayout(map_box)
+        map_layout.setContentsMargins(0, 0, 0, 0)
+        map_layout.setSpacing(2)
+        map_layout.addWidget(display_bar)
+        self.hint = QLabel()  # instead of empty axes: what to do to get a map
+        self.hint.setObjectName("embeddingHint")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        map_layout.addWidget(self.hint, 1)
+        map_layout.addWidget(self.scatter, 1)
+        map_layout.addWidget(self.status)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.scatter)
+        splitter.addWidget(column)
+        splitter.addWidget(map_box)
         splitter.addWidget(side)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 0)
-        splitter.setSizes([800, 240])
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([280, 800, 240])
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(2)
-        layout.addWidget(compute_bar)
-        layout.addWidget(display_bar)
         layout.addWidget(splitter, 1)
-        layout.addWidget(self.status)
-
-    def _show_params(self) -> None:
-        chosen = self.method.currentData()
-        for method, members in self.param_widgets.items():
-            for widget in members:
-                self.tool_actions[widget].setVisible(method == chosen)
 
     def _build_shortcuts(self) -> None:
         context = Qt.ShortcutContext.WidgetWithChildrenShortcut
         for keys, slot in (
             ("Ctrl+Return", self.compute),
-            ("Escape", self.cancel),
             ("P", lambda: self.set_mode("pan")),
             ("B", lambda: self.set_mode("box")),
             ("L", lambda: self.set_mode("lasso")),
@@ -289,76 +296,78 @@ class EmbeddingView(QWidget):
         self.layer.addItem(AUTO_LAYER, "")
         for path, title in layer_paths(description):
             self.layer.addItem(title, path)
-        self.clear("Model changed: compute the map again." if description is not None else "Open a model.")
+        self.clear("Model opened: no map yet." if description is not None else "Open a model.")
 
     def clear(self, message: str) -> None:
         """Forget the map (and stop computing one) when the model or the cases change."""
-        self.cancel()
+        self.jobs.cancel("map")
         self.result = None
         self.wrong = np.zeros(0, dtype=bool)
         self.save_button.setEnabled(False)
         self.scatter.set_points(np.zeros((0, 2), np.float32))
         self.scatter.set_regions(None)
+        self._regions_shown = None
         self._on_selection(np.zeros(0, np.int64))
         self.status.setText(message)
+        cases = self.ctx.state.dataset
+        self.hint.setText(
+            f"{message}\nPress Compute (Ctrl+Enter) to place the {len(cases)} cases on a map."
+            if cases is not None and self.ctx.state.model is not None
+            else "Open a model and its cases; then Compute (Ctrl+Enter) places every case on a map."
+        )
+        self.hint.show()
+        self.scatter.hide()
 
-    def request(self) -> dict[str, Any]:
-        """The task's keyword arguments from the controls."""
-        method = self.method.currentData()
-        params = {
-            "tsne": {"perplexity": float(self.perplexity.value())},
-            "umap": {"n_neighbors": int(self.n_neighbors.value()), "min_dist": float(self.min_dist.value())},
-            "pca": {},
-        }[method]
+    def request(self) -> ComputeEmbedding:
+        """The request the controls describe."""
         summary = self.ctx.state.dataset
-        return {
-            "layer": self.layer.currentData() or "",
-            "pooling": self.pooling.currentData(),
-            "method": method,
-            "params": params,
-            "seed": int(self.seed.value()),
-            "regions": True,
-            "thumbnails": getattr(summary, "thumbnails", None) is None,
-        }
-
-    def compute(self) -> None:
-        self.compute_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.tool_actions[self.progress].setVisible(True)
-        self.status.setText("Computing…")
-        self.ctx.engine.submit(
-            JOB_KEY, TASK, on_result=self._on_result, on_error=self._on_error, on_progress=self._on_progress,
-            **self.request(),
+        return ComputeEmbedding(
+            layer=self.layer.currentData() or "",
+            pooling=self.pooling.currentData(),
+            method=self.method_panel.method() or "pca",
+            params=self.method_panel.params(),
+            seed=int(self.seed.value()),
+            regions=True,
+            thumbnails=getattr(summary, "thumbnails", None) is None,
         )
 
+    def compute(self) -> None:
+        self.status.setText("Computing…")
+        self.jobs.start(self.request(), self.show_result, slot="map", on_error=self._on_error, message="Computing…",
+                        on_partial=self.show_forming)
+
+    def show_forming(self, coords: np.ndarray) -> None:
+        """The t-SNE map as it forms, coloured by true label (Esc or Cancel stops it)."""
+        cases = self.ctx.state.dataset
+        if cases is None or len(coords) != len(cases):
+            return
+        self.hint.hide()
+        self.scatter.show()
+        labels = np.asarray(cases.labels)
+        colors = class_colors(len(cases.class_names))
+        if len(self.scatter.coords) != len(coords):
+            self.scatter.set_points(coords)
+        else:  # same points moving: keep the zoom the user chose
+            self.scatter.coords = np.asarray(coords, np.float32)
+            self.scatter.cloud.set_points(self.scatter.coords)
+            self.scatter.view_box.autoRange(padding=0.04)
+        groups = [PointGroup(name, colors[i], np.flatnonzero(labels == i)) for i, name in enumerate(cases.class_names)]
+        self.scatter.set_groups([g for g in groups if len(g.indices)])
+
     def cancel(self) -> None:
-        if self.cancel_button.isEnabled():
-            self.ctx.engine.cancel(JOB_KEY)
+        self.jobs.cancel()
 
-    def _job_done(self) -> None:
-        self.compute_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self.tool_actions[self.progress].setVisible(False)
-
-    def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        if message:
-            self.status.setText(message)
+    def _on_busy(self, busy: bool) -> None:
+        self.compute_button.setEnabled(not busy)
 
     def _on_error(self, error: JobError) -> None:
-        self._job_done()
         self.status.setText("Cancelled." if error.kind == "cancelled" else f"Failed: {error.message}")
-        if error.kind != "cancelled":
-            show_error(self, error, "Could not compute the embedding")
-
-    def _on_result(self, result: Any) -> None:
-        self._job_done()
-        self.show_result(result)
 
     def show_result(self, result: Any) -> None:
         """Draw a computed `engine.embedding.Embedding`."""
         self.result = result
+        self.hint.hide()
+        self.scatter.show()
         self.wrong = self._misclassified()
         self.save_button.setEnabled(True)
         self.class_filter.blockSignals(True)
@@ -375,7 +384,7 @@ class EmbeddingView(QWidget):
         cached = [what for what, hit in result.cached.items() if hit]
         wrong = int(self.wrong.sum())
         self.status.setText(
-            f"{METHODS[result.method]} of {len(result.coords)} cases at {result.layer} "
+            f"{self.method_panel.title(result.method)} of {len(result.coords)} cases at {result.layer} "
             f"({result.feature_dim} values); {wrong} misclassified; {result.elapsed:.1f} s"
             + (f" ({', '.join(cached)} from cache)" if cached else "")
             + ". Hover, click, or Shift/Ctrl-drag to select."
@@ -448,19 +457,18 @@ class EmbeddingView(QWidget):
             return
         mask = self.visible_mask()
         flagged = np.flatnonzero(mask & self.wrong) if self.mark_misclassified.isChecked() else None
-        # pyqtgraph styles points one by one: ~0.5 s for 50,000, so say that we are busy.
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self.scatter.set_groups(self.groups(mask), flagged, "ring: misclassified")
-        finally:
-            QApplication.restoreOverrideCursor()
+        self.scatter.set_groups(self.groups(mask), flagged, "ring: misclassified")  # numpy only
         self.scatter.set_selection(self.selection)
         regions = self.result.regions
         if self.show_regions.isChecked() and regions is not None:
-            colors = class_colors(len(self.result.class_names))
-            self.scatter.set_regions(region_image(regions.classes, regions.confidence, regions.support, colors), regions.extent)
+            if self._regions_shown is not regions:  # a recolour or a filter leaves the shading as is
+                colors = class_colors(len(self.result.class_names))
+                rgba = region_image(regions.classes, regions.confidence, regions.support, colors)
+                self.scatter.set_regions(rgba, regions.extent)
+                self._regions_shown = regions
         else:
             self.scatter.set_regions(None)
+            self._regions_shown = None
 
     def set_mode(self, mode: str) -> None:
         self.scatter.view_box.mode = mode

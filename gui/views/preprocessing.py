@@ -54,11 +54,17 @@ class PreprocessingPanel(QWidget):
         self.problem_label.setWordWrap(True)
         self.problem_label.setStyleSheet("color: #b3261e;")
         self.problem_label.hide()
+        self.note_label = QLabel()
+        self.note_label.setObjectName("preprocessingNote")
+        self.note_label.setWordWrap(True)
+        self.note_label.setStyleSheet("color: #8a5a00;")
+        self.note_label.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.collapsible)
         layout.addWidget(self.problem_label)
+        layout.addWidget(self.note_label)
         self.set_recipe(self.recipe)
 
     def _combo(self, titles: dict[str, str], tip: str) -> QComboBox:
@@ -96,6 +102,11 @@ class PreprocessingPanel(QWidget):
         self.problem_label.setText(message)
         self.problem_label.setVisible(bool(message))
 
+    def set_note(self, message: str) -> None:
+        """Where the recipe came from when it was guessed (cleared by the user's first edit)."""
+        self.note_label.setText(message)
+        self.note_label.setVisible(bool(message))
+
     def edited_recipe(self) -> Preprocessing:
         return Preprocessing(
             resize=self.resize_combo.currentData(),
@@ -109,6 +120,7 @@ class PreprocessingPanel(QWidget):
     def _edited(self) -> None:
         recipe = self.edited_recipe()
         if recipe != self.recipe:
+            self.set_note("")
             self.recipe = recipe
             self.collapsible.setText(f"Preprocessing: {recipe.describe()}")
             self.recipe_edited.emit(recipe.to_dict())

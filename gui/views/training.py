@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import GlassboxError
 from engine.jobs import JobError
+from engine.tasks import CaseInfluenceRequest, OpenTrainingRun, job_key
 from engine.training.labels import LABEL_VERDICTS, LabelReviewStore, corrected_labels_csv
 from gui.app import RESOURCES, show_error
 from gui.context import AppContext
@@ -56,22 +57,20 @@ TABS = ("Curves", "Data map", "Mislabels", "Influence")
 class TrainingJobs:
     """The view's engine calls in one place: open a run, TracIn for a case, cancel."""
 
-    OPEN = "engine.training.tasks:open_run_task"
-    INFLUENCE = "engine.training.tasks:influence_task"
-    INFLUENCE_KEY = "training.influence"
+    INFLUENCE_KEY = job_key("training", "influence")
 
     def __init__(self, view: TrainingView) -> None:
         self.view = view
         self.engine = view.ctx.engine
 
     def open_run(self, path: str) -> None:
-        self.engine.submit(f"training.open:{path}", self.OPEN, path=path, on_result=self.view.add_run,
+        self.engine.submit(OpenTrainingRun(path=path), key=job_key("training", f"open:{path}"), on_result=self.view.add_run,
                            on_error=lambda error: self.view.on_error(error, f"Could not open {Path(path).name}"),
                            on_progress=self.view.on_progress)
 
     def influence(self, path: str, case: int, top_k: int = 10) -> None:
         self.view.set_busy(True)
-        self.engine.submit(self.INFLUENCE_KEY, self.INFLUENCE, path=path, case=case, top_k=top_k,
+        self.engine.submit(CaseInfluenceRequest(path=path, case=case, top_k=top_k), key=self.INFLUENCE_KEY,
                            on_result=self.view.show_influence, on_error=self.view.on_influence_error,
                            on_progress=self.view.on_progress)
 

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSizePolicy,
     QSpinBox,
@@ -38,8 +37,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.jobs import JobError
-from gui.app import show_error
+from engine.tasks import LayerWeightsRequest, WeightOverviewRequest
 from gui.context import AppContext
+from gui.jobs import ViewJobs
 from gui.widgets.bar_chart import BarChart
 from gui.widgets.feature_grid import (
     DIVERGING,
@@ -56,8 +56,6 @@ from gui.widgets.tensor_stats import StatsPanel, fmt, stack_panels
 if TYPE_CHECKING:
     from engine.weights import LayerWeights, WeightOverview, WeightTensor
 
-LAYER_TASK = "engine.weights:layer_weights_task"
-OVERVIEW_TASK = "engine.weights:weight_overview_task"
 MODES = {"rgb": "RGB (input colours)", "mean": "Mean over inputs", "channel": "One input channel"}
 FLAG_HELP = {
     "nan/inf": "NaN or Inf in the layer's weights",
@@ -78,6 +76,7 @@ class WeightView(QWidget):
         self.result: LayerWeights | None = None
         self.overview: WeightOverview | None = None
         self._dirty = False
+        self.jobs = ViewJobs(self, ctx.engine, "weights", "Weights", inline=self._show_message)
         self._build()
         ctx.state.model_changed.connect(self._on_model)
         ctx.state.layer_selected.connect(self._on_layer)
@@ -92,6 +91,7 @@ class WeightView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.tabs)
+        layout.addWidget(self.jobs.bar)
 
     def _build_layer_tab(self) -> QWidget:
         self.title = QLabel("Select a layer in the model browser.")
@@ -169,6 +169,7 @@ class WeightView(QWidget):
 
     # ----- following the shared state --------------------------------------------------------
     def _on_model(self, description: Any) -> None:
+        self.jobs.forget()
         self.path, self.result, self.overview = "", None, None
         self.tensors.setRowCount(0)
         self.overview_table.set_overview(None)
@@ -191,8 +192,8 @@ class WeightView(QWidget):
                 self.overview_table.start(self.ctx)
         elif self.path and (self.result is None or self.result.path != self.path):
             self.title.setText(f"{self.path} · loading weights…")
-            self.ctx.engine.submit("weights", LAYER_TASK, path=self.path,
-                                   on_result=self._on_result, on_error=self._on_error)
+            self.jobs.start(LayerWeightsRequest(path=self.path), self._on_result, slot="layer",
+                            on_error=self._on_error, message=f"Weights of {self.path}")
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -229,8 +230,6 @@ class WeightView(QWidget):
             return
         self._show_message(error.message)
         self.title.setText(self.path)
-        if error.kind in ("internal", "out_of_memory"):
-            show_error(self, error, "Weights")
 
     # ----- drawing -------------------------------------------------------------------------
     def _show_message(self, text: str) -> None:
@@ -238,6 +237,7 @@ class WeightView(QWidget):
         self.values_stack.setCurrentWidget(self.message)
         self.filter_controls.hide()
         self.histogram.clear()
+        self.histogram.hide()  # no empty axes: the message says what to do
         self.stats.clear_stats()
         self.readout.clear()
         self.resolution.clear()
@@ -253,6 +253,7 @@ class WeightView(QWidget):
         if tensor is None:
             return
         self.stats.show_stats(tensor.stats, full=True, prefix=tensor.name)
+        self.histogram.show()
         self.histogram.show_histogram(tensor.hist_counts, tensor.hist_edges, tensor.name)
         self.readout.clear()
         self.resolution.clear()
@@ -339,6 +340,8 @@ class HistogramPlot(CompactSize, pg.PlotWidget):
         super().__init__(parent, background="w")
         self.setLabel("bottom", "value")
         self.setLabel("left", "count")
+        for axis in ("bottom", "left"):  # "value (x0.001)" reads as a unit; the ticks say 0.001
+            self.getAxis(axis).enableAutoSIPrefix(False)
 
     def show_histogram(self, counts: np.ndarray, edges: np.ndarray, name: str) -> None:
         self.clear()
@@ -447,15 +450,12 @@ class OverviewTable(QWidget):
         self.flagged.toggled.connect(self._filter_flagged)
         self.summary = QLabel()
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.progress = QProgressBar(maximum=1000, textVisible=False, maximumWidth=160)
-        self.cancel = QPushButton("Cancel")
-        self.cancel.clicked.connect(lambda: self.view.ctx.engine.cancel("weights-overview"))
         self.compute = QPushButton("&Compute")
         self.compute.setToolTip("Compute the weight statistics of every layer (after a cancel or an error)")
         self.compute.clicked.connect(lambda: self.start(self.view.ctx))
         self._busy(False)
         top = QHBoxLayout()
-        for widget in (self.search, self.flagged, self.progress, self.cancel, self.compute):
+        for widget in (self.search, self.flagged, self.compute):
             top.addWidget(widget)
         top.addStretch(1)
         layout = QVBoxLayout(self)
@@ -468,18 +468,16 @@ class OverviewTable(QWidget):
         layout.addWidget(hint)
 
     def start(self, ctx: AppContext) -> None:
-        if ctx.engine.is_busy("weights-overview") or ctx.state.model is None:
+        jobs = self.view.jobs
+        if jobs.busy("overview") or ctx.state.model is None:
             return
         self._busy(True)
         self.summary.setText("Computing weight statistics…")
-        ctx.engine.submit("weights-overview", OVERVIEW_TASK, on_result=self._on_result,
-                          on_error=self._on_error, on_progress=lambda f, _m: self.progress.setValue(int(f * 1000)))
+        jobs.start(WeightOverviewRequest(), self._on_result, slot="overview", on_error=self._on_error,
+                   message="Weight statistics of every layer")
 
     def _busy(self, busy: bool) -> None:
-        self.progress.setVisible(busy)
-        self.cancel.setVisible(busy)
         self.compute.setVisible(not busy and self.view.overview is None and self.view.ctx.state.model is not None)
-        self.progress.setValue(0)
 
     def _on_result(self, overview: WeightOverview) -> None:
         self.view.overview = overview
@@ -490,15 +488,13 @@ class OverviewTable(QWidget):
     def _on_error(self, error: JobError) -> None:
         self._busy(False)
         self.summary.setText(error.message)
-        if error.kind in ("internal", "out_of_memory"):
-            show_error(self, error, "Weight overview")
 
     def set_overview(self, overview: WeightOverview | None) -> None:
         rows = overview.rows if overview else ()
         self.model.set_rows(rows)
         if overview is None:
             self.summary.clear()
-            self._busy(self.view.ctx.engine.is_busy("weights-overview"))
+            self._busy(self.view.jobs.busy("overview"))
             return
         flagged = sum(1 for r in rows if r.flags)
         self.summary.setText(

@@ -18,6 +18,9 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from engine import overlay
 
+# The colormap choice: "" follows the map (sequential for magnitudes, diverging for signed maps).
+DIVERGING_MAPS = {"CET-D1": "Blue–white–red", "CET-D3": "Green–white–red", "CET-D4": "Blue–black–red"}
+SEQUENTIAL_MAPS = {"inferno": "Inferno", "viridis": "Viridis", "magma": "Magma", "cividis": "Cividis"}
 DIVERGING = pg.colormap.get("CET-D1")  # blue - white - red: sign at a glance
 SEQUENTIAL = pg.colormap.get("inferno")
 LUT_SIZE = 256
@@ -32,16 +35,22 @@ class DisplaySettings:
     clip_percentile: float = 99.0
     top_k: float = 10.0
     outlines: bool = True
+    diverging_map: str = "CET-D1"  # for signed maps
+    sequential_map: str = "inferno"  # for magnitudes (non-negative maps, absolute, positive)
 
 
-def overlay_lut(diverging: bool, mask_mode: bool) -> np.ndarray:
+def colormap(diverging: bool, settings: DisplaySettings | None = None) -> pg.ColorMap:
+    settings = settings or DisplaySettings()
+    return pg.colormap.get(settings.diverging_map if diverging else settings.sequential_map)
+
+
+def overlay_lut(diverging: bool, mask_mode: bool, settings: DisplaySettings | None = None) -> np.ndarray:
     """RGBA lookup table: colours from the colormap, alpha from |value| (or the mask shade)."""
     if mask_mode:
         lut = np.zeros((LUT_SIZE, 4), dtype=np.uint8)
         lut[: LUT_SIZE // 2, 3] = DIM_OUTSIDE_MASK
         return lut
-    cmap = DIVERGING if diverging else SEQUENTIAL
-    lut = cmap.getLookupTable(nPts=LUT_SIZE, alpha=True, mode="byte").copy()
+    lut = colormap(diverging, settings).getLookupTable(nPts=LUT_SIZE, alpha=True, mode="byte").copy()
     lut[:, 3] = overlay.alpha_ramp(LUT_SIZE, diverging)
     return lut
 
@@ -86,8 +95,30 @@ class AttributionCanvas(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
         self._mouse_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved)
-        self.plot.scene().sigMouseClicked.connect(lambda _event: self.clicked.emit())
+        self.plot.scene().sigMouseClicked.connect(self._on_click)
         self.set_active(False)
+
+    def _on_click(self, event: Any) -> None:
+        if event.double():  # double-click: back to the whole image
+            self.reset_view()
+        self.clicked.emit()
+
+    def reset_view(self) -> None:
+        """Show the whole image filling the panel (Home, double-click, a new layout)."""
+        if self.image is not None:
+            self.view.autoRange(items=[self.image_item], padding=0.0)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        """A panel that grows or shrinks (grid on/off, dock moved) keeps the image filling it,
+        unless the user zoomed in (then the zoom is theirs)."""
+        super().resizeEvent(event)
+        if self.image is not None and self._showing_whole_image():
+            self.reset_view()
+
+    def _showing_whole_image(self) -> bool:
+        (x0, x1), (y0, y1) = self.view.viewRange()
+        h, w = self.image.shape[:2]
+        return x0 <= 0.5 and y0 <= 0.5 and x1 >= w - 0.5 and y1 >= h - 0.5 or (x1 - x0) > 4 * w
 
     # ----- content ----------------------------------------------------------------------
     def set_image(self, image: np.ndarray | None) -> None:
@@ -98,7 +129,7 @@ class AttributionCanvas(QWidget):
         else:
             shown = self.image[..., 0] if self.image.ndim == 3 and self.image.shape[-1] == 1 else self.image
             self.image_item.setImage(shown, levels=(0.0, 1.0), autoLevels=False)
-            self.view.autoRange(items=[self.image_item], padding=0.02)
+            self.reset_view()
         self._render()
 
     def set_result(self, heatmap: np.ndarray | None, segments: np.ndarray | None = None, title: str = "") -> None:
@@ -144,12 +175,12 @@ class AttributionCanvas(QWidget):
         prepared = overlay.prepare(self.heatmap, s.mode, s.clip_percentile, s.top_k)
         mask_mode = prepared.mask is not None
         self.overlay_item.setImage(prepared.values, levels=prepared.levels, autoLevels=False)
-        self.overlay_item.setLookupTable(overlay_lut(prepared.diverging, mask_mode))
+        self.overlay_item.setLookupTable(overlay_lut(prepared.diverging, mask_mode, s))
         self.overlay_item.setOpacity(1.0 if mask_mode else s.opacity)
         self._align(self.overlay_item, prepared.values.shape)
         self.colorbar.setVisible(not mask_mode)
         if not mask_mode:
-            self.colorbar.setColorMap(DIVERGING if prepared.diverging else SEQUENTIAL)
+            self.colorbar.setColorMap(colormap(prepared.diverging, s))
             self.colorbar.setLevels(prepared.levels)
         if self.segments is not None and s.outlines:
             edges = overlay.outline_mask(self.segments)

@@ -32,6 +32,8 @@ class BarChart(CompactSize, pg.PlotWidget):
         super().__init__(parent, background="w")
         self.setLabel("bottom", x_label)
         self.setLabel("left", y_label)
+        for axis in ("bottom", "left"):  # no "(x0.001)" suffix: the tick labels carry the scale
+            self.getAxis(axis).enableAutoSIPrefix(False)
         self.showGrid(y=True, alpha=0.3)
         self.n = 0
         self.legend = self.addLegend(offset=(-10, 10))

@@ -69,9 +69,10 @@ class ClassTarget(QWidget):
         self.spin.blockSignals(False)
         self._show_name()
 
-    def set_predictions(self, top: Any) -> None:
-        """Fill from a TopPredictions (classes, probabilities, n_classes, class_names)."""
-        self.class_names = tuple(top.class_names)
+    def set_predictions(self, top: Any, names: Any = None) -> None:
+        """Fill from a TopPredictions; class names from `names` (engine.class_names.ClassNames,
+        the case list's mapping) when given, else the engine's."""
+        self.class_names = tuple(names.names) if names is not None and any(names.names) else tuple(top.class_names)
         self.spin.blockSignals(True)
         self.spin.setRange(-1, max(0, int(top.n_classes) - 1))
         self.spin.blockSignals(False)
@@ -105,4 +106,16 @@ class ClassTarget(QWidget):
 
     def _show_name(self) -> None:
         target = self.target()
+        self._highlight(target)
         self.name.setText("follows the model's prediction" if target is None else self.class_name(target))
+
+    def _highlight(self, target: int | None) -> None:
+        """The row of the explained class is selected; none when following the top prediction."""
+        rows = [r for r in range(self.table.rowCount()) if target is not None and self.table.item(r, 0).text() == str(target)]
+        self.table.blockSignals(True)
+        self.table.clearSelection()
+        if rows:
+            self.table.selectRow(rows[0])
+        else:
+            self.table.setCurrentCell(-1, -1)
+        self.table.blockSignals(False)

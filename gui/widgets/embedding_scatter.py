@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QFrame, QGraphicsPathItem, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 PICK_RADIUS_PX = 10.0
@@ -136,6 +137,95 @@ class CaseCard(QFrame):
         self.show()
 
 
+class PointCloud(pg.GraphicsObject):
+    """Every visible point in one item, coloured by group: an "array brush".
+
+    Positions are kept once; a recolour or a filter only recomputes which disc (one per colour,
+    in a small pixmap atlas) each point is drawn with and in what order, then one
+    `drawPixmapFragments` call paints them all in device pixels. pyqtgraph's ScatterPlotItem
+    rebuilds per-point records on every `setData`, about 1 s for 50,000 points; this is numpy.
+    """
+
+    def __init__(self, ring: QPen | None = None) -> None:
+        super().__init__()
+        self.ring = ring  # draw rings in this pen instead of filled discs (the misclassified marks)
+        self.coords = np.zeros((0, 2), np.float64)
+        self.order = np.zeros(0, np.int64)  # points to draw, in drawing order (later on top)
+        self.colour = np.zeros(0, np.int64)  # atlas column of each point in `order`
+        self.size = 6
+        self.atlas = QPixmap(1, 1)
+        self._bounds = QRectF()
+
+    def set_points(self, coords: np.ndarray) -> None:
+        self.prepareGeometryChange()
+        self.coords = np.asarray(coords, np.float64)
+        if len(self.coords):
+            (x0, y0), (x1, y1) = self.coords.min(axis=0), self.coords.max(axis=0)
+            self._bounds = QRectF(x0, y0, max(x1 - x0, 1e-9), max(y1 - y0, 1e-9))
+        else:
+            self._bounds = QRectF()
+        self.set_groups([], self.size)
+
+    def set_groups(self, groups: Sequence[PointGroup], size: int) -> None:
+        """Draw `groups` in order, each in its colour (no per-point Python work)."""
+        self.size = int(size)
+        self.order = np.concatenate([g.indices for g in groups]).astype(np.int64) if groups else np.zeros(0, np.int64)
+        self.colour = (
+            np.repeat(np.arange(len(groups)), [len(g.indices) for g in groups]) if groups else np.zeros(0, np.int64)
+        )
+        self.atlas = self._discs([g.color for g in groups])
+        self.update()
+
+    def counts(self) -> list[int]:
+        """Points drawn per group, in group order."""
+        return np.bincount(self.colour, minlength=int(self.colour.max(initial=-1)) + 1).tolist()
+
+    def _discs(self, colours: Sequence[QColor]) -> QPixmap:
+        cell = self.size + 2
+        atlas = QPixmap(max(1, cell * len(colours)), cell)
+        atlas.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(atlas)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        for i, colour in enumerate(colours):
+            if self.ring is not None:
+                painter.setPen(self.ring)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                inset = self.ring.widthF() / 2
+                painter.drawEllipse(QRectF(i * cell + 1 + inset, 1 + inset, self.size - 2 * inset, self.size - 2 * inset))
+            else:
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(colour)
+                painter.drawEllipse(QRectF(i * cell + 1, 1, self.size, self.size))
+        painter.end()
+        return atlas
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return self._bounds
+
+    def paint(self, painter: QPainter, *_args: Any) -> None:
+        if not len(self.order):
+            return
+        tr = painter.transform()  # item (data) coordinates -> device pixels
+        xy = self.coords[self.order]
+        x = tr.m11() * xy[:, 0] + tr.m21() * xy[:, 1] + tr.dx()
+        y = tr.m12() * xy[:, 0] + tr.m22() * xy[:, 1] + tr.dy()
+        cell = self.size + 2
+        fragments = pg.Qt.internals.PrimitiveArray(QPainter.PixmapFragment, 10)
+        fragments.resize(len(x))
+        a = fragments.ndarray()
+        a[:, 0], a[:, 1] = x, y
+        a[:, 2] = self.colour * cell
+        a[:, 3] = 0
+        a[:, 4] = a[:, 5] = cell
+        a[:, 6] = a[:, 7] = 1
+        a[:, 8] = 0
+        a[:, 9] = 1
+        painter.save()
+        painter.resetTransform()
+        painter.drawPixmapFragments(*fragments.drawargs(), self.atlas)
+        painter.restore()
+
+
 class EmbeddingScatter(pg.PlotWidget):
     """The map: regions image underneath, one scatter item per group, overlays on top."""
 
@@ -160,8 +250,14 @@ class EmbeddingScatter(pg.PlotWidget):
         self.regions = pg.ImageItem(axisOrder="row-major")
         self.regions.setZValue(-10)
         self.addItem(self.regions, ignoreBounds=True)
-        self.group_items: list[pg.ScatterPlotItem] = []
-        self._flagged = self._overlay(symbol="o", pen=pg.mkPen(215, 25, 28, width=1.6), z=5)
+        self.cloud = PointCloud()
+        self.addItem(self.cloud)
+        self.group_items: list[pg.ScatterPlotItem] = []  # legend samples, one per group (no points)
+        ring = pg.mkPen(215, 25, 28, width=1.6)
+        self._flagged = PointCloud(ring=ring)  # rings for many cases: numpy, like the points
+        self._flagged.setZValue(5)
+        self.addItem(self._flagged)
+        self._flag_sample = pg.ScatterPlotItem(symbol="o", pen=ring, brush=pg.mkBrush(None))
         self._selected = self._overlay(symbol="o", pen=pg.mkPen(0, 0, 0, width=1.0), z=6)
         self._current = self._overlay(symbol="star", pen=pg.mkPen("k", width=1.5), brush=pg.mkBrush(255, 215, 0), z=8)
         self._hover = self._overlay(symbol="o", pen=pg.mkPen("k", width=2.5), z=9)
@@ -186,8 +282,10 @@ class EmbeddingScatter(pg.PlotWidget):
     def set_points(self, coords: np.ndarray) -> None:
         """New map: forget groups, overlays and selection, and frame the points."""
         self.coords = np.asarray(coords, dtype=np.float32)
+        self.cloud.set_points(self.coords)
+        self._flagged.set_points(self.coords)
         self.set_groups([])
-        for item in (self._flagged, self._selected, self._current, self._hover):
+        for item in (self._selected, self._current, self._hover):
             item.setData([], [])
         self.hovered = -1
         self.card.hide()
@@ -197,26 +295,19 @@ class EmbeddingScatter(pg.PlotWidget):
 
     def set_groups(self, groups: Sequence[PointGroup], flagged: np.ndarray | None = None, flag_name: str = "") -> None:
         """Draw each group in its colour (legend in this order); ring the `flagged` cases."""
-        for item in self.group_items:
-            self.removeItem(item)
         self.legend.clear()
-        self.group_items = []
         size = marker_size(len(self.coords))
-        for group in groups:
-            item = pg.ScatterPlotItem(
-                pos=self.coords[group.indices], size=size, pen=None, brush=pg.mkBrush(group.color),
-                symbol="o", pxMode=True, useCache=True, hoverable=False,
-            )
-            self.addItem(item)
-            self.group_items.append(item)
+        self.cloud.set_groups(groups, size)
+        self.group_items = [pg.ScatterPlotItem(size=size, pen=None, brush=pg.mkBrush(g.color), symbol="o") for g in groups]
+        for item, group in zip(self.group_items, groups, strict=True):
             self.legend.addItem(item, f"{group.name} ({len(group.indices)})")
         self.visible = np.sort(np.concatenate([g.indices for g in groups])) if groups else np.zeros(0, np.int64)
         flagged = np.zeros(0, np.int64) if flagged is None else flagged
         self.flagged = np.zeros(len(self.coords), dtype=bool)
         self.flagged[flagged] = True
-        self._flagged.setData(pos=self.coords[flagged], size=size + 6)
+        self._flagged.set_groups([PointGroup("flagged", QColor(215, 25, 28), flagged)] if len(flagged) else [], size + 6)
         if len(flagged) and flag_name:
-            self.legend.addItem(self._flagged, f"{flag_name} ({len(flagged)})")
+            self.legend.addItem(self._flag_sample, f"{flag_name} ({len(flagged)})")
         if self.hovered >= 0 and not np.isin(self.hovered, self.visible):
             self._set_hovered(-1, None)
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from engine import cache
 from engine.activations import _FN_KEY, activations_task
 from engine.errors import BadInputError
 from engine.jobs import JobContext
@@ -66,15 +67,17 @@ def test_nested_layer_values_equal_the_sub_model_on_its_input(setup) -> None:
 def test_function_built_once_per_layer_and_results_cached(setup) -> None:
     _, ctx, x = setup
     first = activations_task(ctx, "conv", cases=[1])
-    fn = ctx.workspace.cache[_FN_KEY]["conv"]
+    functions = cache.memory(ctx.workspace, _FN_KEY, 1)
+    fn = functions.get("conv")
+    assert fn is not None
     second = activations_task(ctx, "conv", cases=[0])
-    assert ctx.workspace.cache[_FN_KEY]["conv"] is fn
+    assert cache.memory(ctx.workspace, _FN_KEY, 1).get("conv") is fn
     assert activations_task(ctx, "conv", cases=[1]) is first
     assert not np.allclose(first.values, second.values)
     explicit = activations_task(ctx, "conv", x=x[1:2])
     np.testing.assert_allclose(explicit.values, first.values)
     ctx.workspace.set_model(_model(), None)
-    assert _FN_KEY not in ctx.workspace.cache
+    assert cache.memory(ctx.workspace, _FN_KEY, 1).get("conv") is None
 
 
 def test_bad_requests_name_the_problem(setup) -> None:

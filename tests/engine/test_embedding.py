@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from sklearn.model_selection import cross_val_score
@@ -247,3 +249,34 @@ def test_cancel_mid_umap() -> None:
     with pytest.raises(Cancelled):
         embedding.project(x, "umap", progress=progress, check=token.raise_if_cancelled)
     assert len(epochs) == 1 and not epochs[0].endswith("/0")
+
+
+def test_embedding_and_case_list_read_the_same_probabilities() -> None:
+    """Independent sigmoid outputs (multi-label head) must not be softmaxed by the embedding
+    while the case list keeps them: one `to_probabilities`, the model's activation honoured."""
+    import keras
+
+    from engine.predictions import predict_task
+
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.GlobalAveragePooling2D(name="pool")(keras.layers.Conv2D(4, 3, name="conv")(inputs))
+    h = keras.layers.Dense(6, activation="relu", name="embedding")(h)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="sigmoid", name="out")(h))
+    workspace = make_workspace(model)
+    workspace.description = SimpleNamespace(sha256="", output_activation="sigmoid")
+    listed = predict_task(JobContext(workspace))
+    mapped = embedding.embedding_task(JobContext(workspace), method="pca", regions=False)
+    np.testing.assert_array_equal(mapped.predicted, listed.predicted)
+    np.testing.assert_allclose(mapped.confidence, listed.confidence, rtol=1e-6)
+    raw = model.predict(workspace.dataset.inputs(range(len(workspace.dataset))), verbose=0)
+    np.testing.assert_allclose(listed.confidence, raw.max(axis=1), rtol=1e-5)  # not renormalised
+    assert listed.model_sha256 == mapped.provenance["model_sha256"]  # one model identity
+
+
+def test_tsne_hands_out_the_map_as_it_forms() -> None:
+    x, _ = clusters()
+    seen: list[np.ndarray] = []
+    final = embedding.project(x[:120], "tsne", {"perplexity": 5}, seed=0, partial=seen.append)
+    assert seen and all(s.shape == (120, 2) and s.dtype == np.float32 for s in seen)
+    assert not np.allclose(seen[0], final)  # an earlier state, not the answer repeated

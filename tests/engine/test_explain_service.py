@@ -89,17 +89,18 @@ def test_cache_is_dropped_with_the_model_and_bounded(ctx, softmax_model, count_c
     explain_service.explain_case_task(ctx, case=0, method="saliency", params={}, target=None)
     assert len(count_creates) == 2
     monkeypatch.setattr(explain_service, "CACHE_SIZE", 2)
+    ctx.workspace.set_model(softmax_model, SimpleNamespace(sha256="d" * 64, output_activation="softmax"))
     for target in range(4):
         explain_service.explain_case_task(ctx, case=0, method="saliency", params={}, target=target)
-    assert len(ctx.workspace.cache[explain_service.CACHE_KEY]) == 2
+    assert len(_memory(ctx.workspace)) == 2
 
 
 def test_cancelled_job_raises_and_caches_nothing(ctx):
     ctx.cancel.cancel()
     with pytest.raises(Cancelled):
         explain_service.explain_case_task(ctx, case=0, method="saliency", params={}, target=None)
-    assert not ctx.workspace.cache.get(explain_service.CACHE_KEY)
-    assert not list(explain_service.disk_dir().glob("*.npz"))
+    assert not len(_memory(ctx.workspace))
+    assert not list(explain_service.DISK.folder.glob("*.npz"))
 
 
 def test_disk_cache_serves_a_new_session_and_is_pruned(ctx, cases, softmax_model, count_creates, monkeypatch):
@@ -113,20 +114,36 @@ def test_disk_cache_serves_a_new_session_and_is_pruned(ctx, cases, softmax_model
     np.testing.assert_array_equal(again.maps, first.maps)
     np.testing.assert_array_equal(again.heatmap, first.heatmap)
     assert again.params["nb_samples"] == 4 and again.provenance == first.provenance and again.seed == first.seed
-    monkeypatch.setattr(explain_service, "DISK_ENTRIES", 2)
+    entry = max(p.stat().st_size for p in explain_service.DISK.folder.glob("*.npz"))
+    monkeypatch.setattr(explain_service.DISK, "max_bytes", int(2.5 * entry))
     for target in (2, 3):
         explain_service.explain_case_task(ctx, case=2, method="saliency", params={}, target=target)
-    assert len(list(explain_service.disk_dir().glob("*.npz"))) == 2
+    assert len(list(explain_service.DISK.folder.glob("*.npz"))) == 2
 
 
-def test_model_without_file_is_cached_in_memory_only(cases, softmax_model):
+def test_model_without_file_is_named_by_its_weights(cases, softmax_model, count_creates):
+    """One identity policy: an in-memory model is its weights' hash, so the same weights find
+    their cached results in a new session and other weights never do."""
+    from engine.identity import weights_sha256
+
     workspace = Workspace()
     workspace.set_model(softmax_model, None)
     workspace.dataset = cases
     result = explain_service.explain_case_task(JobContext(workspace), case=0, method="saliency")
-    assert result.provenance["model_sha256"] is None
-    assert len(workspace.cache[explain_service.CACHE_KEY]) == 1
-    assert not list(explain_service.disk_dir().glob("*.npz"))
+    assert result.provenance["model_sha256"] == weights_sha256(softmax_model)
+    assert len(_memory(workspace)) == 1 and len(list(explain_service.DISK.folder.glob("*.npz"))) == 1
+    again = Workspace()
+    again.set_model(softmax_model, None)
+    again.dataset = cases
+    explain_service.explain_case_task(JobContext(again), case=0, method="saliency")
+    assert len(count_creates) == 1
+    softmax_model.layers[-1].bias.assign(softmax_model.layers[-1].bias + 1.0)
+    changed = Workspace()
+    changed.set_model(softmax_model, None)
+    changed.dataset = cases
+    explain_service.explain_case_task(JobContext(changed), case=0, method="saliency")
+    assert len(count_creates) == 2
+    softmax_model.layers[-1].bias.assign(softmax_model.layers[-1].bias - 1.0)
 
 
 @pytest.mark.parametrize(
@@ -189,6 +206,8 @@ def test_overlay_modes_clip_and_levels():
     assert positive.values[0, 0] == 0.0 and positive.values[1, 1] == 2.0
     zeros = overlay.prepare(np.zeros((3, 3)), "signed")
     assert zeros.levels == (-1.0, 1.0)
+    magnitudes = overlay.prepare(np.abs(heat), "signed", clip_percentile=100)  # saliency, Grad-CAM, RISE
+    assert not magnitudes.diverging and magnitudes.levels == (0.0, 100.0), "sequential, bar from 0"
 
 
 def test_top_k_mask_keeps_the_largest_magnitudes():
@@ -234,7 +253,15 @@ def test_export_writes_npy_and_verifiable_provenance(ctx, tmp_path):
 
 def test_one_output_unit_is_the_probability_of_class_one():
     """A single unit: a sigmoid's value, or a value already in [0, 1], is p; anything else is a logit."""
-    np.testing.assert_allclose(explain_service._as_probabilities(np.array([0.3]), None), [0.7, 0.3])
-    np.testing.assert_allclose(explain_service._as_probabilities(np.array([0.3]), "sigmoid"), [0.7, 0.3])
+    from engine.predictions import to_probabilities
+
+    np.testing.assert_allclose(to_probabilities(np.array([[0.3]]), None)[0], [0.7, 0.3])
+    np.testing.assert_allclose(to_probabilities(np.array([[0.3]]), "sigmoid")[0], [0.7, 0.3])
     p = 1 / (1 + np.exp(-2.0))
-    np.testing.assert_allclose(explain_service._as_probabilities(np.array([2.0]), None), [1 - p, p])
+    np.testing.assert_allclose(to_probabilities(np.array([[2.0]]), None)[0], [1 - p, p])
+
+
+def _memory(workspace):
+    from engine import cache
+
+    return cache.memory(workspace, explain_service.CACHE_NAME, explain_service.CACHE_SIZE)

@@ -13,7 +13,11 @@ from engine.errors import (
     OutOfMemoryError,
     UnsafeModelError,
 )
-from engine.jobs import CancelToken, Job, JobContext, describe_error, resolve_task, run_job
+from dataclasses import dataclass
+
+from engine.jobs import CancelToken, Job, JobContext, describe_error, run_job
+from engine.tasks import Priority, task
+from engine.tasks.registry import resolve
 
 
 def test_progress_is_clamped_and_never_goes_back() -> None:
@@ -44,15 +48,27 @@ def _count_task(ctx: JobContext, n: int) -> int:
     return total
 
 
-def test_run_job_passes_kwargs_and_workspace() -> None:
+@task(f"{__name__}:_count_task", "builtins:int", Priority.BACKGROUND)
+@dataclass(frozen=True)
+class Count:
+    n: int
+
+
+@task(f"{__name__}:_cancels_itself", "builtins:str")
+@dataclass(frozen=True)
+class CancelsItself:
+    pass
+
+
+def test_run_job_passes_fields_and_workspace() -> None:
     seen: list[float] = []
-    job = Job(task=f"{__name__}:_count_task", kwargs={"n": 4})
+    job = Job(Count(n=4))
     assert run_job(job, workspace=object(), progress=lambda f, m: seen.append(f)) == 6
     assert seen == [0.25, 0.5, 0.75, 1.0]
 
 
 def test_run_job_cancelled_before_start_never_runs() -> None:
-    job = Job(task=f"{__name__}:_count_task", kwargs={"n": 4})
+    job = Job(Count(n=4))
     job.token.cancel()
     seen: list[float] = []
     with pytest.raises(Cancelled):
@@ -67,13 +83,21 @@ def _cancels_itself(ctx: JobContext) -> str:
 
 def test_result_of_job_cancelled_while_running_is_not_returned() -> None:
     with pytest.raises(Cancelled):
-        run_job(Job(task=f"{__name__}:_cancels_itself"), None)
+        run_job(Job(CancelsItself()), None)
 
 
 @pytest.mark.parametrize("bad", ["engine.jobs", "engine.jobs:no_such_function", "no_such_module:f"])
-def test_resolve_task_rejects_bad_names(bad: str) -> None:
+def test_resolve_rejects_bad_names(bad: str) -> None:
     with pytest.raises((ValueError, AttributeError, ImportError)):
-        resolve_task(bad)
+        resolve(bad)
+
+
+def test_a_background_job_gives_way_between_chunks() -> None:
+    """ctx.check() calls the engine's give-way hook once per chunk, after the cancel check."""
+    calls: list[int] = []
+    job = Job(Count(n=3))
+    assert run_job(job, None, give_way=lambda: calls.append(1)) == 3
+    assert len(calls) == 3 and job.priority == Priority.BACKGROUND
 
 
 class ResourceExhaustedError(Exception):

@@ -176,3 +176,25 @@ def test_keras_application_modes_match_keras_preprocess_input(mode: str) -> None
     ours = Preprocessing(scale=KERAS_MODES[mode]).apply(image)
     theirs = keras.applications.imagenet_utils.preprocess_input(image.astype("float32")[None], mode=mode)[0]
     np.testing.assert_allclose(ours, np.asarray(theirs), rtol=1e-5, atol=1e-4)
+
+
+def test_a_first_recipe_is_guessed_from_the_input_layer() -> None:
+    """Never inherited from the previous model: size from the input, scaling from the model."""
+    from types import SimpleNamespace
+
+    from engine.description import TensorSpec
+    from engine.preprocessing import guess_recipe
+
+    def model(name: str, first: str, shape=(None, 224, 224, 3)):
+        layers = (SimpleNamespace(class_name="InputLayer"), SimpleNamespace(class_name=first))
+        return SimpleNamespace(name=name, inputs=(TensorSpec("x", shape, "float32"),), layers=layers)
+
+    recipe, why = guess_recipe(model("mobilenetv2_1.00_224", "Conv2D"))
+    assert recipe.scale == "-1..1" and recipe.size == (224, 224) and recipe.model_channels == 3
+    assert "224×224" in why and "-1…1" in why
+    recipe, why = guess_recipe(model("my_net", "Rescaling"))
+    assert recipe.scale == "raw" and "Rescaling" in why
+    recipe, _ = guess_recipe(model("digits_cnn", "Conv2D", (None, 28, 28, 1)))
+    assert recipe.scale == "0..1" and recipe.size == (28, 28) and recipe.model_channels == 1
+    tabular, _ = guess_recipe(model("tab", "Dense", (None, 6)))
+    assert tabular.size is None

@@ -158,6 +158,23 @@ def test_overview_flags_exploding_zero_and_nan_layers() -> None:
     np.testing.assert_allclose(d0.gain, model.get_layer("d0").kernel.numpy().std() * 4.0, rtol=1e-5)
 
 
+def test_a_kernel_followed_by_batchnorm_is_not_a_scale_outlier() -> None:
+    """BatchNorm divides a conv's output scale out, so a conv kernel 1000x larger than its
+    neighbours' is normal there (MobileNet-style conv+BN); the same kernel before a ReLU is not."""
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((8, 8, 4))
+    x = x_in
+    for i in range(5):
+        x = keras.layers.Conv2D(4, 3, padding="same", name=f"c{i}")(x)
+        if i == 2:
+            x = keras.layers.BatchNormalization(name="bn")(x)
+    model = keras.Model(x_in, x)
+    for name in ("c2", "c4"):
+        model.get_layer(name).kernel.assign(model.get_layer(name).kernel.numpy() * 1e3)
+    flags = {row.path: row.flags for row in weight_overview_task(_ctx(model)).rows}
+    assert flags["c2"] == () and flags["c4"] == ("scale outlier (high)",)
+
+
 @pytest.mark.slow
 def test_resnet50_overview_with_progress_and_cancel() -> None:
     from engine.errors import Cancelled

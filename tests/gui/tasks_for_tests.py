@@ -1,8 +1,9 @@
-"""Engine-style tasks (``task(ctx, **kwargs)``) and model descriptions for GUI tests.
+"""Engine-style tasks with their registered Requests, and model descriptions for GUI tests.
 
-The engine thread resolves tasks by name ("tests.gui.tasks_for_tests:echo_task"), so these run exactly like
-real engine tasks but need neither TensorFlow work nor a model file. `EVENTS` records what the
-tasks did, from the engine thread, so tests can tell a cancelled job from one that never started.
+Each task is registered in engine.tasks like a real one (a frozen Request dataclass), so these
+run exactly like engine tasks but need neither TensorFlow work nor a model file. `EVENTS`
+records what the tasks did, from the engine thread, so tests can tell a cancelled job from one
+that never started.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,9 @@ import numpy as np
 from engine.description import LayerInfo, ModelDescription, TensorSpec, WeightInfo
 from engine.errors import ModelLoadError, NumericalError, UnsafeModelError
 from engine.jobs import JobContext
+from engine.tasks import Priority, task
+
+T = "tests.gui.tasks_for_tests:"
 
 EVENTS: list[tuple[str, str]] = []  # (tag, what happened), appended on the engine thread
 _lock = threading.Lock()
@@ -148,3 +153,105 @@ def fake_open_model_task(ctx: JobContext, path: str, trust: bool | str = False) 
     description = make_description(path=str(Path(path).resolve()), sha256=f"{len(data):064x}")
     ctx.workspace.description = description
     return description
+
+
+# ----- the Requests of the tasks above ----------------------------------------------------------
+@task(T + "echo_task", "builtins:object", Priority.INTERACTIVE)
+@dataclass(frozen=True)
+class Echo:
+    value: Any
+    tag: str = "echo"
+
+
+@task(T + "thread_name_task", "builtins:str")
+@dataclass(frozen=True)
+class ThreadName:
+    pass
+
+
+@task(T + "steps_task", "builtins:int")
+@dataclass(frozen=True)
+class Steps:
+    n: int = 5
+    tag: str = "steps"
+
+
+@task(T + "wait_task", "builtins:object")
+@dataclass(frozen=True)
+class Wait:
+    tag: str
+    seconds: float = 30.0
+    result: Any = "finished"
+
+
+@task(T + "wait_task", "builtins:object", Priority.BACKGROUND, "background wait")
+@dataclass(frozen=True)
+class BackgroundWait:
+    tag: str
+    seconds: float = 30.0
+    result: Any = "finished"
+
+
+@task(T + "shape_error_task", "builtins:object")
+@dataclass(frozen=True)
+class ShapeError:
+    pass
+
+
+@task(T + "memory_error_task", "builtins:object")
+@dataclass(frozen=True)
+class OutOfMemory:
+    pass
+
+
+@task(T + "nan_task", "builtins:float")
+@dataclass(frozen=True)
+class Nan:
+    pass
+
+
+@task(T + "no_such_task", "builtins:object")
+@dataclass(frozen=True)
+class Missing:
+    pass
+
+
+def call_task(ctx: JobContext, function: str, kwargs: dict[str, Any]) -> Any:
+    """Tests only: run any ``module:function(ctx, **kwargs)`` on the engine thread (set-up steps)."""
+    from engine.tasks.registry import resolve
+
+    return resolve(function)(ctx, **kwargs)
+
+
+@task(T + "call_task", "builtins:object")
+@dataclass(frozen=True)
+class Call:
+    function: str
+    kwargs: dict[str, Any]
+
+
+def submit_call(engine: Any, function: str, key: str = "test", **kwargs: Any) -> Any:
+    """engine.submit of a `Call`; callbacks (on_result, ...) pass through."""
+    callbacks = {k: kwargs.pop(k) for k in ("on_result", "on_error", "on_progress") if k in kwargs}
+    return engine.submit(Call(function, kwargs), key=key, **callbacks)
+
+
+def tampered_cache_task(ctx: JobContext, folder: str) -> bool:
+    """Save a verified cache entry, change its bytes as an attacker would, read it back."""
+    from engine import cache
+
+    disk = cache.DiskCache(folder, max_bytes=1 << 20, title="test map")
+    key = cache.key_of("tampered")
+    disk.save(key, {"maps": np.ones(4, np.float32)})
+    with np.load(disk.path(key), allow_pickle=False) as data:
+        content = {name: data[name] for name in data.files}
+    content["maps"] = np.full(4, 7.0, np.float32)
+    with open(disk.path(key), "wb") as handle:
+        np.savez(handle, **content)
+    return disk.load(key) is None
+
+
+@task(T + "tampered_cache_task", "builtins:bool")
+@dataclass(frozen=True)
+class TamperedCache:
+    folder: str

@@ -19,6 +19,7 @@ from gui.state import AppState
 from gui.views.activations import PAGE, ActivationView
 from gui.views.weights import WeightView
 from gui.widgets.feature_grid import TileLayout, columns_for, indexed, normalise_tiles, tile_atlas, upsample
+from tests.gui.tasks_for_tests import submit_call
 
 INSTALL = "tests.gui.test_activation_view:install_task"
 SHOTS = Path(__file__).resolve().parents[2] / "shots"  # gitignored; screenshots when it exists
@@ -58,7 +59,7 @@ def reference_task(ctx: JobContext, name: str, case: int) -> np.ndarray:
 
 def run(qtbot, engine, task: str, **kwargs):
     out = []
-    engine.submit("test", task, on_result=out.append, on_error=out.append, **kwargs)
+    submit_call(engine, task, on_result=out.append, on_error=out.append, **kwargs)
     qtbot.waitUntil(lambda: bool(out), timeout=30000)
     return out[0]
 
@@ -68,6 +69,7 @@ def ctx(qtbot, engine) -> AppContext:
     context = AppContext(engine, AppState(), Settings())
     run(qtbot, engine, INSTALL)
     context.state.set_model(SimpleNamespace(name="tiny"))
+    context.state.select_case(0)
     return context
 
 
@@ -154,8 +156,15 @@ def test_selecting_conv_dense_and_nested_layers_updates_both_viewers(qtbot, engi
 
 
 def test_sort_click_overlay_and_compare(qtbot, engine, ctx, views) -> None:
-    activations, _ = views
-    select(qtbot, ctx, views, "conv")
+    activations, weights = views
+    ctx.state.select_case(-1)
+    with qtbot.waitSignal(weights.shown, timeout=30000):
+        ctx.state.select_layer("conv")
+    # no case chosen yet: the view says so, like the canvas ("No case"), instead of showing case 0
+    assert activations.result is None and "no case selected" in activations.title.text()
+    assert "Select a case" in activations.message.text()
+    with qtbot.waitSignal(activations.shown, timeout=30000):
+        ctx.state.select_case(0)
     result = activations.result
     activations.sort.setCurrentText("Max activation")
     order = activations.channel_order()

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from engine import overlay
 from engine.jobs import JobContext
@@ -17,6 +17,8 @@ from gui.context import AppContext
 from gui.settings import Settings
 from gui.state import AppState
 from gui.views.canvas import AttributionView
+from engine import cache, explain_service
+from tests.gui.tasks_for_tests import submit_call
 
 SHOTS = Path(__file__).resolve().parents[2] / "shots"
 MID_SIZE = 96  # long-job model: occlusion with stride 1 makes ~8000 occluded copies
@@ -56,8 +58,8 @@ def tabular_workspace_task(ctx: JobContext) -> Any:
 
 def _run(qtbot, engine, task: str, **kwargs: Any) -> Any:
     box: dict[str, Any] = {}
-    engine.submit("test.setup", task, on_result=lambda r: box.setdefault("r", r),
-                  on_error=lambda e: box.setdefault("e", e), **kwargs)
+    submit_call(engine, task, key="test.setup", on_result=lambda r: box.setdefault("r", r),
+                on_error=lambda e: box.setdefault("e", e), **kwargs)
     qtbot.waitUntil(lambda: bool(box), timeout=60000)
     assert "e" not in box, box.get("e")
     return box["r"]
@@ -80,7 +82,7 @@ def demo(qtbot, engine, view):
     """The demo digits model and its cases, announced through the shared state."""
     description = _run(qtbot, engine, "engine.models:open_model_task", path=str(DEMO_MODEL))
     view.ctx.state.set_model(description)
-    summary = _run(qtbot, engine, "engine.data:open_dataset_task", path=str(DEMO_CASES))
+    summary = _run(qtbot, engine, "engine.data:open_dataset_task", path=str(DEMO_CASES), preprocessing=None)
     view.ctx.state.set_dataset(summary)
     return view
 
@@ -163,7 +165,7 @@ def test_going_back_to_a_case_redraws_without_engine_work(qtbot, demo, monkeypat
     submitted: list[str] = []
     real_submit = demo.ctx.engine.submit
     monkeypatch.setattr(
-        demo.ctx.engine, "submit", lambda key, task, **kw: submitted.append(task) or real_submit(key, task, **kw)
+        demo.ctx.engine, "submit", lambda request, **kw: submitted.append(request) or real_submit(request, **kw)
     )
     demo.ctx.state.select_case(1)  # synchronously: image, predictions and map from the GUI cache
     assert submitted == []
@@ -210,6 +212,16 @@ def test_export_png_and_maps(qtbot, demo, tmp_path):
     _select(qtbot, demo, 5)
     png = demo.export_png(tmp_path / "canvas.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    with Image.open(png) as image:  # the 28x28 map at full resolution, enlarged 10x, plus a caption
+        width, height = image.size
+    assert width == 280 and height > 280
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    demo._export("PNG", lambda: demo.export_png(blocked / "canvas.png"))  # cannot be written
+    qtbot.waitUntil(lambda: demo.findChild(QMessageBox, "errorDialog") is not None, timeout=5000)
+    assert "Could not save the PNG" in demo.findChild(QMessageBox, "errorDialog").text()
     written = demo.export_maps(tmp_path / "case5")
     names = {p.name for p in written}
     assert {"case5_maps.npy", "case5.json"} <= names
@@ -273,7 +285,7 @@ def test_escape_cancels_a_long_job_within_a_batch_and_the_next_run_works(qtbot, 
     print(f"reports: {len(reports)}, after cancel: {len(after_cancel)}, last fraction {reports[-1][0]:.3f}")
     assert len(after_cancel) <= 2, f"{len(after_cancel)} batches ran after cancel"
     assert max(f for f, _ in reports) < 0.5  # stopped early, not at the end
-    assert not engine.workspace.cache.get("explain_service.results")  # nothing half-done cached
+    assert not len(cache.memory(engine.workspace, explain_service.CACHE_NAME, 1))  # nothing half-done cached
 
     _select_method(view, "saliency")
     view.run_all()
@@ -298,13 +310,13 @@ def test_grid_panel_count_and_back_to_single(qtbot, demo):
     demo.auto_run.setChecked(False)
     demo.ctx.state.select_case(10)
     qtbot.waitUntil(lambda: demo.case_view is not None, timeout=30000)
-    assert demo.panels[0].result is None and not demo.ctx.engine.is_busy("canvas.panel0")  # no auto-run
+    assert demo.panels[0].result is None and not demo.jobs.busy("panel0")  # no auto-run
     _select_method(demo, "gradient_x_input")
     qtbot.keyClick(demo, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
     assert len(demo.canvases) == 4 and demo.panels[0].method == "gradient_x_input"
     assert len({p.method for p in demo.panels}) == 4
     demo.panel_count.setValue(6)
-    assert len(demo.canvases) == 6 and demo.grid.getItemPosition(demo.grid.indexOf(demo.canvases[5]))[:2] == (1, 2)
+    assert len(demo.canvases) == 6 and demo.grid.getItemPosition(demo.grid.indexOf(demo.map_grid.cells[5]))[:2] == (1, 2)
     demo.panel_count.setValue(2)
     assert len(demo.canvases) == 2
     demo.set_active(1)

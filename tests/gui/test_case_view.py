@@ -13,6 +13,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from engine.tasks import OpenModel
 from gui.app import DEMO_CASES, DEMO_MODEL
 from gui.context import AppContext
 from gui.settings import Settings
@@ -33,14 +34,14 @@ def make_view(qtbot, engine):
         view.resize(460, 800)
         view.show()
         with qtbot.waitSignal(ctx.state.model_changed, timeout=60000):
-            engine.submit("model", "engine.models:open_model_task", path=str(DEMO_MODEL), on_result=ctx.state.set_model)
+            engine.submit(OpenModel(path=str(DEMO_MODEL)), key="model", on_result=ctx.state.set_model)
         return view
 
     return make
 
 
 def open_demo_cases(qtbot, view: CaseView) -> None:
-    with qtbot.waitSignal(view.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
+    with qtbot.waitSignal(view.ctx.state.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
         view.ctx.state.dataset_requested.emit(str(DEMO_CASES))
 
 
@@ -151,7 +152,7 @@ def test_folder_with_corrupt_file_and_recipe_edit(qtbot, make_view, tmp_path: Pa
             Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
     (tmp_path / "a" / "bad.jpg").write_bytes(b"not a jpeg")
     view = make_view()
-    with qtbot.waitSignal(view.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
+    with qtbot.waitSignal(view.ctx.state.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
         view.open(str(tmp_path))
     assert view.table_model.rowCount() == 6 and view.summary.skipped[0].startswith("a/bad.jpg")
     assert view.summary.preprocessing["size"] == [28, 28]  # fitted to the demo model
@@ -159,7 +160,7 @@ def test_folder_with_corrupt_file_and_recipe_edit(qtbot, make_view, tmp_path: Pa
     old_hash = view.summary.hash
     view.select_row(4)
     selected = view.current_case()
-    with qtbot.waitSignal(view.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
+    with qtbot.waitSignal(view.ctx.state.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
         view.preprocessing.resize_combo.setCurrentIndex(view.preprocessing.resize_combo.findData("pad"))
     assert view.summary.preprocessing["resize"] == "pad" and view.summary.hash != old_hash
     assert view.current_case() == selected and view.ctx.state.case == selected  # kept across recipes
@@ -171,7 +172,7 @@ def test_folder_with_corrupt_file_and_recipe_edit(qtbot, make_view, tmp_path: Pa
     assert view.preprocessing.channels_combo.currentData() == "auto"  # reverted to the working recipe
 
     again = make_view()  # the same model opened again: its stored recipe comes back
-    with qtbot.waitSignal(again.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
+    with qtbot.waitSignal(again.ctx.state.predictions_changed, timeout=60000, check_params_cb=lambda p: p is not None):
         again.open(str(tmp_path))
     assert again.summary.preprocessing["resize"] == "pad"
     assert again.preprocessing.resize_combo.currentData() == "pad"
@@ -184,7 +185,7 @@ def test_folder_with_corrupt_file_and_recipe_edit(qtbot, make_view, tmp_path: Pa
 
 def test_main_window_opens_demo_with_cases_listed(qtbot, main_window) -> None:
     view = main_window.views["cases"]
-    with qtbot.waitSignal(view.predictions_changed, timeout=120000, check_params_cb=lambda p: p is not None):
+    with qtbot.waitSignal(view.ctx.state.predictions_changed, timeout=120000, check_params_cb=lambda p: p is not None):
         main_window.start()
     assert view.table_model.rowCount() == 1797
     assert main_window.ctx.state.dataset is view.summary

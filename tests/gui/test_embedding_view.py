@@ -9,6 +9,7 @@ from PySide6.QtTest import QTest
 
 from engine.decision_regions import decision_regions
 from engine.embedding import Embedding
+from engine.tasks import OpenDataset, OpenModel
 from gui.app import DEMO_CASES, DEMO_MODEL
 from gui.context import AppContext
 from gui.engine_thread import EngineThread
@@ -59,11 +60,11 @@ def test_demo_map_through_the_engine_and_a_click_opens_the_case(qtbot, engine) -
     view.resize(1100, 650)
     view.show()
     with qtbot.waitSignal(state.model_changed, timeout=60000):
-        engine.submit("model", "engine.models:open_model_task", path=str(DEMO_MODEL), on_result=state.set_model)
+        engine.submit(OpenModel(path=str(DEMO_MODEL)), key="model", on_result=state.set_model)
     assert view.layer.count() > 5 and view.layer.findData("embedding") > 0
     with qtbot.waitSignal(state.dataset_changed, timeout=60000):
-        engine.submit("cases", "engine.data:open_dataset_task", path=str(DEMO_CASES), on_result=state.set_dataset)
-    assert view.request()["thumbnails"] is False  # the case browser's summary has them
+        engine.submit(OpenDataset(path=str(DEMO_CASES)), key="cases", on_result=state.set_dataset)
+    assert view.request().thumbnails is False  # the case browser's summary has them
 
     view.method.setCurrentIndex(view.method.findData("pca"))
     view.compute_button.click()
@@ -71,8 +72,8 @@ def test_demo_map_through_the_engine_and_a_click_opens_the_case(qtbot, engine) -
     result = view.result
     assert result.coords.shape == (1797, 2) and result.layer == "embedding" and result.feature_dim == 64
     assert 0 < view.wrong.sum() < 100  # the demo model is trained: a few mistakes
-    assert sum(len(item.data["x"]) for item in view.scatter.group_items) == 1797
-    assert view.compute_button.isEnabled() and not view.cancel_button.isEnabled()
+    assert sum(view.scatter.cloud.counts()) == 1797
+    assert view.compute_button.isEnabled() and view.jobs.bar.isHidden()
 
     # Click a misclassified case: it becomes the selected case and the canvas is asked to explain it.
     case = int(np.flatnonzero(view.wrong)[0])
@@ -126,7 +127,7 @@ def test_colour_modes_and_filters(qtbot, offline_view) -> None:
     view.show_result(result)
 
     def drawn() -> dict[str, int]:
-        return {name: len(item.data["x"]) for name, item in zip((g.name for g in view.groups(view.visible_mask())), view.scatter.group_items)}
+        return dict(zip((g.name for g in view.groups(view.visible_mask())), view.scatter.cloud.counts(), strict=True))
 
     assert drawn() == {"c0": 200, "c1": 200, "c2": 200}
     view.colour_by.setCurrentIndex(view.colour_by.findData("correct"))
@@ -210,9 +211,9 @@ def test_cancel_stops_the_computation(qtbot, engine) -> None:
     view = EmbeddingView(AppContext(engine, state, Settings()))
     qtbot.addWidget(view)
     with qtbot.waitSignal(state.model_changed, timeout=60000):
-        engine.submit("model", "engine.models:open_model_task", path=str(DEMO_MODEL), on_result=state.set_model)
+        engine.submit(OpenModel(path=str(DEMO_MODEL)), key="model", on_result=state.set_model)
     with qtbot.waitSignal(state.dataset_changed, timeout=60000):
-        engine.submit("cases", "engine.data:open_dataset_task", path=str(DEMO_CASES), on_result=state.set_dataset)
+        engine.submit(OpenDataset(path=str(DEMO_CASES)), key="cases", on_result=state.set_dataset)
     view.layer.setCurrentIndex(view.layer.findData("conv1"))
     view.pooling.setCurrentIndex(view.pooling.findData("avg"))
     view.compute()

@@ -19,7 +19,6 @@ from engine.jobs import JobError
 from gui.engine_thread import EngineThread
 from tests.gui import tasks_for_tests as tasks
 
-T = "tests.gui.tasks_for_tests:"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -60,7 +59,7 @@ def _wait_started(qtbot, tag: str) -> None:
 
 def test_result_and_progress_arrive_on_gui_thread(qtbot, engine: EngineThread) -> None:
     rec = Recorder()
-    engine.submit("a", T + "steps_task", n=4, **rec.callbacks())
+    engine.submit(tasks.Steps(n=4), key="a", **rec.callbacks())
     qtbot.waitUntil(rec.done, timeout=10000)
     assert rec.results == [4]
     assert [f for f, _ in rec.progress] == [0.25, 0.5, 0.75, 1.0]
@@ -69,16 +68,16 @@ def test_result_and_progress_arrive_on_gui_thread(qtbot, engine: EngineThread) -
 
     # ...while the task itself ran on the engine thread, not the GUI thread
     rec2 = Recorder()
-    engine.submit("a", T + "thread_name_task", **rec2.callbacks())
+    engine.submit(tasks.ThreadName(), key="a", **rec2.callbacks())
     qtbot.waitUntil(rec2.done, timeout=10000)
     assert rec2.results[0] != threading.current_thread().name
 
 
 def test_newer_job_with_same_key_replaces_running_one(qtbot, engine: EngineThread) -> None:
     old, new = Recorder(), Recorder()
-    engine.submit("view", T + "wait_task", tag="replace-old", result="old", **old.callbacks())
+    engine.submit(tasks.Wait(tag="replace-old", result="old"), key="view", **old.callbacks())
     _wait_started(qtbot, "replace-old")
-    engine.submit("view", T + "echo_task", value="new", **new.callbacks())
+    engine.submit(tasks.Echo(value="new"), key="view", **new.callbacks())
     qtbot.waitUntil(new.done, timeout=10000)
     qtbot.waitUntil(lambda: not engine.is_busy(), timeout=10000)
     qtbot.wait(50)  # let any stray queued delivery of the old job arrive
@@ -89,10 +88,10 @@ def test_newer_job_with_same_key_replaces_running_one(qtbot, engine: EngineThrea
 
 def test_newer_job_replaces_queued_one_which_never_runs(qtbot, engine: EngineThread) -> None:
     blocker, queued, newest = Recorder(), Recorder(), Recorder()
-    engine.submit("other", T + "wait_task", tag="blocker", seconds=0.3, **blocker.callbacks())
+    engine.submit(tasks.Wait(tag="blocker", seconds=0.3), key="other", **blocker.callbacks())
     _wait_started(qtbot, "blocker")
-    engine.submit("view", T + "echo_task", value=1, tag="queued-old", **queued.callbacks())
-    engine.submit("view", T + "echo_task", value=2, tag="queued-new", **newest.callbacks())
+    engine.submit(tasks.Echo(value=1, tag="queued-old"), key="view", **queued.callbacks())
+    engine.submit(tasks.Echo(value=2, tag="queued-new"), key="view", **newest.callbacks())
     qtbot.waitUntil(lambda: newest.done() and blocker.done(), timeout=10000)
     assert blocker.results == ["finished"], "a job for another key is not touched"
     assert newest.results == [2]
@@ -103,12 +102,12 @@ def test_finished_but_undelivered_result_is_dropped_by_a_newer_job(qtbot, engine
     """The old job ended on the engine thread, its result is queued for the GUI thread, and
     only then does the view ask again: the old result must not arrive after the new request."""
     old, new = Recorder(), Recorder()
-    engine.submit("view", T + "echo_task", value="old", tag="undelivered", **old.callbacks())
+    engine.submit(tasks.Echo(value="old", tag="undelivered"), key="view", **old.callbacks())
     deadline = time.monotonic() + 10
     while not tasks.events("undelivered") and time.monotonic() < deadline:
         time.sleep(0.005)  # no Qt event processing: the result stays queued
     time.sleep(0.05)
-    engine.submit("view", T + "echo_task", value="new", **new.callbacks())
+    engine.submit(tasks.Echo(value="new"), key="view", **new.callbacks())
     qtbot.waitUntil(new.done, timeout=10000)
     assert new.results == ["new"]
     assert old.results == [] and old.errors == []
@@ -116,7 +115,7 @@ def test_finished_but_undelivered_result_is_dropped_by_a_newer_job(qtbot, engine
 
 def test_cancel_running_job_reports_cancelled_once(qtbot, engine: EngineThread) -> None:
     rec = Recorder()
-    engine.submit("c", T + "wait_task", tag="cancel-me", **rec.callbacks())
+    engine.submit(tasks.Wait(tag="cancel-me"), key="c", **rec.callbacks())
     _wait_started(qtbot, "cancel-me")
     engine.cancel("c")
     qtbot.waitUntil(lambda: tasks.events("cancel-me") == ["started", "cancelled"], timeout=10000)
@@ -129,38 +128,72 @@ def test_cancel_running_job_reports_cancelled_once(qtbot, engine: EngineThread) 
 @pytest.mark.parametrize(
     ("task", "kind", "words"),
     [
-        ("shape_error_task", "internal", "ValueError"),
-        ("memory_error_task", "out_of_memory", "Out of memory"),
-        ("nan_task", "numerical", "NaN"),
+        ("ShapeError", "internal", "ValueError"),
+        ("OutOfMemory", "out_of_memory", "Out of memory"),
+        ("Nan", "numerical", "NaN"),
     ],
 )
 def test_failing_job_gives_readable_error_and_engine_keeps_working(
     qtbot, engine: EngineThread, task: str, kind: str, words: str
 ) -> None:
     rec = Recorder()
-    engine.submit("e", T + task, **rec.callbacks())
+    engine.submit(getattr(tasks, task)(), key="e", **rec.callbacks())
     qtbot.waitUntil(rec.done, timeout=10000)
     (error,) = rec.errors
     assert error.kind == kind
     assert words in error.message and "\n" not in error.message
     assert bool(error.details) == (kind == "internal"), "only bugs carry a traceback"
     after = Recorder()
-    engine.submit("e", T + "echo_task", value=42, **after.callbacks())
+    engine.submit(tasks.Echo(value=42), key="e", **after.callbacks())
     qtbot.waitUntil(after.done, timeout=10000)
     assert after.results == [42]
 
 
+def test_a_task_string_is_refused_at_submit(engine: EngineThread) -> None:
+    with pytest.raises(TypeError, match="not a registered Request"):
+        engine.submit("tests.gui.tasks_for_tests:echo_task", key="x")  # the old way
+
+
+def test_interactive_job_runs_while_a_background_job_gives_way(qtbot, engine: EngineThread) -> None:
+    """An interactive request queued behind a long background job runs at the background job's
+    next ctx.check(), on the engine thread, and the background job then carries on."""
+    background, interactive, normal = Recorder(), Recorder(), Recorder()
+    engine.submit(tasks.BackgroundWait(tag="bg", seconds=1.0), key="bg", **background.callbacks())
+    _wait_started(qtbot, "bg")
+    engine.submit(tasks.Wait(tag="normal-queued", seconds=0.0), key="normal", **normal.callbacks())
+    engine.submit(tasks.Echo(value="now", tag="urgent"), key="urgent", **interactive.callbacks())
+    qtbot.waitUntil(interactive.done, timeout=10000)
+    assert interactive.results == ["now"]
+    assert tasks.events("bg") == ["started"], "the background job is still running"
+    assert tasks.events("normal-queued") == [], "normal work waits for the background job"
+    qtbot.waitUntil(lambda: background.done() and normal.done(), timeout=10000)
+    assert background.results == ["finished"] and normal.results == ["finished"]
+    assert interactive.threads == {QApplication.instance().thread()}
+
+
+def test_queue_runs_interactive_before_normal_before_background(qtbot, engine: EngineThread) -> None:
+    order: list[str] = []
+    blocker = Recorder()
+    engine.submit(tasks.Wait(tag="order-blocker", seconds=0.3), key="blocker", **blocker.callbacks())
+    _wait_started(qtbot, "order-blocker")
+    engine.submit(tasks.BackgroundWait(tag="order-bg", seconds=0.0), key="b", on_result=lambda _r: order.append("background"))
+    engine.submit(tasks.Steps(n=1), key="n", on_result=lambda _r: order.append("normal"))
+    engine.submit(tasks.Echo(value=1), key="i", on_result=lambda _r: order.append("interactive"))
+    qtbot.waitUntil(lambda: len(order) == 3, timeout=10000)
+    assert order == ["interactive", "normal", "background"]
+
+
 def test_unknown_task_is_an_error_not_a_crash(qtbot, engine: EngineThread) -> None:
     rec = Recorder()
-    engine.submit("u", T + "no_such_task", **rec.callbacks())
+    engine.submit(tasks.Missing(), key="u", **rec.callbacks())
     qtbot.waitUntil(rec.done, timeout=10000)
     assert rec.errors[0].kind == "internal" and "no_such_task" in rec.errors[0].message
 
 
 def test_shutdown_while_job_runs_stops_it_and_joins(qtbot, engine: EngineThread) -> None:
     rec = Recorder()
-    engine.submit("s", T + "wait_task", tag="shutdown", **rec.callbacks())
-    engine.submit("t", T + "echo_task", value=1, tag="after-shutdown", **Recorder().callbacks())
+    engine.submit(tasks.Wait(tag="shutdown"), key="s", **rec.callbacks())
+    engine.submit(tasks.Steps(n=1, tag="after-shutdown"), key="t", **Recorder().callbacks())
     _wait_started(qtbot, "shutdown")
     engine.shutdown()
     assert not engine.isRunning()
@@ -215,10 +248,17 @@ def test_closing_app_with_running_job_exits_cleanly(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import sys, time
+        from dataclasses import dataclass
         from PySide6.QtCore import QTimer
+        from engine.tasks import task
         from gui.app import make_application
         from gui.main_window import MainWindow
         EVENTS = []
+
+        @task("__main__:wait_task", "builtins:object")
+        @dataclass(frozen=True)
+        class WaitRequest:
+            pass
 
         def wait_task(ctx):  # resolved by the engine thread as "__main__:wait_task"
             EVENTS.append("started")
@@ -235,7 +275,7 @@ def test_closing_app_with_running_job_exits_cleanly(tmp_path: Path) -> None:
         window.show()
         window.ctx.engine.start()
         def go(_versions):
-            window.ctx.engine.submit("x", "__main__:wait_task")
+            window.ctx.engine.submit(WaitRequest(), key="x")
             QTimer.singleShot(300, window.close)
         window.ctx.engine.ready.connect(go)
         code = app.exec()

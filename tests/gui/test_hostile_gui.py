@@ -144,6 +144,7 @@ def test_temp_files_of_a_killed_save_are_cleaned_on_the_next_open() -> None:
 def test_load_custom_objects_asks_first_and_trusts_the_hash_it_showed(qtbot, monkeypatch, tmp_path, answer) -> None:
     import hashlib
 
+    from engine.tasks import LoadCustomObjects
     from gui import trust
 
     module = tmp_path / "mylab.py"
@@ -154,13 +155,13 @@ def test_load_custom_objects_asks_first_and_trusts_the_hash_it_showed(qtbot, mon
     asked, submitted = [], []
     monkeypatch.setattr(trust.QFileDialog, "getOpenFileName", lambda *a, **k: (str(module), ""))
     monkeypatch.setattr(trust, "ask", lambda _parent, title, text, name: asked.append(text) or answer)
-    monkeypatch.setattr(window.ctx.engine, "submit", lambda key, task, **kwargs: submitted.append((task, kwargs)))
+    monkeypatch.setattr(window.ctx.engine, "submit", lambda request, **kwargs: submitted.append(request) or 1)
     action = next(a for a in window.menuBar().actions()[0].menu().actions() if "custom objects" in a.text())
     action.trigger()
     sha = hashlib.sha256(module.read_bytes()).hexdigest()
     assert len(asked) == 1 and sha in asked[0] and "Python code" in asked[0]
     if answer:
-        assert [(t, k["path"], k["sha256"]) for t, k in submitted] == [(trust.CUSTOM_OBJECTS_TASK, str(module), sha)]
+        assert submitted == [LoadCustomObjects(path=str(module), sha256=sha)]
     else:
         assert submitted == []
     window.close()

@@ -18,15 +18,25 @@ from gui.app import DEMO_MODEL
 from gui.main_window import MainWindow
 from gui.settings import Settings
 from gui.views import VIEWS
+from tests.gui import tasks_for_tests as tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_OPEN = "tests.gui.tasks_for_tests:fake_open_model_task"
 
 
+def use_fake_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serve OpenModel with a TF-free fake (same request type, another function)."""
+    import dataclasses
+
+    from engine.tasks import REGISTRY, OpenModel
+
+    monkeypatch.setitem(REGISTRY, OpenModel, dataclasses.replace(REGISTRY[OpenModel], run=FAKE_OPEN))
+
+
 @pytest.fixture
 def window(qtbot, monkeypatch: pytest.MonkeyPatch):
     """Main window with only the model browser, opening models with a TF-free fake task."""
-    monkeypatch.setattr(main_window_module, "OPEN_MODEL_TASK", FAKE_OPEN)
+    use_fake_open(monkeypatch)
     monkeypatch.setattr(main_window_module, "VIEWS", [v for v in VIEWS if v.name == "modelBrowser"])
     win = MainWindow()
     qtbot.addWidget(win)
@@ -219,7 +229,8 @@ def test_no_duplicate_dock_tab_bars_and_window_fits(qtbot, main_window: MainWind
         for bar in main_window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)
         if bar.isVisible()
     ]
-    assert len(bars) == len(set(bars)) and ("Model", "Cases") in bars
+    assert len(bars) == len(set(bars)) and ("Activations", "Weights") in bars
+    assert ("Model", "Cases") not in bars, "model tree and case list are stacked, both in sight"
     assert main_window.width() <= 1400
 
 
@@ -252,11 +263,23 @@ def test_status_bar_drops_progress_of_a_finished_or_cancelled_job(qtbot, window:
         window.ctx.engine.start()
     engine = window.ctx.engine
     with qtbot.waitSignal(engine.finished_job, timeout=30000):
-        engine.submit("quick", "tests.gui.tasks_for_tests:steps_task", n=2)
-    assert window.status_label.text() == "", "a finished job's progress line stays up"
+        engine.submit(tasks.Steps(n=2), key="quick")
+    assert window.job_label.text() == "", "a finished job's progress line stays up"
+    window.status_label.setText("Opened digits.keras")  # a notice is not wiped by a job's progress
     with qtbot.waitSignal(engine.progressed, timeout=30000):
-        engine.submit("slow", "tests.gui.tasks_for_tests:wait_task", tag="occlusion", seconds=30)
-    assert window.status_label.text() == "occlusion: 30%"
+        engine.submit(tasks.Wait(tag="occlusion", seconds=30), key="slow")
+    assert window.job_label.text() == "occlusion: 30%"
     engine.cancel("slow")
     qtbot.waitUntil(lambda: not engine.is_busy(), timeout=30000)
-    assert window.status_label.text() == "Cancelled."
+    assert window.job_label.text() == "Cancelled."
+    assert window.status_label.text() == "Opened digits.keras"
+
+
+def test_a_tampered_cache_entry_is_reported_in_the_status_bar(qtbot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.ctx.engine.ready, timeout=60000):
+        window.ctx.engine.start()
+    results: list = []
+    with qtbot.waitSignal(window.ctx.engine.reported, timeout=30000):
+        window.ctx.engine.submit(tasks.TamperedCache(folder="tamper-test"), key="t", on_result=results.append)
+    qtbot.waitUntil(lambda: results == [True], timeout=30000)  # discarded: the caller recomputes
+    assert "test map failed its integrity check" in window.status_label.text()

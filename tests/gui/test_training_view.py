@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from engine.tasks import OpenDataset, OpenModel
 from gui.app import DEMO_CASES, DEMO_MODEL, RESOURCES
 from gui.context import AppContext
 from gui.settings import Settings
@@ -34,9 +35,9 @@ def demo_view(qtbot, engine, tmp_path):
     view.show()
     qtbot.waitUntil(lambda: len(view.runs) == 2, timeout=60000)
     with qtbot.waitSignal(state.model_changed, timeout=60000):
-        engine.submit("model", "engine.models:open_model_task", path=str(DEMO_MODEL), on_result=state.set_model)
+        engine.submit(OpenModel(path=str(DEMO_MODEL)), key="model", on_result=state.set_model)
     with qtbot.waitSignal(state.dataset_changed, timeout=60000):
-        engine.submit("cases", "engine.data:open_dataset_task", path=str(DEMO_CASES), on_result=state.set_dataset)
+        engine.submit(OpenDataset(path=str(DEMO_CASES)), key="cases", on_result=state.set_dataset)
     return view
 
 

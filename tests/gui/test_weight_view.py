@@ -16,6 +16,7 @@ from gui.context import AppContext
 from gui.settings import Settings
 from gui.state import AppState
 from gui.views.weights import FLAGGED, WeightView
+from tests.gui.tasks_for_tests import submit_call
 
 INSTALL = "tests.gui.test_weight_view:install_task"
 SHOTS = Path(__file__).resolve().parents[2] / "shots"  # gitignored; screenshots when it exists
@@ -43,7 +44,7 @@ def install_task(ctx: JobContext) -> dict[str, np.ndarray]:
 def setup(qtbot, engine) -> Iterator[tuple[WeightView, AppContext, dict[str, np.ndarray]]]:
     ctx = AppContext(engine, AppState(), Settings())
     out: list = []
-    engine.submit("test", INSTALL, on_result=out.append, on_error=out.append)
+    submit_call(engine, INSTALL, on_result=out.append, on_error=out.append)
     qtbot.waitUntil(lambda: bool(out), timeout=30000)
     view = WeightView(ctx)
     qtbot.addWidget(view)
@@ -111,7 +112,7 @@ def test_overview_highlights_the_exploding_layer_and_opens_it(qtbot, setup) -> N
         view.tabs.setCurrentIndex(1)
     assert blocker.args == [6]
     table = view.overview_table
-    assert not table.compute.isVisible() and not table.progress.isVisible()
+    assert not table.compute.isVisible() and not view.jobs.bar.isVisible()
     model = table.model
     assert [r.path for r in model.rows] == ["rgb", "wide", "d1", "d2", "d3", "out"]
     flagged = [r.path for r in model.rows if r.flags]

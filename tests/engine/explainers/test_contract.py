@@ -38,9 +38,26 @@ def rows():
     return np.random.default_rng(5).normal(size=(4, 6)).astype("float32")
 
 
-def test_all_sixteen_names_are_registered():
-    assert len(explainers.METHODS) == 16
+def test_every_method_file_is_registered_and_describes_its_speed():
+    """No hard-coded count: each module that defines a named Explainer is in the index, with
+    its class, and every method says whether it is fast (the canvas auto-runs fast ones)."""
+    import importlib
+    import pkgutil
+
+    from engine.explainers.base import Explainer
+
+    defined = {}
+    for module in pkgutil.iter_modules(explainers.__path__):
+        loaded = importlib.import_module(f"engine.explainers.{module.name}")
+        for value in vars(loaded).values():
+            if isinstance(value, type) and issubclass(value, Explainer) and value.__module__ == loaded.__name__:
+                if "name" in vars(value) and value.name:
+                    defined[value.name] = f"{loaded.__name__}:{value.__name__}"
+    assert defined == explainers.METHODS
     assert set(NAMES) <= set(explainers.METHODS)
+    infos = {info.name: info for info in explainers.available()}
+    assert infos["saliency"].fast and infos["gradcam"].fast
+    assert not infos["occlusion"].fast and not infos["lime"].fast and not infos["kernel_shap"].fast
 
 
 @pytest.mark.parametrize("name", NAMES)

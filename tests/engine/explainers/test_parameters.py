@@ -40,7 +40,8 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
     "gradcam_pp": ({"layer": None}, {}),
     "layercam": ({"layer": None}, {}),
     "scorecam": ({"layer": None, "output": "probability"}, {}),  # the paper scores probabilities
-    "occlusion": ({"patch_size": 8, "stride": 4, "fill_value": 0.0}, {"patch_size": (1, 100000), "stride": (1, 100000)}),
+    # 0 = scaled to the input (issue 9): an eighth of its smallest side, stride half a patch
+    "occlusion": ({"patch_size": 0, "stride": 0, "fill_value": 0.0}, {"patch_size": (0, 100000), "stride": (0, 100000)}),
     "rise": ({"nb_samples": 2000, "resolution": 7, "probability": 0.5},
              {"nb_samples": (1, 10**7), "resolution": (1, 4096), "probability": (0.01, 0.99)}),
     "lime": ({**COALITIONS, "kernel_width": 0.25, "distance": "cosine"},

@@ -111,7 +111,18 @@ def test_occlusion_on_images_sums_channels_and_spreads_patches():
 
 def test_occlusion_patch_larger_than_input_is_refused(linear_model):
     with pytest.raises(BadInputError, match="patch_size"):
-        create("occlusion", linear_model).explain(np.zeros((1, 5), "float32"))
+        create("occlusion", linear_model, patch_size=8).explain(np.zeros((1, 5), "float32"))
+
+
+def test_occlusion_default_patch_scales_with_the_input(linear_model):
+    """The default no longer hides a whole 8x8 input at once: 1x1 patches there, 28x28 at 224."""
+    from engine.explainers.masking import patch_anchors
+
+    explainer = create("occlusion", linear_model)
+    assert explainer.params["patch_size"] == 0 and explainer.params["stride"] == 0
+    result = explainer.explain(np.random.default_rng(0).normal(size=(1, 5)).astype("float32"))
+    assert np.count_nonzero(result.maps[0]) == 5  # one feature per patch: the closed form's support
+    assert len(patch_anchors((224, 224), (28, 28), (14, 14))) == 15 * 15
 
 
 # ------------------------------------------------------------------------------ superpixels
