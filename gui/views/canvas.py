@@ -169,13 +169,14 @@ class AttributionView(QWidget):
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.addWidget(_group("Case", self.case_label))
-        side_layout.addWidget(_group("Output head", self.head_picker))
         side_layout.addWidget(_group("Class target", self.target))
         method_box = _group("Method", self.method_panel)
         method_box.layout().addWidget(self.auto_run)
         method_box.layout().addLayout(buttons)
         method_box.layout().addWidget(self.elapsed)
         side_layout.addWidget(method_box)
+        # below the method: Run stays visible without scrolling (most models have one head)
+        side_layout.addWidget(_group("Output head", self.head_picker))
         side_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(side)
@@ -468,7 +469,8 @@ class AttributionView(QWidget):
         """The class to explain: the chosen one, or, for "top prediction", the top-5 table's top
         row once it is known, so the explained class is always the one listed first."""
         target = self.target.target()
-        if target is None and self.case_view is not None and self.case_view.case == self.case:
+        if (target is None and self._output_index() is None and self.case_view is not None
+                and self.case_view.case == self.case and self.case_view.top.n_classes):
             return int(self.case_view.top.classes[0])
         return target
 
@@ -485,10 +487,14 @@ class AttributionView(QWidget):
         """Show the panel's cached result, or ask the engine (replacing the panel's older job)."""
         if self.case < 0 or index >= len(self.panels):
             return
+        panel = self.panels[index]
         if self.case_view is None or self.case_view.case != self.case:
             self._run_when_shown = True  # the target ("top prediction") is known with the case
+            if panel.request is not None and panel.request[0] != self.case:  # another case's map
+                panel.request, panel.pending, panel.result = None, False, None
+                self.canvases[index].set_result(None, title=self.method_panel.title(panel.method))
+                self.canvases[index].set_message("running…")
             return
-        panel = self.panels[index]
         request = self._request(panel)
         if request in self.results:
             self._refresh_panel(index)

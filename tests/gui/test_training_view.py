@@ -59,7 +59,7 @@ def test_demo_runs_curves_map_and_suspects(qtbot, demo_view, tmp_path) -> None:
     listed = [view.suspects.case_at(r) for r in range(len(flipped))]
     precision = len(np.intersect1d(listed, flipped)) / len(flipped)
     assert precision >= 0.6, precision  # chance: 5%
-    assert sum(len(item.data["x"]) for item in view.map.group_items) == 1437
+    assert sum(view.map.cloud.counts()) == 1437  # every case drawn, in its group's colour (one PointCloud)
 
     # A click on the data map opens that training case, by its index in the demo cases.
     view.tabs.setCurrentIndex(TABS.index("Data map"))
