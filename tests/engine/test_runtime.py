@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 import tensorflow as tf
 
 from engine import runtime
 from engine.jobs import Job, run_job
+from engine.tasks import Priority, task
 
 ATTEMPTS: list[str] = []
+
+
+@task(f"{__name__}:device_hungry_task", "builtins:str", Priority.NORMAL)
+@dataclass(frozen=True)
+class DeviceHungry:
+    size: int
 
 
 def device_hungry_task(ctx, size: int) -> str:
@@ -31,7 +40,7 @@ def test_out_of_gpu_memory_reruns_the_job_on_the_cpu(monkeypatch: pytest.MonkeyP
     ATTEMPTS.clear()
     monkeypatch.setattr(runtime, "gpu_in_use", lambda: True)
     messages: list[str] = []
-    job = Job(task=f"{__name__}:device_hungry_task", kwargs={"size": 4})
+    job = Job(DeviceHungry(size=4))
     device = run_job(job, workspace=None, progress=lambda _f, message: messages.append(message))
     assert len(ATTEMPTS) == 2 and device.endswith("CPU:0")
     assert "Out of GPU memory: running on the CPU" in messages
@@ -41,7 +50,7 @@ def test_out_of_memory_without_a_gpu_is_reported_not_retried(monkeypatch: pytest
     ATTEMPTS.clear()
     monkeypatch.setattr(runtime, "gpu_in_use", lambda: False)
     with pytest.raises(tf.errors.ResourceExhaustedError):
-        run_job(Job(task=f"{__name__}:device_hungry_task", kwargs={"size": 4}), workspace=None)
+        run_job(Job(DeviceHungry(size=4)), workspace=None)
     assert len(ATTEMPTS) == 1
 
 
