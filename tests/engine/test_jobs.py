@@ -132,3 +132,21 @@ def test_internal_error_keeps_traceback() -> None:
         error = describe_error(exc)
     assert error.message == "IndexError: list index out of range"
     assert "Traceback" in error.details and "test_internal_error_keeps_traceback" in error.details
+
+
+def _per_input_task(ctx: JobContext, answer: object) -> int:
+    """A multi-input model's kind of answer: one Result per input, or something wrong."""
+    return answer  # type: ignore[return-value]
+
+
+@task(f"{__name__}:_per_input_task", "builtins:int")
+@dataclass(frozen=True)
+class PerInput:
+    answer: object
+
+
+def test_a_result_per_input_passes_the_type_check_and_anything_else_does_not() -> None:
+    assert run_job(Job(PerInput(answer={"image": 1, "table": 2})), None) == {"image": 1, "table": 2}
+    for wrong in ({"image": "one"}, {}, "one"):
+        with pytest.raises(TypeError):
+            run_job(Job(PerInput(answer=wrong)), None)
