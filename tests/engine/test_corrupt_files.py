@@ -222,7 +222,8 @@ REASONS: dict[str, str] = {
     "keras_named_h5": r"the file is a zip archive .*rename it to \.keras",
     "folder_not_savedmodel": r"the folder is not a TensorFlow SavedModel \(no saved_model\.pb\)",
     "savedmodel_no_pb": r"the folder is not a TensorFlow SavedModel \(no saved_model\.pb\)",
-    "savedmodel_pb": r"saved_model\.pb is damaged \(DecodeError\)",
+    # where the flipped bytes land decides which reader notices first (both are clean refusals)
+    "savedmodel_pb": r"(saved_model\.pb is damaged \(DecodeError\)|the SavedModel is damaged \(OSError: Cannot parse file)",
     "savedmodel_no_variables": r"the SavedModel is damaged \(",
     "savedmodel_variables_truncated": r"the SavedModel is damaged \(",
 }

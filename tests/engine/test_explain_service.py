@@ -255,10 +255,12 @@ def test_one_output_unit_is_the_probability_of_class_one():
     """A single unit: a sigmoid's value, or a value already in [0, 1], is p; anything else is a logit."""
     from engine.predictions import to_probabilities
 
-    np.testing.assert_allclose(to_probabilities(np.array([[0.3]]), None)[0], [0.7, 0.3])
-    np.testing.assert_allclose(to_probabilities(np.array([[0.3]]), "sigmoid")[0], [0.7, 0.3])
+    np.testing.assert_allclose(to_probabilities(np.array([[0.3]]), None), [[0.7, 0.3]], rtol=1e-6)
+    np.testing.assert_allclose(to_probabilities(np.array([[0.3]]), "sigmoid"), [[0.7, 0.3]], rtol=1e-6)
     p = 1 / (1 + np.exp(-2.0))
-    np.testing.assert_allclose(to_probabilities(np.array([[2.0]]), None)[0], [1 - p, p])
+    np.testing.assert_allclose(to_probabilities(np.array([[2.0]]), None), [[1 - p, p]], rtol=1e-6)
+    np.testing.assert_allclose(to_probabilities(np.array([[0.3]]), None, kind="logits"),
+                               [[1 - 1 / (1 + np.exp(-0.3)), 1 / (1 + np.exp(-0.3))]], rtol=1e-6)
 
 
 def _memory(workspace):

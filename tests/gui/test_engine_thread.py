@@ -276,8 +276,12 @@ def test_closing_app_with_running_job_exits_cleanly(tmp_path: Path) -> None:
         window.ctx.engine.start()
         def go(_versions):
             window.ctx.engine.submit(WaitRequest(), key="x")
-            QTimer.singleShot(300, window.close)
+        def running(key, _job_id):  # start-up jobs (demo model, runs) may be queued ahead of it
+            if key == "x":
+                QTimer.singleShot(300, window.close)
         window.ctx.engine.ready.connect(go)
+        window.ctx.engine.started_job.connect(running)
+        QTimer.singleShot(90000, window.close)  # never started: fail on the events, do not hang
         code = app.exec()
         print("events", EVENTS, flush=True)
         sys.exit(code)
