@@ -15,6 +15,13 @@ from engine.jobs import JobError
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 DEMO_MODEL = RESOURCES / "demo" / "digits_cnn.keras"
 DEMO_CASES = RESOURCES / "demo" / "digits_cases.npz"
+# File > Open demo: (menu text, model, cases); the first is what a bare start opens.
+DEMOS = (
+    ("&Digits CNN (images)", DEMO_MODEL, DEMO_CASES),
+    ("&Breast-cancer MLP (tabular)", RESOURCES / "demo" / "breast_cancer_mlp.keras",
+     RESOURCES / "demo" / "breast_cancer.csv"),
+    ("&Review sentiment (text)", RESOURCES / "demo" / "review_sentiment.keras", RESOURCES / "demo" / "reviews.csv"),
+)
 
 ERROR_TITLES = {
     "cancelled": "Cancelled",

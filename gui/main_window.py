@@ -35,7 +35,7 @@ import engine
 from engine.jobs import JobError, describe_error
 from gui import trust as trusting
 from engine.tasks import OpenModel
-from gui.app import DEMO_CASES, DEMO_MODEL, show_error
+from gui.app import DEMOS, show_error
 from gui.context import AppContext
 from gui.engine_thread import EngineThread
 from gui.jobs import ViewJobs
@@ -203,9 +203,9 @@ class MainWindow(QMainWindow):
         folder_action = QAction("Open Saved&Model folder…", self)
         folder_action.triggered.connect(self.choose_savedmodel)
         file_menu.addAction(folder_action)
-        demo_action = QAction("Open &demo model", self)
-        demo_action.triggered.connect(self.open_demo)
-        file_menu.addAction(demo_action)
+        demo_menu = file_menu.addMenu("Open &demo")
+        for number, (text, _, _) in enumerate(DEMOS):
+            demo_menu.addAction(text).triggered.connect(lambda _=False, number=number: self.open_demo(number))
         self.recent_menu = file_menu.addMenu("&Recent models")
         self._fill_recent_menu()
         custom_action = QAction("Load &custom objects…", self)
@@ -262,8 +262,10 @@ class MainWindow(QMainWindow):
         else:
             self.open_demo()
 
-    def open_demo(self) -> None:
-        self.open_model(str(DEMO_MODEL), dataset=str(DEMO_CASES))
+    def open_demo(self, number: int = 0) -> None:
+        """One of `DEMOS` with its cases; 0, the digits, is what a bare start opens."""
+        _, model, cases = DEMOS[number]
+        self.open_model(str(model), dataset=str(cases))
 
     def choose_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open model", self._start_dir(), MODEL_FILTER)
