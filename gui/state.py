@@ -37,7 +37,7 @@ class AppState(QObject):
         self.predictions: Any = None
         self.class_names = ClassNames((), "")  # the model's classes, named (filled by the session)
         self.case: int = -1
-        self.seen: dict[int, dict] = {}  # canvas panel -> what it shows (see gui.views.review.seen_record)
+        self.seen: dict[int, dict] = {}  # canvas panel -> what it shows (see gui.panels.review.seen_record)
 
     def set_model(self, description: Any) -> None:
         self.model = description

@@ -15,7 +15,7 @@ from PySide6.QtGui import QBrush, QColor, QImage
 
 from engine.class_names import ClassNames, display_name, resolve
 from engine.review import VERDICT_TITLES
-from gui.views.review import VERDICT_COLOURS
+from gui.panels.review import VERDICT_COLOURS
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Case", "True", "Pred.", "Conf.", "Verdict")

@@ -45,7 +45,7 @@ from gui.panels.scorecard import ScorecardPanel
 from gui.jobs import ViewJobs
 from gui.panels import canvas_export
 from gui.panels.map_grid import MapGrid
-from gui.views.review import seen_record
+from gui.panels.review import seen_record
 from gui.widgets.attribution_canvas import AttributionCanvas, DisplaySettings
 from gui.widgets.class_target import ClassTarget
 from gui.widgets.head_picker import HeadPicker

@@ -34,9 +34,9 @@ from gui.app import show_error
 from gui.context import AppContext
 from gui.panels.case_filters import CaseFilters
 from gui.panels.case_table import CONFIDENCE, NAME, PREDICTED, TRUE, VERDICT, CaseTableModel
+from gui.panels.preprocessing import PreprocessingPanel
+from gui.panels.review import ReviewPanel, shown_for
 from gui.panels.review_files import SETTINGS_REVIEWER, ReviewFiles
-from gui.views.preprocessing import PreprocessingPanel
-from gui.views.review import ReviewPanel, shown_for
 
 __all__ = ["CONFIDENCE", "NAME", "PREDICTED", "TRUE", "VERDICT", "CaseView"]
 

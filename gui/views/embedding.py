@@ -42,7 +42,7 @@ from engine.jobs import JobError
 from engine.tasks import ComputeEmbedding, ListProjections
 from gui.context import AppContext
 from gui.jobs import ViewJobs
-from gui.views.layer_details import format_shape
+from gui.panels.layer_details import format_shape
 from gui.widgets.embedding_scatter import EmbeddingScatter, PointGroup
 from gui.widgets.method_panel import MethodPanel
 

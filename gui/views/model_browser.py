@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from engine.description import LayerInfo, ModelDescription, TensorSpec
 from gui.context import AppContext
-from gui.views.layer_details import LayerDetails, format_count, format_shape
+from gui.panels.layer_details import LayerDetails, format_count, format_shape
 
 COLUMNS = ("Name", "Type", "Output shape", "Params", "Trainable")
 LAYER_ROLE = Qt.ItemDataRole.UserRole + 1
