@@ -412,11 +412,17 @@ def load_dataset(ctx: JobContext, path: str, paths: Sequence[str] | None = None)
         )
     if target.suffix.lower() == ".npz":
         return load_npz(target)
+    if target.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq"):
+        from engine.tabular import open_table  # tables of features; text CSVs fall through
+
+        table = open_table(target)
+        if table is not None:
+            return table
     if target.suffix.lower() in (".txt", ".csv", ".tsv"):
         return load_texts(target)
     if is_image_file(target):
         return dataset_from_files(ctx, [target], [-1], [], target.parent, str(target))
-    raise BadInputError(f"{target.name}: not an image, a folder of images, an .npz file or text (.txt, .csv).")
+    raise BadInputError(f"{target.name}: not an image, a folder of images, an .npz file, a table (.csv, .parquet) or text (.txt, .csv).")
 
 
 TEXT_COLUMNS = ("text", "sentence", "review", "content", "comment", "message")
@@ -534,6 +540,7 @@ class DatasetSummary:
     kind: str  # "images" | "tabular" | "sequence" | "multi" | "text"
     skipped: tuple[str, ...]  # "file: reason" for each file that could not be read
     input_shape: tuple[int, ...] | None  # one case as the model gets it, e.g. (28, 28, 1)
+    table: Any = None  # engine.tabular.TableSummary for a CSV / Parquet table of features
 
     def __len__(self) -> int:
         return len(self.names)
@@ -565,7 +572,16 @@ def summarize(dataset: Dataset, ctx: JobContext | None = None) -> DatasetSummary
         kind=dataset.kind,
         skipped=tuple(dataset.skipped),
         input_shape=input_shape,
+        table=_table_summary(dataset),
     )
+
+
+def _table_summary(dataset: Dataset) -> Any:
+    if not hasattr(dataset, "table"):
+        return None
+    from engine.tabular import table_summary
+
+    return table_summary(dataset)
 
 
 def open_dataset_task(
@@ -580,16 +596,26 @@ def open_dataset_task(
     mismatch surfaces as a clear error from the prediction job.
     """
     dataset = load_dataset(ctx, path, paths)
-    recipe = Preprocessing.from_dict(preprocessing)
     try:
-        dataset = fit_to_model(dataset, recipe, ctx.workspace)
+        dataset = _fit(dataset, preprocessing, ctx.workspace)
     except BadInputError:
-        dataset = dataset.with_preprocessing(recipe)
+        dataset = _fit(dataset, None, None) if hasattr(dataset, "table") else dataset.with_preprocessing(
+            Preprocessing.from_dict(preprocessing))
     ctx.check()
     summary = summarize(dataset, ctx)
     ctx.workspace.dataset = dataset
     ctx.progress(1.0, f"Opened {len(dataset)} cases from {dataset.name}")
     return summary
+
+
+def _fit(dataset: Dataset, preprocessing: dict | None, workspace: Any) -> Dataset:
+    """`dataset` under `preprocessing`, fitted to the open model (`workspace`; None: no check)."""
+    if hasattr(dataset, "table"):
+        from engine.tabular import apply_recipe
+
+        dataset = apply_recipe(dataset, preprocessing)
+        return fit_to_model(dataset, Preprocessing(), workspace) if workspace is not None else dataset
+    return fit_to_model(dataset, Preprocessing.from_dict(preprocessing), workspace)
 
 
 def set_preprocessing_task(ctx: JobContext, preprocessing: dict | None = None) -> DatasetSummary:
@@ -601,7 +627,7 @@ def set_preprocessing_task(ctx: JobContext, preprocessing: dict | None = None) -
     dataset = ctx.workspace.dataset
     if dataset is None:
         raise BadInputError("No cases are open.")
-    recipe = Preprocessing.from_dict(preprocessing) if preprocessing is not None else dataset.preprocessing
-    fitted = fit_to_model(dataset, recipe, ctx.workspace)
+    fitted = _fit(dataset, preprocessing if preprocessing is not None else dataset.preprocessing.to_dict(),
+                  ctx.workspace)
     ctx.workspace.dataset = fitted
     return summarize(fitted, ctx)

@@ -4,6 +4,7 @@ from engine.tasks.registry import REGISTRY, Priority, TaskSpec, job_key, run_req
 from engine.tasks.requests import (
     ComputeEmbedding,
     ExplainCase,
+    ExplainTabular,
     LayerActivationsRequest,
     LayerWeightsRequest,
     ListMethods,
@@ -29,6 +30,7 @@ __all__ = [
     "REGISTRY",
     "ComputeEmbedding",
     "ExplainCase",
+    "ExplainTabular",
     "LayerActivationsRequest",
     "LayerWeightsRequest",
     "ListMethods",

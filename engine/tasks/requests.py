@@ -178,3 +178,17 @@ class CaseInfluenceRequest:
     path: str
     case: int
     top_k: int = 10
+
+
+# ----- issue 15: tabular cases ------------------------------------------------------------------
+@task("engine.tabular_explain:explain_tabular_task", "engine.explainers.result:Explanation", INTERACTIVE,
+      "explain tabular")
+@dataclass(frozen=True)
+class ExplainTabular:
+    """A row of features explained for the bar chart and waterfall (engine.tabular_explain)."""
+
+    case: int
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+    target: int | None = None
+    output_index: int | str | None = None
