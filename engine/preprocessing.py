@@ -338,6 +338,8 @@ def guess_recipe(description: Any) -> tuple[Preprocessing, str]:
     """
     inputs = getattr(description, "inputs", ()) or ()
     shape = tuple(inputs[0].shape) if inputs else ()
+    if len(shape) == 2:  # rows of features or token ids: the image recipe does not apply, nothing to say
+        return Preprocessing(), ""
     layers = [layer for layer in getattr(description, "layers", ()) or () if layer.class_name != "InputLayer"]
     first = layers[0].class_name if layers else ""
     name = str(getattr(description, "name", "")).lower()

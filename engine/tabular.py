@@ -26,6 +26,7 @@ from engine.tabular_recipe import (
     Column,
     Table,
     TabularRecipe,
+    file_scaling,
     fit_recipe,
     guess_excluded,
     guess_label,
@@ -284,11 +285,14 @@ def refit(dataset: TabularDataset, choices: dict[str, Any]) -> TabularRecipe:
     source = choices.get("scaling_source", "fitted")
     path = choices.get("scaling_path") or dataset.scaling_path
     scaling_file = read_scaling_file(path) if source == "file" and path else None
+    scaling = str(choices.get("scaling", "standardize"))
+    if scaling_file is not None and file_scaling(scaling_file) != scaling:
+        scaling_file = None  # another scaling than the file's: its numbers do not apply, fit them
     excluded = choices.get("excluded")
     if excluded is None and label != dataset.recipe.label:
         excluded = guess_excluded(table, label)
     recipe = fit_recipe(
-        table, label=label, excluded=excluded, scaling=str(choices.get("scaling", "standardize")),
+        table, label=label, excluded=excluded, scaling=scaling,
         scaling_file=scaling_file, encodings=choices.get("encodings"), imputes=choices.get("imputes"),
     )
     if scaling_file is not None and choices.get("scaling_path"):

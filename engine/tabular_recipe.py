@@ -236,7 +236,7 @@ def fit_recipe(
             raise BadInputError(f"The scaling file names columns the table lacks: {', '.join(missing[:5])}.")
         names = list(file_features)
         excluded = tuple(n for n in table.names if n not in names and n != label)
-        scaling = _file_scaling(scaling_file or {})
+        scaling = file_scaling(scaling_file or {})
     else:
         names = [n for n in table.names if n != label and n not in excluded]
     rows, rows_text = fit_rows(table, excluded)
@@ -260,7 +260,7 @@ def fit_recipe(
     )
 
 
-def _file_scaling(data: Mapping[str, Any]) -> str:
+def file_scaling(data: Mapping[str, Any]) -> str:
     kind = str(data.get("kind", "standardize")).lower().replace("standardise", "standardize").replace("min-max", "minmax")
     if kind not in SCALINGS:
         raise BadInputError(f"The scaling file's kind {kind!r} is not one of {', '.join(SCALINGS)}.")

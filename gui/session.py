@@ -122,7 +122,8 @@ class Session(QObject):
             return stored
         recipe, why = guess_recipe(model)
         self.recipe_guessed.emit(why)
-        self.state.notice.emit(why)
+        if why:  # a model of rows (tabular, token ids) has no image recipe to guess
+            self.state.notice.emit(why)
         return recipe.to_dict()
 
     def set_recipe(self, recipe: dict | None) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
+from gui.panels.tabular_chart import TabularChart
 from gui.widgets.attribution_canvas import AttributionCanvas, DisplaySettings
 
 
@@ -23,6 +24,7 @@ class MapCell(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas = AttributionCanvas()
+        self.chart: TabularChart | None = None  # a tabular case's bars and waterfall (made when first needed)
         self.panels = QVBoxLayout()
         self.panels.setContentsMargins(0, 0, 0, 0)
         layout = QVBoxLayout(self)
@@ -30,6 +32,18 @@ class MapCell(QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.canvas, 1)
         layout.addLayout(self.panels)
+
+    def show_chart(self, result: object, title: str = "") -> None:
+        """A tabular case's explanation as bars and a waterfall in place of the image canvas;
+        None shows the canvas again."""
+        if result is None and self.chart is None:
+            return
+        if self.chart is None:
+            self.chart = TabularChart()
+            self.layout().insertWidget(1, self.chart, 1)
+        self.chart.set_result(result, title)
+        self.chart.setVisible(result is not None)
+        self.canvas.setVisible(result is None)
 
     def add_panel(self, widget: QWidget) -> None:
         """A per-map panel (below the map, in every layout)."""

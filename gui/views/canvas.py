@@ -39,7 +39,7 @@ from engine.cache import MemoryCache
 from engine.errors import GlassboxError
 from engine.fileio import atomic_write_bytes
 from engine.jobs import JobError
-from engine.tasks import ExplainCase, ListMethods, SetHeadKind, ShowCase
+from engine.tasks import ExplainCase, ExplainTabular, ListMethods, SetHeadKind, ShowCase
 from gui.context import AppContext
 from gui.panels.scorecard import ScorecardPanel
 from gui.jobs import ViewJobs
@@ -348,6 +348,7 @@ class AttributionView(QWidget):
     def _on_dataset_changed(self, summary: Any) -> None:
         """New cases, or the same cases under a new recipe: images and maps are stale."""
         keep = self.ctx.state.case
+        self.display.setVisible(getattr(summary, "kind", "") != "tabular")  # overlay settings: images only
         self._forget_case_data()
         if summary is not None and keep >= 0:
             self.show_case(keep)
@@ -370,6 +371,8 @@ class AttributionView(QWidget):
             canvas.set_image(None)
             canvas.set_result(None)
             canvas.set_message("Select a case in the case list to explain it.")
+        for cell in self.map_grid.cells:
+            cell.show_chart(None)
 
     def show_case(self, case: int) -> None:
         """Show `case` (cached image and maps at once) and run the panels if auto-run is on."""
@@ -505,7 +508,11 @@ class AttributionView(QWidget):
         canvas = self.canvases[index]
         canvas.set_result(None, title=self.method_panel.title(panel.method))
         canvas.set_message("running…")
+        self.map_grid.cells[index].show_chart(None)
         self.jobs.start(
+            ExplainTabular(case=self.case, method=panel.method, params=self._params(panel), target=request[3],
+                           output_index=self._output_index())
+            if getattr(self.ctx.state.dataset, "kind", "") == "tabular" else  # bars and waterfall
             ExplainCase(
                 case=self.case, method=panel.method, params=self._params(panel), target=request[3],
                 output_index=self._output_index(), region=self.head_picker.region_box(),
@@ -552,6 +559,7 @@ class AttributionView(QWidget):
         if result is None:
             if panel.request != request:
                 panel.pending, panel.result = False, None
+                self.map_grid.cells[index].show_chart(None)
                 self.canvases[index].set_result(None, title=self.method_panel.title(panel.method))
                 self.canvases[index].set_message("Run (Ctrl+R) to explain this case" if self.case >= 0 else "")
                 if index == self.active:
@@ -574,6 +582,7 @@ class AttributionView(QWidget):
             heatmap = result.maps[0].T
         segments = result.segments[0] if result.segments is not None and result.segments.ndim == 3 else None
         self.canvases[index].set_result(heatmap, segments, self._title(result))
+        self.map_grid.cells[index].show_chart(result if hasattr(result, "feature_names") else None, self._title(result))
         self.ctx.state.seen[index] = seen_record(self.case, result)  # recorded with a verdict
         tokens = (result.provenance or {}).get("tokens")
         if heatmap is None:  # rows or tokens: no image to paint on, list the strongest units

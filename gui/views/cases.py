@@ -37,11 +37,14 @@ from gui.panels.case_table import CONFIDENCE, NAME, PREDICTED, TRUE, VERDICT, Ca
 from gui.panels.preprocessing import PreprocessingPanel
 from gui.panels.review import ReviewPanel, shown_for
 from gui.panels.review_files import SETTINGS_REVIEWER, ReviewFiles
+from gui.panels.tabular_details import TabularDetails
+from gui.panels.tabular_recipe import TabularRecipePanel
 
 __all__ = ["CONFIDENCE", "NAME", "PREDICTED", "TRUE", "VERDICT", "CaseView"]
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff);;All files (*)"
-NPZ_FILTER = "NumPy arrays (*.npz);;All files (*)"
+NPZ_FILTER = ("Case files (*.npz *.csv *.tsv *.parquet *.pq *.txt);;NumPy arrays (*.npz);;"
+              "Tables (*.csv *.tsv *.parquet *.pq);;All files (*)")
 LABELS_FILTER = "Labels (*.txt *.json);;All files (*)"
 
 
@@ -94,6 +97,10 @@ class CaseView(QWidget):
         self.preprocessing = PreprocessingPanel(self)
         self.preprocessing.recipe_edited.connect(self.session.set_recipe)
         layout.addWidget(self.preprocessing)
+        self.tabular_recipe = TabularRecipePanel(self)  # a table of features: its columns' recipe
+        self.tabular_recipe.recipe_edited.connect(self.session.set_recipe)
+        self.tabular_recipe.hide()
+        layout.addWidget(self.tabular_recipe)
         self.filters = CaseFilters(self)
         self.filters.changed.connect(self.update_filter)
         self.name_filter = self.filters.name_filter
@@ -104,6 +111,9 @@ class CaseView(QWidget):
         layout.addWidget(self.jobs.bar)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self._build_table())
+        self.tabular_details = TabularDetails(self)  # the selected row's raw values
+        self.tabular_details.hide()
+        splitter.addWidget(self.tabular_details)
         self.review = ReviewPanel(self)
         self.review.seen = lambda case: shown_for(self.ctx.state.seen, case)
         self.review.reviewer.setText(self.reviews.reviewer())
@@ -207,6 +217,13 @@ class CaseView(QWidget):
         """
         keep = self.ctx.state.case
         self.preprocessing.set_recipe(summary.preprocessing if summary is not None else {})
+        table = getattr(summary, "table", None)
+        self.preprocessing.setVisible(table is None)
+        self.tabular_recipe.setVisible(table is not None)
+        self.tabular_details.setVisible(table is not None)
+        self.tabular_details.set_case(None, -1)
+        if table is not None:
+            self.tabular_recipe.set_summary(summary)
         if summary is None:
             return
         self.reviews.open_for(summary.source)
@@ -255,7 +272,10 @@ class CaseView(QWidget):
         """A recipe that does not fit: the working recipe comes back, the problem is said in place."""
         if message and self.summary is not None:
             self.preprocessing.set_recipe(self.summary.preprocessing)
+            if self.summary.table is not None:
+                self.tabular_recipe.set_summary(self.summary)
         self.preprocessing.set_problem(message)
+        self.tabular_recipe.set_problem(message)
 
     def _set_predictions(self, predictions: Any) -> None:
         if self.summary is None:
@@ -307,6 +327,7 @@ class CaseView(QWidget):
     def _show_review(self, case: int) -> None:
         s = self.summary
         self.review.set_case((case, s.names[case], s.case_hashes[case]), s.source)
+        self.tabular_details.set_case(s.table, case)
 
     def _on_case_selected_elsewhere(self, case: int) -> None:
         if self.summary is None or not 0 <= case < len(self.summary) or case == self.current_case():

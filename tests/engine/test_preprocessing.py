@@ -196,5 +196,5 @@ def test_a_first_recipe_is_guessed_from_the_input_layer() -> None:
     assert recipe.scale == "raw" and "Rescaling" in why
     recipe, _ = guess_recipe(model("digits_cnn", "Conv2D", (None, 28, 28, 1)))
     assert recipe.scale == "0..1" and recipe.size == (28, 28) and recipe.model_channels == 1
-    tabular, _ = guess_recipe(model("tab", "Dense", (None, 6)))
-    assert tabular.size is None
+    tabular, why = guess_recipe(model("tab", "Dense", (None, 6)))
+    assert tabular.size is None and why == ""  # rows of features: no image recipe to announce
