@@ -161,7 +161,7 @@ class TabularDataset(Dataset):
         out = []
         for column in self.recipe.features:
             value = values[column.name]
-            text = "missing" if value is None else format_value(value)
+            text = f"missing → {format_value(column.fill)}" if value is None else format_value(value)
             out += [text] * len(column.input_names)
         return tuple(out)
 

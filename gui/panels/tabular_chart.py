@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QBoxLayout, QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QVBoxLayout, QWidget
 
 POSITIVE = QColor("#e8175d")  # raises the score
@@ -65,13 +65,13 @@ def waterfall(values: np.ndarray, names: tuple[str, ...], raw: tuple[str, ...], 
 
 def _label(names: tuple[str, ...], raw: tuple[str, ...], i: int) -> str:
     name = names[i] if i < len(names) else f"feature {i}"
-    if "=" in name and i < len(raw):  # one-hot input "colour=red": the case's category says it all
+    if "=" in name and i < len(raw):  # one-hot input "colour=red": the case's category beside it
         return f"{name} ({raw[i]})"
     return f"{name} = {raw[i]}" if i < len(raw) else name
 
 
 def _number(value: float) -> str:
-    return f"{value:+.3g}"
+    return "0" if abs(value) < 1e-12 else f"{value:+.3g}"  # float round-off of an exact zero
 
 
 class _Chart(QWidget):
@@ -277,6 +277,13 @@ class TabularChart(QWidget):
         rows = min(self.k_box.value(), max(1, len(self.bars.items))) + 1
         both = self.waterfall.isVisibleTo(self) and not wide
         self.scroll.widget().setMinimumHeight(self.bars.needed_height(rows) * (2 if both else 1))
+
+    def image_array(self) -> np.ndarray:
+        """uint8 (H, W, 3) of the whole charts (scrolled-away rows included), for PNG export."""
+        image = self.scroll.widget().grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        array = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
+        return array.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3].reshape(
+            image.height(), image.width(), 3).copy()
 
     def set_result(self, result: Any, title: str = "") -> None:
         self.result = result

@@ -66,7 +66,8 @@ class TabularRecipePanel(QWidget):
         self.source_combo.setObjectName("tabularScalingSource")
         self.source_combo.setToolTip("Where the scaling's numbers come from: the model's own scaling file, "
                                      "or fitted on these rows (training rows when a split column says so)")
-        file_button = QPushButton("Scaling file…")
+        file_button = QPushButton("File…")
+        file_button.setToolTip("Take the scaling (and the feature order) from a JSON scaling file")
         file_button.clicked.connect(self.choose_scaling_file)
         source_row = QHBoxLayout()
         source_row.addWidget(self.source_combo, 1)
@@ -175,6 +176,7 @@ class TabularRecipePanel(QWidget):
                 self._item(row, SCALE, f"{spec['scale']:.6g}")
             else:
                 self._item(row, OFFSET, f"{len(spec['categories'])} categories")
+                self.columns.item(row, OFFSET).setToolTip(", ".join(spec["categories"]))
                 self._item(row, SCALE, "0/1")
 
     def _item(self, row: int, column: int, text: str) -> None:

@@ -621,12 +621,16 @@ class AttributionView(QWidget):
         image = self.case_view.image if self.case_view is not None else None
         settings = self.display.settings()
         panels = []
-        for _, panel in self._shown() or [(0, self.panels[0])]:
+        for index, panel in self._shown() or [(0, self.panels[0])]:
             result = panel.result
             heatmap = result.heatmap[0] if result is not None and result.heatmap is not None else None
             caption = "no map" if result is None else canvas_export.caption(
                 result, self.method_panel.title(result.method), _params_text(result), _model_sha(self.ctx)
             )
+            chart = self.map_grid.cells[index].chart if index < len(self.map_grid.cells) else None
+            if chart is not None and chart.isVisibleTo(self):  # a tabular case: its bars and waterfall
+                panels.append((chart.image_array(), caption))
+                continue
             panels.append((canvas_export.composite(image, heatmap, settings), caption))
         return canvas_export.figure_png(panels)
 

@@ -52,7 +52,8 @@ def check_mixed(dataset: TabularDataset) -> None:
     np.testing.assert_allclose(dataset.x[:, 0], (ages - present.mean()) / present.std(), rtol=1e-6)
     np.testing.assert_array_equal(dataset.x[:, 1:3], [[0, 1], [1, 0], [0, 1], [0, 1]])  # the missing colour: red
     assert dataset.names == ["a1", "a2", "a3", "a4"]  # the id column names the cases
-    assert dataset.input_labels(1) == ("missing", "blue", "blue", "2")
+    assert dataset.input_labels(1) == ("missing → 50", "blue", "blue", "2")
+    assert dataset.input_labels(3)[1:3] == ("missing → red",) * 2
 
 
 def test_csv_with_numeric_categorical_and_missing_columns(tmp_path: Path) -> None:

@@ -75,6 +75,11 @@ def test_breast_cancer_demo_bars_waterfall_and_recipe(qtbot, main_window: MainWi
     assert steps[0].start == pytest.approx(result.base_value)
     assert steps[-1].end == pytest.approx(result.output_value, abs=1e-4)  # Kernel SHAP is exact
     shoot(qtbot, window, "tabular_kernel_shap")
+    png = canvas.png_bytes()  # the export shows the chart, not an empty image
+    from PySide6.QtGui import QImage
+
+    exported = QImage.fromData(png)
+    assert exported.width() >= chart.scroll.widget().width() and exported.height() > 200
 
     chart.k_box.setValue(5)
     assert len(chart.bars.items) == 5 and chart.bars.items == bars[:5]
