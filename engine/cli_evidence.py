@@ -20,7 +20,7 @@ EXIT_DIFFERS = 2
 def add_verbs(verbs: Any) -> None:
     explain = verbs.add_parser("explain", help="explain cases headless: maps, provenance, records, reports")
     explain.add_argument("model", help=".keras, .h5 or SavedModel folder")
-    explain.add_argument("cases", help="an image file, a folder of images (sub-folders are labels) or an .npz")
+    explain.add_argument("cases", help="an image file, a folder of images (sub-folders are labels), an .npz, or a CSV / Parquet table")
     explain.add_argument("--method", required=True, help="method name, or several separated by commas")
     explain.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a method parameter")
     explain.add_argument("--target", type=int, default=None, help="class to explain (default: the predicted one)")

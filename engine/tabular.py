@@ -155,6 +155,19 @@ class TabularDataset(Dataset):
                 float(value) if column.numeric else str(value))
         return out
 
+    def encode(self, values: Mapping[str, float | str | None]) -> np.ndarray:
+        """(1, F) float32 model input of one row given by its raw values (columns left out keep
+        row 0's), through this dataset's recipe: what an edited case (what-if) feeds the model."""
+        columns = []
+        for column in self.table.columns:
+            value = values.get(column.name, column.values[0])
+            if column.numeric:
+                number = np.nan if value is None or value == "" else float(value)
+                columns.append(Column(column.name, np.array([number], np.float64)))
+            else:
+                columns.append(Column(column.name, np.array([None if value in (None, "") else str(value)], object)))
+        return self.recipe.transform(Table(tuple(columns)))
+
     def input_labels(self, i: int) -> tuple[str, ...]:
         """Each model input's raw value as text (one-hot inputs: the case's category)."""
         values = self.raw_values(i)

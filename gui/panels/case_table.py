@@ -125,11 +125,15 @@ class CaseTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(case, column)
         if role == Qt.ItemDataRole.DecorationRole and column == NAME:
-            return self._image(case)
+            return None if getattr(self.summary, "table", None) is not None else self._image(case)  # rows: no picture
         if role == Qt.ItemDataRole.ForegroundRole and column == PREDICTED and self._wrong(case):
             return QBrush(MISCLASSIFIED_COLOUR)
         if role == Qt.ItemDataRole.ForegroundRole and column == VERDICT and self.verdicts[case]:
             return QBrush(QColor(VERDICT_COLOURS[self.verdicts[case]]))
+        if role == Qt.ItemDataRole.ToolTipRole and column == NAME and getattr(self.summary, "table", None) is not None:
+            table = self.summary.table  # a row of features: its first values, raw
+            row = table.row(case)
+            return "\n".join(f"{name} = {row[name] or 'missing'}" for name in table.features[:12])
         if role == Qt.ItemDataRole.ToolTipRole and column == NAME:
             return self.summary.names[case]  # the full name, folder included
         if role == Qt.ItemDataRole.ToolTipRole and column == VERDICT and self.verdicts[case]:

@@ -224,6 +224,7 @@ class CaseView(QWidget):
         self.tabular_details.set_case(None, -1)
         if table is not None:
             self.tabular_recipe.set_summary(summary)
+        self.table.verticalHeader().setDefaultSectionSize(44 if table is None else self.table.fontMetrics().height() + 8)
         if summary is None:
             return
         self.reviews.open_for(summary.source)

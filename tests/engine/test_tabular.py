@@ -54,6 +54,10 @@ def check_mixed(dataset: TabularDataset) -> None:
     assert dataset.names == ["a1", "a2", "a3", "a4"]  # the id column names the cases
     assert dataset.input_labels(1) == ("missing → 50", "blue", "blue", "2")
     assert dataset.input_labels(3)[1:3] == ("missing → red",) * 2
+    for i in range(4):  # a row given by its raw values goes through the same recipe
+        np.testing.assert_array_equal(dataset.encode(dataset.raw_values(i)), dataset.x[i:i + 1])
+    edited = dataset.encode({**dataset.raw_values(0), "colour": "blue", "age": 70})
+    np.testing.assert_array_equal(edited[0, :3], [dataset.x[3, 0], 1, 0])
 
 
 def test_csv_with_numeric_categorical_and_missing_columns(tmp_path: Path) -> None:
