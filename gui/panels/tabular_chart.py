@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QBoxLayout, QFrame, QHBoxLayout, QLabel, QScrollAr
 POSITIVE = QColor("#e8175d")  # raises the score
 NEGATIVE = QColor("#1e88e5")  # lowers it
 TOTAL = QColor("#7a7a7a")
+MAGNITUDE = QColor("#7b5ea7")  # a map with no negative value (saliency): how much, not which way
 DEFAULT_K = 10
 ROW_MAX = 26
 ROW_MIN = 17
@@ -143,9 +144,10 @@ class AttributionBars(_Chart):
         super().__init__(parent)
         self.setObjectName("tabularBars")
         self.items: list[tuple[str, float]] = []
+        self.unsigned = False
 
-    def set_items(self, items: list[tuple[str, float]], caption: str) -> None:
-        self.items, self.caption = items, caption
+    def set_items(self, items: list[tuple[str, float]], caption: str, unsigned: bool = False) -> None:
+        self.items, self.caption, self.unsigned = items, caption, unsigned
         self.update()
 
     def paintEvent(self, _event: Any) -> None:  # noqa: N802 - Qt override
@@ -165,7 +167,7 @@ class AttributionBars(_Chart):
             self._row_label(painter, label, y, height, left)
             x = x_of(value)
             bar = QRectF(min(x, zero), y + 0.15 * height, abs(x - zero), 0.7 * height)
-            painter.fillRect(bar, POSITIVE if value >= 0 else NEGATIVE)
+            painter.fillRect(bar, MAGNITUDE if self.unsigned else POSITIVE if value >= 0 else NEGATIVE)
             self._value_text(painter, value, max(x, zero) if value >= 0 else min(x, zero), y, height, value >= 0)
         painter.setPen(QPen(self.palette().text().color(), 1))
         bottom = top + len(self.items) * height
@@ -305,11 +307,14 @@ class TabularChart(QWidget):
         values = np.ravel(result.maps[0])
         names, raw, k = tuple(result.feature_names), tuple(result.feature_values), self.k_box.value()
         shown = min(k, values.size)
-        self.bars.set_items(top_features(values, names, raw, k), f"Top {shown} of {values.size} attributions by |value|")
+        unsigned = bool(values.size) and float(values.min()) >= 0.0 and float(values.max()) > 0.0  # as engine.overlay
+        self.bars.set_items(top_features(values, names, raw, k), f"Top {shown} of {values.size} attributions by |value|",
+                            unsigned)
         additive = result.base_value is not None and result.output_value is not None
         self.waterfall.setVisible(additive)
-        note = ("Red raises the explained score, blue lowers it. Computed on the model's inputs (as the recipe "
-                "scales them), labelled with the raw values.")
+        sign = ("No value is negative (a magnitude map): a bar says how much a feature matters, not which way."
+                if unsigned else "Red raises the explained score, blue lowers it.")
+        note = f"{sign} Computed on the model's inputs (as the recipe scales them), labelled with the raw values."
         if additive:
             base, output = float(result.base_value), float(result.output_value)
             steps = waterfall(values, names, raw, k, base)

@@ -42,6 +42,8 @@ def test_chart_shows_the_waterfall_only_for_additive_results(qtbot) -> None:
     assert "miss the output by -1.4" in chart.note.text()  # 1 + (-0.4) ends 1.4 short of 2
     chart.k_box.setValue(2)
     assert [label for label, _ in chart.bars.items] == ["colour=red (red)", "score = 2.5"]
-    chart.set_result(SimpleNamespace(**{**vars(result), "base_value": None}), "Saliency")
+    assert not chart.bars.unsigned and "Red raises" in chart.note.text()
+    chart.set_result(SimpleNamespace(**{**vars(result), "maps": np.abs(VALUES)[None], "base_value": None}), "Saliency")
     assert not chart.waterfall.isVisible()
+    assert chart.bars.unsigned and "magnitude" in chart.note.text()  # |gradient|: no direction to colour
     assert chart.image_array().shape[2] == 3
