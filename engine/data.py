@@ -361,20 +361,24 @@ def load_npz(path: Path) -> Dataset:
         raise BadInputError(f"{path.name}: not a readable .npz file ({str(exc).splitlines()[0]}).") from exc
     names = arrays.get("class_names")
     if "x" not in arrays:
-        inputs = {k: a for k, a in arrays.items() if k not in ("y", "class_names")}
+        inputs = {k: a for k, a in arrays.items() if k not in ("y", "class_names", "feature_names")}
         if len(inputs) < 2:
             raise BadInputError(
                 f"{path.name}: no array named 'x', nor one array per model input (found: {', '.join(arrays) or 'none'})."
             )
         return Dataset.from_inputs(inputs, arrays.get("y"), [str(v) for v in names.reshape(-1)] if names is not None
                                    else None, name=path.name, source=str(path))
-    return Dataset.from_arrays(
+    dataset = Dataset.from_arrays(
         arrays["x"],
         arrays.get("y"),
         [str(v) for v in names.reshape(-1)] if names is not None else None,
         name=path.name,
         source=str(path),
     )
+    features = arrays.get("feature_names")
+    if features is not None and dataset.kind == "tabular" and features.size == arrays["x"].shape[1]:
+        dataset.feature_names = tuple(str(v)[:MAX_NAME] for v in features.reshape(-1))  # the chart's labels
+    return dataset
 
 
 def _check_npz(path: Path, handle: Any) -> None:

@@ -111,6 +111,19 @@ def test_text_csvs_stay_text(tmp_path: Path) -> None:
     assert load_dataset(JobContext(Workspace()), str(DEMO / "reviews.csv")).kind == "text"
 
 
+def test_npz_rows_keep_their_feature_names(tmp_path: Path) -> None:
+    from engine.tabular_explain import feature_labels
+
+    x = np.array([[1.5, 2.0, 3.25], [4.0, 5.0, 6.0]], np.float32)
+    np.savez(tmp_path / "rows.npz", x=x, feature_names=np.array(["height", "weight", "age"]))
+    dataset = load_dataset(JobContext(Workspace()), str(tmp_path / "rows.npz"))
+    assert dataset.kind == "tabular"
+    assert feature_labels(dataset, 0) == (("height", "weight", "age"), ("1.5", "2", "3.25"))
+    np.savez(tmp_path / "bare.npz", x=x)  # no names: numbered
+    bare = load_dataset(JobContext(Workspace()), str(tmp_path / "bare.npz"))
+    assert feature_labels(bare, 1)[0] == ("feature 0", "feature 1", "feature 2")
+
+
 def demo_rows() -> tuple[list[str], np.ndarray, dict]:
     scaling = json.loads((DEMO / "breast_cancer_scaling.json").read_text())
     with open(DEMO / "breast_cancer.csv", encoding="utf-8") as handle:
