@@ -282,7 +282,10 @@ def apply_recipe(dataset: TabularDataset, preprocessing: Mapping[str, Any] | Non
     assert preprocessing is not None
     if "refit" in preprocessing:
         return dataset.with_recipe(refit(dataset, dict(preprocessing["refit"])))
-    recipe = TabularRecipe.from_dict(preprocessing)
+    try:
+        recipe = TabularRecipe.from_dict(preprocessing)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise BadInputError(f"The stored table recipe is damaged ({exc}); the recipe is guessed again.") from None
     absent = [c.name for c in recipe.features if c.name not in dataset.table.names]
     if absent:
         raise BadInputError(f"The stored recipe needs columns this table lacks: {', '.join(absent[:5])}.")

@@ -86,6 +86,12 @@ class ColumnRecipe:
     scale: float = 1.0
     missing: int = 0  # missing entries in the table the recipe was made for
 
+    def __post_init__(self) -> None:
+        if self.kind not in ("numeric", "categorical") or (self.kind == "categorical" and self.encoding not in ENCODINGS):
+            raise BadInputError(f"Column {self.name!r}: unknown kind {self.kind!r} / encoding {self.encoding!r}.")
+        if not all(isinstance(v, int | float) and np.isfinite(v) for v in (self.offset, self.scale)) or self.scale == 0:
+            raise BadInputError(f"Column {self.name!r}: offset and scale must be finite numbers, scale not 0.")
+
     @property
     def input_names(self) -> tuple[str, ...]:
         if self.kind == "categorical" and self.encoding == "onehot":

@@ -27,11 +27,12 @@ def _text(value: Any) -> bool:
 
 def _recipe(value: Any) -> bool:
     from engine.preprocessing import Preprocessing
+    from engine.tabular_recipe import TabularRecipe, is_tabular_recipe
 
     if not isinstance(value, dict):
         return False
     try:
-        Preprocessing.from_dict(value)
+        (TabularRecipe.from_dict if is_tabular_recipe(value) else Preprocessing.from_dict)(value)
     except Exception:  # noqa: BLE001 - any recipe that does not build is dropped
         return False
     return True

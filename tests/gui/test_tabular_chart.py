@@ -47,3 +47,13 @@ def test_chart_shows_the_waterfall_only_for_additive_results(qtbot) -> None:
     assert not chart.waterfall.isVisible()
     assert chart.bars.unsigned and "magnitude" in chart.note.text()  # |gradient|: no direction to colour
     assert chart.image_array().shape[2] == 3
+
+
+def test_settings_keep_good_table_recipes_and_drop_damaged_ones() -> None:
+    from gui.settings import sanitize
+
+    good = {"kind": "tabular", "features": [{"name": "age", "kind": "numeric", "offset": 50.0, "scale": 10.0}],
+            "label": "y"}
+    damaged = {"kind": "tabular", "features": [{"name": "age", "kind": "numeric", "nonsense": 1, "offset": []}]}
+    kept, dropped = sanitize({"preprocessing": {"a" * 64: good, "b" * 64: damaged}})
+    assert kept["preprocessing"] == {"a" * 64: good} and dropped
