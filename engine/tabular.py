@@ -69,8 +69,9 @@ def table_from_frame(frame: Any) -> Table:
     for name in frame.columns:
         series = frame[name]
         if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
-            values = np.array([None if pd.isna(v) else str(v).strip() for v in series], dtype=object)
-            values = np.array([None if v == "" else v for v in values], dtype=object)
+            missing = series.isna().to_numpy()
+            values = series.astype(str).str.strip().to_numpy(dtype=object)
+            values[missing | (values == "")] = None
         else:
             values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         columns.append(Column(str(name), values))
@@ -120,7 +121,8 @@ class TabularDataset(Dataset):
     `raw_values(i)` the row as measured; the recipe is part of the hash and the provenance."""
 
     def __init__(self, table: Table, recipe: TabularRecipe, *, name: str, source: str,
-                 scaling_path: str = "", auto: TabularRecipe | None = None) -> None:
+                 scaling_path: str = "", auto: TabularRecipe | None = None,
+                 case_hashes: Sequence[str] | None = None) -> None:
         self.table = table
         self.scaling_path = scaling_path
         self.auto_recipe = auto or recipe  # what opening chose: the fallback for a recipe that does not fit
@@ -128,7 +130,7 @@ class TabularDataset(Dataset):
         self.x = recipe.transform(table)
         super().__init__(
             name=name, source=source, names=_names(table), labels=labels, class_names=class_names,
-            case_hashes=_row_hashes(table), loader=self.x.__getitem__, kind="tabular",
+            case_hashes=case_hashes or _row_hashes(table), loader=self.x.__getitem__, kind="tabular",
         )
         self.preprocessing = recipe  # type: ignore[assignment] - the tabular recipe, with to_dict()
         digest = hashlib.sha256(self.hash.encode())
@@ -184,7 +186,7 @@ class TabularDataset(Dataset):
 
     def with_recipe(self, recipe: TabularRecipe) -> TabularDataset:
         return TabularDataset(self.table, recipe, name=self.name, source=self.source,
-                              scaling_path=self.scaling_path, auto=self.auto_recipe)
+                              scaling_path=self.scaling_path, auto=self.auto_recipe, case_hashes=self.case_hashes)
 
     def case_provenance(self, i: int) -> dict[str, Any]:
         return {
@@ -205,9 +207,16 @@ def _names(table: Table) -> list[str]:
 
 
 def _row_hashes(table: Table) -> list[str]:
-    """Each row's content hash over every column (names and values), so a review follows the row."""
-    rows = zip(*[[f"{c.name}={v!r}" for v in c.values] for c in table.columns], strict=True)
-    return [hashlib.sha256("\x1f".join(row).encode("utf-8")).hexdigest() for row in rows]
+    """Each row's content hash over every column (the header, the numbers' float64 bytes, the
+    strings), so a review follows the row wherever it moves in the file."""
+    header = "\x1f".join(f"{c.name}:{'f' if c.numeric else 's'}" for c in table.columns).encode("utf-8")
+    numbers = [c.values for c in table.columns if c.numeric]
+    matrix = np.stack(numbers, axis=1) if numbers else np.zeros((len(table), 0))
+    matrix = np.ascontiguousarray(np.where(np.isnan(matrix), np.nan, matrix))  # one NaN bit pattern
+    texts = [c.values for c in table.columns if not c.numeric]
+    strings = ["\x1f".join("\x00" if v is None else v for v in row) for row in zip(*texts)] if texts else [""] * len(table)
+    return [hashlib.sha256(header + matrix[i].tobytes() + strings[i].encode("utf-8")).hexdigest()
+            for i in range(len(table))]
 
 
 def _labels(table: Table, recipe: TabularRecipe) -> tuple[np.ndarray, list[str]]:
@@ -322,7 +331,7 @@ class TableSummary:
 
     columns: tuple[str, ...]
     numeric: tuple[bool, ...]
-    values: tuple[tuple[str, ...], ...]  # per column, each row's raw value as text ("" missing)
+    values: tuple[np.ndarray, ...]  # per column, the raw values (float64 with NaN, or str with None)
     missing: tuple[int, ...]
     label: str | None
     excluded: tuple[str, ...]
@@ -332,13 +341,17 @@ class TableSummary:
     recipe_text: str
 
     def row(self, i: int) -> dict[str, str]:
-        return {name: values[i] for name, values in zip(self.columns, self.values, strict=True)}
+        """Row `i`'s raw values as text ("" where missing)."""
+        out = {}
+        for name, values in zip(self.columns, self.values, strict=True):
+            value = values[i]
+            out[name] = "" if value is None or (isinstance(value, float) and np.isnan(value)) else format_value(value)
+        return out
 
 
 def table_summary(dataset: TabularDataset) -> TableSummary:
     table = dataset.table
-    values = tuple(tuple("" if v is None or (c.numeric and np.isnan(v)) else format_value(v) for v in c.values)
-                   for c in table.columns)
+    values = tuple(c.values for c in table.columns)  # formatted only when a row is shown
     recipe = dataset.recipe
     return TableSummary(
         columns=table.names, numeric=tuple(c.numeric for c in table.columns), values=values,

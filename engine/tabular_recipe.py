@@ -14,6 +14,7 @@ Pipeline for one column: missing values imputed (in raw units) -> categorical co
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -320,8 +321,8 @@ def _fit_categorical(column: Column, rows: np.ndarray, scaling: str, encoding: s
         categories += [MISSING_CATEGORY] if missing else []
     else:
         fitted = [s for s, keep in zip(strings, rows, strict=True) if keep and s is not None] or present
-        values, counts = np.unique(np.array(fitted or [""], object), return_counts=True)
-        fill = str(values[np.argmax(counts)])
+        counts = Counter(fitted or [""])
+        fill = max(sorted(counts), key=counts.__getitem__)  # the most frequent; a tie goes to the first name
     recipe = ColumnRecipe(column.name, "categorical", encoding, impute, fill, tuple(categories), missing=missing)
     if encoding == "ordinal":
         codes = np.array([categories.index(fill if s is None else s) for s in strings], np.float64)
