@@ -35,6 +35,7 @@ class TabularExplanation(Explanation):
     feature_values: tuple[str, ...] = ()  # the case's raw value of each input, as text
     base_value: float | None = None  # additive methods: the explained score at the base
     output_value: float | None = None  # the explained score of the case
+    base_text: str = ""  # what the base value is the model's score at, in words
 
 
 def explain_tabular_task(
@@ -51,9 +52,22 @@ def explain_tabular_task(
     base = output = None
     if method in ADDITIVE:
         base, output = base_and_output(ctx, dataset, case, result, output_index)
+    text = base_text(dataset, result) if method in ADDITIVE else ""
     fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(Explanation)}
     return TabularExplanation(**fields, feature_names=names, feature_values=values, base_value=base,
-                              output_value=output)
+                              output_value=output, base_text=text)
+
+
+def base_text(dataset: Any, result: Explanation) -> str:
+    """Where the waterfall starts, for the reviewer: which input the base value is the score of."""
+    scaling = getattr(getattr(dataset, "preprocessing", None), "scaling", "")
+    if result.method == "kernel_shap":
+        fill = float(result.params.get("fill_value", 0.0))
+        mean = " (each feature at its scaling mean)" if fill == 0 and scaling == "standardize" else ""
+        return f"the score with every input at {fill:g}{mean}"
+    if result.method == "integrated_gradients":
+        return f"the score at the '{result.params.get('baseline')}' baseline"
+    return "the mean score over the reference baselines drawn"
 
 
 def feature_labels(dataset: Any, case: int) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -319,6 +319,8 @@ class TabularChart(QWidget):
             base, output = float(result.base_value), float(result.output_value)
             steps = waterfall(values, names, raw, k, base)
             self.waterfall.set_steps(steps, base, output, f"Waterfall from the base value {base:.4g} to the output {output:.4g}")
+            if getattr(result, "base_text", ""):
+                note += f" Base value: {result.base_text}."
             gap = steps[-1].end - output
             if abs(gap) > 1e-6 * max(1.0, abs(output)):
                 note += f" The contributions miss the output by {gap:+.3g} (the method's completeness gap)."

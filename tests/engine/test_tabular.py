@@ -169,6 +169,7 @@ def test_kernel_shap_waterfall_sums_to_output_minus_base() -> None:
     assert result.base_value == pytest.approx(float(direct[1]), abs=1e-5)  # the model at the all-mean row
     assert float(result.maps.sum()) == pytest.approx(result.output_value - result.base_value, abs=1e-4)
     assert result.feature_names == summary.table.input_names
+    assert result.base_text == "the score with every input at 0 (each feature at its scaling mean)"
     assert result.feature_values[0] == summary.table.row(case)["mean_radius"]
     saliency = explain_tabular_task(ctx, case, "saliency", target=0)
     assert saliency.base_value is None and saliency.maps.shape == (1, 30)
