@@ -173,3 +173,22 @@ def test_kernel_shap_waterfall_sums_to_output_minus_base() -> None:
     assert result.feature_values[0] == summary.table.row(case)["mean_radius"]
     saliency = explain_tabular_task(ctx, case, "saliency", target=0)
     assert saliency.base_value is None and saliency.maps.shape == (1, 30)
+
+
+@pytest.mark.slow
+def test_explain_and_reproduce_a_table_from_the_command_line(tmp_path: Path) -> None:
+    pytest.importorskip("keras")
+    from engine.cli import main
+
+    lines = (DEMO / "breast_cancer.csv").read_text().splitlines()
+    (tmp_path / "few.csv").write_text("\n".join(lines[:4]) + "\n")  # three cases; the scaling file beside them
+    (tmp_path / "few_scaling.json").write_bytes((DEMO / "breast_cancer_scaling.json").read_bytes())
+    out = tmp_path / "out"
+    args = ["explain", str(DEMO / "breast_cancer_mlp.keras"), str(tmp_path / "few.csv"), "--method", "kernel_shap",
+            "--param", "nb_samples=64", "--out", str(out)]
+    assert main(args) == 0
+    record = json.loads((out / "00001_case_1_kernel_shap.json").read_text())
+    recipe = json.dumps(record)
+    assert '"scaling_file": "few_scaling.json"' in recipe and '"kind": "tabular"' in recipe  # the recipe is evidence
+    assert main(["reproduce", str(out / "00001_case_1_kernel_shap.json")]) == 0
+    assert main(["verify", str(out)]) == 0
