@@ -110,8 +110,8 @@ class Dataset:
 
     def thumbnails(self, progress: Callable[[float], None] | None = None) -> np.ndarray:
         """All THUMB tiles, (N, 48, 48, 3) uint8; computed once and kept."""
-        if self._thumbnails is None and self.kind in NOT_IMAGES:
-            self._thumbnails = np.full((len(self), THUMB, THUMB, 3), 200, np.uint8)
+        if self._thumbnails is None and self.kind in NOT_IMAGES:  # one grey tile, seen N times: no N x 7 kB
+            self._thumbnails = np.broadcast_to(np.full((1, THUMB, THUMB, 3), 200, np.uint8), (len(self), THUMB, THUMB, 3))
         if self._thumbnails is None:
             tiles = np.zeros((len(self), THUMB, THUMB, 3), np.uint8)
             for start in range(0, len(self), THUMB_CHUNK):
