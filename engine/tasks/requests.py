@@ -181,7 +181,7 @@ class CaseInfluenceRequest:
 
 
 # ----- issue 15: tabular cases ------------------------------------------------------------------
-@task("engine.tabular_explain:explain_tabular_task", "engine.explainers.result:Explanation", INTERACTIVE,
+@task("engine.tabular_explain:explain_tabular_task", "engine.tabular_explain:TabularExplanation", INTERACTIVE,
       "explain tabular")
 @dataclass(frozen=True)
 class ExplainTabular:
