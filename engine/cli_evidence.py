@@ -26,6 +26,8 @@ def add_verbs(verbs: Any) -> None:
     explain.add_argument("--target", type=int, default=None, help="class to explain (default: the predicted one)")
     explain.add_argument("--out", required=True, help="folder for the maps, provenance, records.jsonl, reports")
     explain.add_argument("--report", default="", help="html, pdf or html,pdf")
+    explain.add_argument("--score", default="", help="quality metrics of each map, e.g. deletion,insertion "
+                         "(recorded as score records and shown in the reports)")
     _common(explain, trust=True)
     explain.set_defaults(run=_explain)
 
@@ -93,9 +95,10 @@ def _explain(args: argparse.Namespace) -> int:
     from engine.headless import explain
 
     formats = [f.strip().lower() for f in args.report.split(",") if f.strip()]
+    scores = [s.strip().lower() for s in args.score.split(",") if s.strip()]
     code, run = _engine(args, lambda say: explain(
         args.model, args.cases, args.method, args.param, args.target, args.out, formats, args.trust,
-        _reviewer(args), say))
+        _reviewer(args), say, scores))
     if run is not None:
         print(f"{run.results} results, records in {run.log}" + "".join(f"\nreport {p}" for p in run.reports))
     return code

@@ -127,9 +127,12 @@ class ExplainRun:
 
 
 def explain(model: str, cases: str, methods: str, params: Sequence[str], target: int | None, out: str,
-            reports: Sequence[str], trust: bool, reviewer: str, say: Say) -> ExplainRun:
-    """Explain every case with every method; write maps, provenance, records and reports."""
+            reports: Sequence[str], trust: bool, reviewer: str, say: Say,
+            scores: Sequence[str] = ()) -> ExplainRun:
+    """Explain every case with every method; write maps, provenance, records (and the maps' `scores`,
+    through the scorecard's own task) and reports."""
     from engine.explain_service import explain_case_task
+    from engine.metrics import METRICS
 
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
@@ -137,6 +140,9 @@ def explain(model: str, cases: str, methods: str, params: Sequence[str], target:
     bad = sorted(set(reports) - {"html", "pdf"})
     if bad:
         raise BadInputError(f"--report {','.join(bad)}: choose html, pdf or html,pdf.")
+    unknown = [name for name in scores if name not in METRICS]
+    if unknown:
+        raise BadInputError(f"--score {','.join(unknown)}: unknown metric; available: {', '.join(METRICS)}.")
     infos = method_infos(methods)
     requests = [(info, _params_for(info, params, infos)) for info in infos]
     say(f"opening {Path(model).name} and {Path(cases).name}")
@@ -150,7 +156,9 @@ def explain(model: str, cases: str, methods: str, params: Sequence[str], target:
             say(f"[{done}/{total}] {ctx.workspace.dataset.names[case]}: {info.name}")
             result = explain_case_task(ctx, case, info.name, typed, target)
             spec = workspace_spec(ctx, case, info.name, dict(result.params), target, trust)
-            write_result(log, result, spec, reviewer, _stem(case, spec["case_name"], info.name))
+            written = write_result(log, result, spec, reviewer, _stem(case, spec["case_name"], info.name))
+            if scores:
+                write_scores(ctx, log, case, info.name, typed, target, scores, spec, reviewer, written)
     written = tuple(write_reports(ctx, log, folder / "report", reports, reviewer, say)) if reports else ()
     return ExplainRun(folder, log.path, total, written)
 
@@ -177,6 +185,21 @@ def write_result(log: RecordLog, result: Any, spec: dict[str, Any], reviewer: st
     json_path = atomic_write_json(log.folder / f"{stem}.json", meta)
     files = [artefact(npy, "maps", log.folder), artefact(json_path, "provenance", log.folder)]
     return log.append(explain_record(result, spec, reviewer, files))
+
+
+def write_scores(ctx: JobContext, log: RecordLog, case: int, method: str, params: dict[str, Any],
+                 target: int | None, names: Sequence[str], spec: dict[str, Any], reviewer: str,
+                 explained: dict[str, Any]) -> None:
+    """Score the map just written (the GUI scorecard's task) and record one score per metric."""
+    from engine.records.results import score_records
+    from engine.scorecard_service import score_case_task
+
+    scorecard = score_case_task(ctx, case, method, params, target, tuple(names))
+    maps = [a for a in explained["artefacts"] if a["kind"] == "maps"]
+    for record in score_records(scorecard, model_sha256=spec["model_sha256"], model_name=Path(spec["model"]).name,
+                                case_path=spec["case_name"], case_sha256=spec["case_sha256"], reviewer=reviewer,
+                                files=maps):
+        log.append(record)
 
 
 def write_reports(ctx: JobContext, log: RecordLog, stem: Path, formats: Sequence[str], reviewer: str,

@@ -20,6 +20,7 @@ import numpy as np
 from engine import explain_service, metrics
 from engine.errors import Cancelled
 from engine.jobs import JobContext
+from engine.provenance import sha256_array
 
 CACHE_KEY = "scorecard_service.scores"
 FAST_METRICS = ("deletion", "insertion", "sparseness")  # a few forward passes: run automatically
@@ -52,11 +53,17 @@ class MetricScore:
 
 @dataclass(frozen=True)
 class Scorecard:
+    """One map's scores, with what a score record needs to name that map (its method, full
+    parameters, seed and array SHA-256, as the map's own explain record holds them)."""
+
     case: int
     method: str
     target: int
     scores: dict[str, MetricScore]
     warnings: tuple[str, ...]
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    seed: int | None = None
+    maps_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class Benchmark:
     scores: np.ndarray
     better: tuple[str, ...]  # per metric: "lower" or "higher"
     failures: tuple[str, ...]
+    scorecards: tuple[Scorecard, ...] = ()  # one per (method, case) scored, for the record log
 
 
 def metrics_info_task(ctx: JobContext) -> list[dict[str, Any]]:
@@ -86,8 +94,14 @@ def score_case_task(
 ) -> Scorecard:
     """Score the canvas's map of `case` (explained again only if not cached) with `names`."""
     explanation = explain_service.explain_case_task(ctx, case, method, params, target)
-    scores = _score(ctx, case, explanation, list(names), (0.0, 1.0))
-    return Scorecard(int(case), method, int(explanation.targets[0]), scores, tuple(explanation.warnings))
+    return _scorecard(case, explanation, _score(ctx, case, explanation, list(names), (0.0, 1.0)))
+
+
+def _scorecard(case: int, explanation: Any, scores: dict[str, MetricScore]) -> Scorecard:
+    return Scorecard(
+        int(case), explanation.method, int(explanation.targets[0]), scores, tuple(explanation.warnings),
+        params=dict(explanation.params), seed=explanation.seed, maps_sha256=sha256_array(explanation.maps),
+    )
 
 
 def benchmark_task(
@@ -101,6 +115,7 @@ def benchmark_task(
     cases = [int(c) for c in cases]
     scores = np.full((len(methods), len(names), len(cases)), np.nan)
     failures: list[str] = []
+    scorecards: list[Scorecard] = []
     steps = max(1, len(methods) * len(cases))
     for m, method in enumerate(methods):
         for n, case in enumerate(cases):
@@ -115,10 +130,12 @@ def benchmark_task(
             except Exception as exc:  # noqa: BLE001 - one method's failure must not lose the table
                 failures.append(f"{method} on case {case}: {exc}")
                 continue
+            scorecards.append(_scorecard(case, explanation, found))
             for k, name in enumerate(names):
                 scores[m, k, n] = found[name].score
     better = {info.name: info.better for info in metrics.available()}
-    return Benchmark(tuple(cases), tuple(methods), tuple(names), scores, tuple(better[n] for n in names), tuple(failures))
+    return Benchmark(tuple(cases), tuple(methods), tuple(names), scores, tuple(better[n] for n in names), tuple(failures),
+                     tuple(scorecards))
 
 
 def _score(ctx: JobContext, case: int, explanation: Any, names: list[str], span: tuple[float, float]) -> dict[str, MetricScore]:

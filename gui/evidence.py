@@ -2,13 +2,15 @@
 File ▸ Export case report… / Export review report… run as engine jobs.
 
 Hooked from outside the views (signals only), so the canvas and the case browser stay unaware
-of it: every map drawn (once per distinct result), every verdict and note saved, every export
+of it: every map drawn (once per distinct result), every score of a map (the scorecard's and the
+benchmark's, once per map and metric), every verdict and note saved, every export
 appends one record to the log kept beside the dataset's review file. An append is one small
 fsynced write, like the review file's own save, so it runs on the GUI thread.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from engine.errors import GlassboxError
 from engine.jobs import JobError
 from engine.provenance import sha256_array
 from engine.records import RecordLog, artefact, default_reviewer, log_path_for_review, new_record
-from engine.records.results import explain_record, reproduce_spec
+from engine.records.results import explain_record, reproduce_spec, score_records
 from engine.records.signing import create_key, key_path, load_signer
 from engine.tasks import CaseReport, ReviewReport, job_key
 from gui.app import show_error
@@ -43,11 +45,14 @@ class Evidence(QObject):
         self.window = window
         self.canvas = views.get("attribution")
         self.cases = views.get("cases")
+        self.benchmark = views.get("benchmark")
         self._seen: set[tuple] = set()
         self._warned = False
         for signal, slot in (
             (getattr(self.canvas, "result_shown", None), self._on_shown),
             (getattr(self.canvas, "exported", None), self._on_exported),
+            (getattr(getattr(self.canvas, "scorecard", None), "scored", None), self._on_scored),
+            (getattr(self.benchmark, "scored", None), self._on_scored),
             (getattr(getattr(self.cases, "review", None), "verdict_saved", None), self._on_verdict),
             (getattr(getattr(self.cases, "review", None), "note_saved", None), self._on_note),
         ):
@@ -108,6 +113,22 @@ class Evidence(QObject):
             params=dict(result.params), target=int(result.targets[0]), trust=False,
         )
         self._append(explain_record(result, spec, self.reviewer()))
+
+    def _on_scored(self, scorecard: Any) -> None:
+        """One score record per metric of a map not recorded with that metric before."""
+        summary = self.ctx.state.dataset
+        if summary is None or not 0 <= scorecard.case < len(summary):
+            return
+        model_path, model_sha = self._model()
+        name, case_hash = self._case(scorecard.case)
+        for record in score_records(scorecard, model_sha256=model_sha, model_name=Path(model_path).name,
+                                    case_path=name, case_sha256=case_hash, reviewer=self.reviewer()):
+            details = record["details"]
+            key = ("score", model_sha, case_hash, details["maps_sha256"], details["metric"],
+                   json.dumps(details["metric_params"], sort_keys=True))
+            if key not in self._seen:
+                self._seen.add(key)
+                self._append(record)
 
     def _review_record(self, action: str, case: int, details: dict[str, Any]) -> None:
         if self.ctx.state.dataset is None:

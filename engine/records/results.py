@@ -50,3 +50,29 @@ def explain_record(result: Any, spec: dict[str, Any], reviewer: str,
         artefacts=files or [],
         details={"maps_sha256": sha256_array(result.maps), "targets": plain(result.targets), "reproduce": spec},
     )
+
+
+def score_records(scorecard: Any, *, model_sha256: str, model_name: str, case_path: str, case_sha256: str,
+                  reviewer: str, files: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """One "score" record per metric of `scorecard` (engine.scorecard_service.Scorecard).
+
+    The record names the map it scores as the map's explain record does (method, full
+    parameters, target, the map's array SHA-256 in details and `files` written from it), so a
+    report finds a map's scores; the metric, its own parameters and seed, the score and the
+    sanity verdict are in details, and the top-level seed is the metric's.
+    """
+    records = []
+    for name, score in scorecard.scores.items():
+        provenance = score.provenance or {}
+        records.append(new_record(
+            "score", reviewer=reviewer, model_sha256=model_sha256, model_name=model_name,
+            case_path=case_path, case_sha256=case_sha256, method=scorecard.method, params=scorecard.params,
+            seed=provenance.get("seed"), target=scorecard.target, versions=provenance.get("versions"),
+            artefacts=files or [],
+            details={
+                "metric": name, "metric_params": provenance.get("params", {}), "scores": {name: score.score},
+                "passed": score.passed, "threshold": score.threshold, "maps_sha256": scorecard.maps_sha256,
+                "map_seed": scorecard.seed,
+            },
+        ))
+    return records

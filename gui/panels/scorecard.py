@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from engine.tasks import ListMetrics, ScoreCase, job_key
@@ -103,7 +104,10 @@ def _format(score: Any) -> str:
 
 
 class ScorecardPanel(QWidget):
-    """Cards for the canvas `view`'s panels; see the module docstring."""
+    """Cards for the canvas `view`'s panels; see the module docstring. `scored(Scorecard)` fires
+    for every set of scores that arrives (the record log's hook, gui/evidence.py)."""
+
+    scored = Signal(object)
 
     def __init__(self, ctx: Any, view: Any, is_fast: Callable[[str], bool], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -204,6 +208,7 @@ class ScorecardPanel(QWidget):
         self.scores.setdefault(request, {}).update(card.scores)
         self.busy.pop(index, None)
         self.refresh()
+        self.scored.emit(card)
 
     def _on_error(self, index: int, error: Any) -> None:
         self.busy.pop(index, None)

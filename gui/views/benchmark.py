@@ -14,7 +14,7 @@ import io
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
@@ -73,7 +73,9 @@ def ranking(scores: np.ndarray, better: tuple[str, ...]) -> np.ndarray:
 
 
 class BenchmarkView(QWidget):
-    """See the module docstring."""
+    """See the module docstring. `scored(Scorecard)` fires for each (method, case) scored."""
+
+    scored = Signal(object)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -232,6 +234,8 @@ class BenchmarkView(QWidget):
             self.table.selectRow(0)
             self.show_cases(0)
         self._publish(show=False)
+        for scorecard in result.scorecards:
+            self.scored.emit(scorecard)
 
     def show_cases(self, row: int) -> None:
         """The per-case scores of the method in table row `row`."""

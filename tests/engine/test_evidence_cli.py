@@ -87,6 +87,7 @@ def test_reproduce_reports_a_difference_with_exit_2(files, tmp_path: Path, capfd
     (["--method", "saliency", "--param", "wobble=1"], "No chosen method has a parameter wobble"),
     (["--method", "occlusion", "--param", "patch_size=big"], "expected a int"),
     (["--method", "saliency", "--report", "docx"], "--report docx"),
+    (["--method", "saliency", "--score", "deletion,nope"], "--score nope: unknown metric"),
 ])
 def test_bad_input_is_one_line_and_exit_2(files, tmp_path: Path, capfd, args: list[str], words: str) -> None:
     assert _explain(files, tmp_path, *args) == 2
@@ -117,7 +118,8 @@ def test_reports_are_self_contained_and_name_hash_method_verdict(files, tmp_path
     case_hash = __import__("engine.data", fromlist=["_hash_array"])._hash_array(data["x"][1])
     store.set_verdict("case 1", case_hash, "spurious feature")
     store.set_note("case 1", case_hash, "looks at the corner")
-    assert _explain(files, tmp_path, "--method", "saliency,gradcam", "--report", "html,pdf") == 0
+    assert _explain(files, tmp_path, "--method", "saliency,gradcam", "--report", "html,pdf",
+                    "--score", "deletion,sparseness") == 0
     capfd.readouterr()
     sha = json.loads((tmp_path / "00000_case_0_saliency.json").read_text())["provenance"]["model_sha256"]
 
@@ -131,6 +133,14 @@ def test_reports_are_self_contained_and_name_hash_method_verdict(files, tmp_path
     lowered = page.lower()
     assert "http:" not in lowered and "https:" not in lowered and "file:" not in lowered and "url(" not in lowered
     assert sha in page and "spurious feature" in page and "looks at the corner" in page
+    records = read_records(tmp_path / "records.jsonl")
+    scored = [r for r in records if r["action"] == "score"]
+    assert [(r["case_path"], r["method"], r["details"]["metric"]) for r in scored] == [
+        (f"case {c}", m, k) for c in (0, 1) for m in ("saliency", "gradcam") for k in ("deletion", "sparseness")]
+    explained = [r for r in records if r["action"] == "explain"]
+    assert all(s["details"]["maps_sha256"] == e["details"]["maps_sha256"] and s["artefacts"] == e["artefacts"][:1]
+               for s, e in zip(scored[::2], explained))
+    assert f"deletion: {scored[0]['details']['scores']['deletion']}<br>sparseness: " in page
 
     text = " ".join(p.extract_text() for p in PdfReader(tmp_path / "report.pdf").pages)
     assert sha in text.replace("\n", "")
@@ -141,11 +151,11 @@ def test_reports_are_self_contained_and_name_hash_method_verdict(files, tmp_path
 
     for name in ("report.pdf", "report.html", "report.csv"):
         assert main(["verify", str(tmp_path / name)]) == 0
-        assert capfd.readouterr().out == "5 records intact\n"
+        assert capfd.readouterr().out == "13 records intact\n"
     with (tmp_path / "report.pdf").open("ab") as handle:
         handle.write(b"%")
     assert main(["verify", str(tmp_path / "report.pdf")]) == 2
-    assert "record 5 (id " in capfd.readouterr().err
+    assert "record 13 (id " in capfd.readouterr().err
 
 
 def test_main_py_explain_from_a_clean_process(files, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from engine.records import read_records, verify
 from gui.main_window import MainWindow
 
 SHOTS = Path(__file__).resolve().parents[2] / "shots" / "evidence"
+SCORED = ("deletion", "insertion", "sparseness")
 REVIEWED = {3: "plausible", 10: "spurious feature", 25: "needs review", 42: "plausible", 77: "plausible"}
 
 
@@ -43,7 +44,10 @@ def test_gui_records_and_reports_verify(qtbot, main_window: MainWindow, tmp_path
     qtbot.waitUntil(lambda: window.evidence.log_path() is not None, timeout=30000)
     log = window.evidence.log_path()
 
-    _show(qtbot, window, 3, "saliency")
+    canvas = window.views["attribution"]
+    _show(qtbot, window, 3, "saliency")  # a fast method: the scorecard scores it by itself
+    qtbot.waitUntil(lambda: set(SCORED) <= set(canvas.scorecard.scores.get(canvas.panels[0].request, {})),
+                    timeout=60000)
     _show(qtbot, window, 3, "gradcam")
     _show(qtbot, window, 3, "saliency")  # shown again: the same result is not recorded twice
     _review(qtbot, window, 3, "plausible", "strokes of the 3, background ignored")
@@ -52,10 +56,19 @@ def test_gui_records_and_reports_verify(qtbot, main_window: MainWindow, tmp_path
             _show(qtbot, window, case, "gradient_x_input")
             _review(qtbot, window, case, verdict, f"case {case}: {verdict}")
     _show(qtbot, window, 3, "saliency")  # back to the first case: its map comes from the cache
-    assert window.views["attribution"].export_maps(tmp_path / "case3")
+    qtbot.waitUntil(lambda: not canvas.scorecard.busy, timeout=60000)  # scores still coming are records too
+    assert canvas.export_maps(tmp_path / "case3")
 
     records = read_records(log)
     actions = [r["action"] for r in records]
+    scored = [r for r in records if r["action"] == "score" and r["case_path"] == "case 3" and r["method"] == "saliency"]
+    assert sorted(r["details"]["metric"] for r in scored) == sorted(SCORED)  # once each, though shown twice
+    explained = next(r for r in records if r["action"] == "explain" and r["method"] == "saliency")
+    deletion = next(r for r in scored if r["details"]["metric"] == "deletion")
+    assert deletion["details"]["maps_sha256"] == explained["details"]["maps_sha256"]
+    assert deletion["params"] == explained["params"] and deletion["target"] == explained["target"]
+    assert deletion["details"]["metric_params"]["steps"] == 10 and deletion["seed"] == 0
+    assert deletion["details"]["scores"]["deletion"] == canvas.scorecard.scores[canvas.panels[0].request]["deletion"].score
     assert actions.count("explain") == 2 + 4 and actions.count("verdict") == 5 and actions.count("note") == 5
     assert actions[-1] == "export" and len(records[-1]["artefacts"]) >= 2
     first = records[0]
@@ -66,6 +79,7 @@ def test_gui_records_and_reports_verify(qtbot, main_window: MainWindow, tmp_path
     assert sorted(Path(p).suffix for p in case_files) == [".html", ".pdf"]
     html = Path(case_files[0]).read_text()
     assert "Saliency" in html and "Grad-CAM" in html and "strokes of the 3" in html
+    assert f"deletion: {deletion['details']['scores']['deletion']}" in html  # the score record, in the report
     public = window.evidence.create_signing_key()  # from now on this reviewer's records are signed
     review_files = _export(qtbot, window, window.evidence.export_review_report, tmp_path / "review_report.html")
     assert read_records(log)[-1]["signature"]["public_key"] == public
