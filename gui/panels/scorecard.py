@@ -1,8 +1,10 @@
-"""The scorecard under the canvas's maps: for each map shown, how far to trust it.
+"""The scorecard of the canvas's maps: for each map shown, how far to trust it.
 
-Per panel of the canvas: the map's warnings in plain words, deletion and insertion AUC with
-their curves drawn small, the sanity verdict (model-parameter randomisation), stability
-(max-sensitivity) and sparseness, each with its meaning on hover. The fast scores run by
+In each map's own cell (gui.panels.map_grid.MapCell.add_panel), under the map: its warnings in
+plain words, deletion and insertion AUC with their curves drawn small, MuFidelity, sparseness,
+the sanity verdict (model-parameter randomisation), stability (max-sensitivity) and the
+region-of-interest scores, each with its meaning on hover. The row under the grid holds the
+region tool. The fast scores run by
 themselves for fast methods; the slow ones (they explain the case again, several times) run
 on a click. Scores are cached per map request (the same key as the canvas's result cache) and
 exported with the map. Jobs go through the engine thread like every view's.
@@ -15,69 +17,96 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from engine.tasks import ListMetrics, ScoreCase, job_key
 from gui.panels.region import RegionTool
 from gui.widgets.sparkline import Sparkline
 
 FAST = ("deletion", "insertion", "sparseness")
-SANITY, STABILITY = ("randomisation",), ("max_sensitivity",)
-ROWS = (("deletion", "Deletion AUC"), ("insertion", "Insertion AUC"), ("randomisation", "Sanity"),
-        ("max_sensitivity", "Stability"), ("sparseness", "Sparseness"), ("region", "Region"))
-REGION_MEANING = ("Pointing game (is the map's peak inside the reviewer's box?) and the share of the map's "
+FIDELITY, SANITY, STABILITY = ("mufidelity",), ("randomisation",), ("max_sensitivity",)
+# (metric, label) in the card's two columns, row by row; "region" spans the last row
+# (short labels: a cell of a 2x2 grid at 1400x900 is ~230 px wide; the full meaning is on hover)
+ROWS = ((("deletion", "Delete"), ("insertion", "Insert")),
+        (("mufidelity", "μFidel."), ("sparseness", "Sparse")),
+        (("randomisation", "Sanity"), ("max_sensitivity", "Stable")))
+NAMES = tuple(name for row in ROWS for name, _ in row) + ("region",)
+REGION_MEANING = ("Pointing game (is the map's peak inside the reviewer's region?) and the share of the map's "
                   "positive mass inside it: where the reviewer says the evidence is.")
 WARNING_STYLE = "color: #b34700; font-weight: 600;"
 
 
-class MapCard(QGroupBox):
-    """One map's scores. `run(names)` is connected by the panel."""
+class MapCard(QFrame):
+    """One map's scores, in the map's own cell (MapCell.add_panel). `run(names)` is connected by the panel."""
 
     def __init__(self, meanings: dict[str, str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("scorecardCard")
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)  # never squeezed
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)  # never squeezed in height
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.setSpacing(1)
         self.warnings = QLabel()
         self.warnings.setObjectName("mapWarnings")
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet(WARNING_STYLE)
         layout.addWidget(self.warnings)
         grid = QGridLayout()
-        grid.setVerticalSpacing(2)
+        grid.setVerticalSpacing(0)
+        grid.setHorizontalSpacing(6)
         self.values: dict[str, QLabel] = {}
         self.curves: dict[str, Sparkline] = {}
-        for row, (name, label) in enumerate(ROWS):
-            title = QLabel(label)
-            value = QLabel("—")
-            value.setObjectName(f"score_{name}")
-            for widget in (title, value):
-                widget.setToolTip(meanings.get(name, ""))
-            grid.addWidget(title, row, 0)
-            grid.addWidget(value, row, 1)
-            self.values[name] = value
-            if name in ("deletion", "insertion"):
-                line = Sparkline("#c0392b" if name == "deletion" else "#27864a")
-                line.setToolTip(meanings.get(name, ""))
-                grid.addWidget(line, row, 2)
-                self.curves[name] = line
+        self.titles: dict[str, QLabel] = {}
+        for row, pairs in enumerate(ROWS):
+            for side, (name, label) in enumerate(pairs):
+                self._add(grid, row, 3 * side, name, label, meanings, span=1)
+        self._add(grid, len(ROWS), 0, "region", "Region", meanings, span=5)
+        for column in (1, 4):
+            grid.setColumnStretch(column, 1)
         layout.addLayout(grid)
-        buttons = QGridLayout()
+        buttons = QHBoxLayout()
+        buttons.setSpacing(2)
         self.score_button = QPushButton("Score")
-        self.sanity_button = QPushButton("Sanity check")
+        self.fidelity_button = QPushButton("Fidelity")
+        self.sanity_button = QPushButton("Sanity")
         self.stability_button = QPushButton("Stability")
         self.score_button.setToolTip("Deletion, insertion and sparseness of this map (a few forward passes).")
+        self.fidelity_button.setToolTip(meanings.get("mufidelity", "") + " 128 masked forward passes.")
         self.sanity_button.setToolTip(meanings.get("randomisation", "") + " Explains the case again 3 times.")
         self.stability_button.setToolTip(meanings.get("max_sensitivity", "") + " Explains the case again 10 times.")
-        for column, button in enumerate((self.score_button, self.sanity_button, self.stability_button)):
-            buttons.addWidget(button, 0, column)
+        for button in self.buttons:
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            buttons.addWidget(button)
         layout.addLayout(buttons)
-        self.show_scores("", (), {})
+        self.show_scores((), {})
 
-    def show_scores(self, title: str, warnings: tuple[str, ...], scores: dict[str, Any], busy: str = "",
+    def _add(self, grid: QGridLayout, row: int, column: int, name: str, label: str, meanings: dict[str, str],
+             span: int) -> None:
+        title, value = QLabel(label), QLabel("—")
+        value.setObjectName(f"score_{name}")
+        for widget in (title, value):
+            widget.setToolTip(meanings.get(name, ""))
+        grid.addWidget(title, row, column)
+        grid.addWidget(value, row, column + 1, 1, span)
+        self.titles[name], self.values[name] = title, value
+        if name in ("deletion", "insertion"):
+            line = Sparkline("#c0392b" if name == "deletion" else "#27864a")
+            line.setToolTip(meanings.get(name, ""))
+            grid.addWidget(line, row, column + 2)
+            self.curves[name] = line
+
+    @property
+    def buttons(self) -> tuple[QPushButton, ...]:
+        return self.score_button, self.fidelity_button, self.sanity_button, self.stability_button
+
+    def set_meanings(self, meanings: dict[str, str]) -> None:
+        for name in NAMES:
+            for widget in (self.titles[name], self.values[name]):
+                widget.setToolTip(meanings.get(name, ""))
+
+    def show_scores(self, warnings: tuple[str, ...], scores: dict[str, Any], busy: str = "",
                     region: Any = None) -> None:
-        self.setTitle(title or "No map yet")
         # the headline of each warning (before its colon) on the card, every full sentence on hover
         self.warnings.setText("\n".join(f"⚠ {w.split(': ', 1)[0]}" for w in warnings))
         self.warnings.setToolTip("\n\n".join(warnings))
@@ -86,16 +115,17 @@ class MapCard(QGroupBox):
             label.setText(_format(scores.get(name)) if name in scores else ("…" if busy and name in busy else "—"))
         for name, line in self.curves.items():
             line.set_curve(getattr(scores.get(name), "curve", None))
-        self.values["region"].setText(
-            "draw one with 'Region of interest'" if region is None else
-            f"peak {'inside' if region.pointing_hit else 'outside'}, {100 * region.mass_inside:.0f}% of mass inside"
-        )
+        for widget in (self.titles["region"], self.values["region"]):  # a row only while a region is drawn
+            widget.setVisible(region is not None)
+        if region is not None:
+            self.values["region"].setText(
+                f"peak {'inside' if region.pointing_hit else 'outside'}, {100 * region.mass_inside:.0f}% of mass inside")
 
 
 def _format(score: Any) -> str:
     if score.passed is not None:
         verdict = "passes" if score.passed else "FAILS"
-        return f"{verdict} (ρ = {score.score:.2f}, needs < {score.threshold:g})"
+        return f"{verdict} (ρ {score.score:.2f}, < {score.threshold:g})"
     if score.score is None or math.isnan(score.score):
         return "undefined"
     if score.metric == "max_sensitivity":
@@ -115,22 +145,38 @@ class ScorecardPanel(QWidget):
         self.meanings: dict[str, str] = {}
         self.scores: dict[tuple, dict[str, Any]] = {}  # map request -> metric -> MetricScore
         self.busy: dict[int, str] = {}
-        self.cards: list[MapCard] = []
         self.region = RegionTool(view)
         self.region.changed.connect(self.refresh)
-        self.region_button = QPushButton("Region of\ninterest")
+        self.region_button = QPushButton("Region of interest")
         self.region_button.setObjectName("regionButton")
         self.region_button.setCheckable(True)
-        self.region_button.setToolTip("Draw a box where the evidence should be; each map is scored against it "
-                                      "and the box is stored with the case's review.")
+        self.region_button.setToolTip("Draw where the evidence should be; each map is scored against it "
+                                      "and the region is stored with the case's review.")
         self.region_button.toggled.connect(self.region.set_enabled)
-        self.layout_ = QHBoxLayout(self)  # cards side by side, one under each column of maps
+        self.layout_ = QHBoxLayout(self)  # the region tool's row; the cards sit in the maps' own cells
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.layout_.addWidget(self.region_button)
+        self.layout_.addStretch(1)
+        for cell in view.map_grid.cells:
+            self._attach(cell)
+        view.map_grid.cell_added.connect(self._attach)
         ctx.state.case_selected.connect(lambda _c: self.region_button.setChecked(False))
         view.result_shown.connect(self._on_result_shown)
         ctx.state.model_changed.connect(lambda _d: self.scores.clear())
         ctx.engine.submit(ListMetrics(), key="scorecard/metrics", on_result=self._on_metrics)
+
+    @property
+    def cards(self) -> list[MapCard]:
+        """The card of each map cell, in the canvas's panel order."""
+        return [cell.findChild(MapCard) for cell in self.view.map_grid.cells]
+
+    def _attach(self, cell: Any) -> None:
+        """A new map cell gets its card (deleted with the cell)."""
+        index = self.view.map_grid.cells.index(cell)
+        card = MapCard(self.meanings)
+        for button, names in zip(card.buttons, (FAST, FIDELITY, SANITY, STABILITY)):
+            button.clicked.connect(lambda _c=False, i=index, n=names: self.run(i, n))
+        cell.add_panel(card)
 
     def _on_metrics(self, infos: list[dict[str, Any]]) -> None:
         for info in infos:
@@ -138,8 +184,7 @@ class ScorecardPanel(QWidget):
             self.meanings[info["name"]] = f"{info['description']} ({direction})"
         self.meanings["region"] = REGION_MEANING
         for card in self.cards:
-            for name, label in card.values.items():
-                label.setToolTip(self.meanings.get(name, ""))
+            card.set_meanings(self.meanings)
         self.refresh()
 
     def record(self, panel: Any) -> dict[str, Any]:
@@ -152,27 +197,14 @@ class ScorecardPanel(QWidget):
         return record
 
     def refresh(self) -> None:
-        """One card per canvas panel, each showing its map's cached scores."""
-        panels = self.view.panels
-        while len(self.cards) > len(panels):
-            self.cards.pop().deleteLater()
-        while len(self.cards) < len(panels):
-            index = len(self.cards)
-            card = MapCard(self.meanings)
-            card.score_button.clicked.connect(lambda _c=False, i=index: self.run(i, FAST))
-            card.sanity_button.clicked.connect(lambda _c=False, i=index: self.run(i, SANITY))
-            card.stability_button.clicked.connect(lambda _c=False, i=index: self.run(i, STABILITY))
-            self.layout_.addWidget(card)
-            self.cards.append(card)
-        for index, (panel, card) in enumerate(zip(panels, self.cards)):
+        """Each map cell's card shows its map's cached scores."""
+        for index, (panel, card) in enumerate(zip(self.view.panels, self.cards)):
             result = panel.result
-            title = self.view.method_panel.title(panel.method) if result is not None else ""
             warnings = tuple(getattr(result, "warnings", ()) or ())
-            card.show_scores(title, warnings, self.scores.get(panel.request, {}), self.busy.get(index, ""),
+            card.show_scores(warnings, self.scores.get(panel.request, {}), self.busy.get(index, ""),
                              self.region.scores(panel))
-            for button in (card.score_button, card.sanity_button, card.stability_button):
+            for button in card.buttons:
                 button.setEnabled(result is not None)
-        self.setMinimumHeight(self.sizeHint().height())  # the maps shrink first, the cards never overlap
 
     def run(self, index: int, names: tuple[str, ...]) -> None:
         """Score panel `index`'s map with `names` (cached scores are not asked for again)."""

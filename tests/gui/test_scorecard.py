@@ -97,3 +97,33 @@ def test_case_lists_and_the_ranking_rule():
         parse_cases("5-12", 10)
     scores = np.array([[[0.1, 0.2], [0.9, 0.8]], [[0.5, 0.4], [0.3, 0.2]]])  # (methods, metrics, cases)
     np.testing.assert_array_equal(ranking(scores, ("lower", "higher")), [1.0, 2.0])
+
+
+def test_each_map_cell_carries_its_own_card_with_mufidelity(qtbot, main_window):
+    """The cards live in the maps' cells (2 and 4 maps, two window sizes); MuFidelity on a click."""
+    window = main_window
+    window.resize(1400, 900)
+    window.show()
+    with qtbot.waitSignal(window.ctx.state.dataset_changed, timeout=120000):
+        window.start()
+    canvas = window.views["attribution"]
+    canvas.set_grid(True)
+    for count in (2, 4):
+        canvas.panel_count.setValue(count)
+        _select(qtbot, canvas, 3 + count, panels=count)
+        qtbot.waitUntil(lambda c=count: all(canvas.panels[i].result is not None for i in range(c)), timeout=60000)
+        qtbot.waitUntil(lambda: not canvas.scorecard.busy, timeout=60000)
+        cards = canvas.scorecard.cards
+        assert len(cards) == count
+        for cell, card in zip(canvas.map_grid.cells, cards):
+            assert card.parent() is cell and card.isVisible()
+            assert card.geometry().top() >= cell.canvas.geometry().bottom()  # under its own map
+        qtbot.mouseClick(cards[-1].fidelity_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda c=count: "mufidelity" in _scores(canvas, c - 1), timeout=60000)
+        fidelity = _scores(canvas, count - 1)["mufidelity"].score
+        assert -1.0 <= fidelity <= 1.0 and cards[-1].values["mufidelity"].text() == f"{fidelity:.3f}"
+        assert all(card.values["mufidelity"].text() == "—" for card in cards[:-1])
+        for width, height in ((1400, 900), (1920, 1080)):
+            window.resize(width, height)
+            qtbot.wait(50)
+            _shot(window, f"scorecard_cells_{count}maps_{width}x{height}")
