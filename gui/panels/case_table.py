@@ -10,8 +10,11 @@ import re
 from typing import Any
 
 import numpy as np
+from collections.abc import Callable
+
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QImage
+from PySide6.QtWidgets import QAbstractItemView, QTableView
 
 from engine.class_names import ClassNames, display_name, resolve
 from engine.review import VERDICT_TITLES
@@ -251,3 +254,17 @@ def misclassified(summary: Any, predictions: Any, names: ClassNames) -> np.ndarr
     elif names.source != "dataset":
         return None
     return (labels >= 0) & (predictions.predicted != labels)
+
+
+def allow_several(table: QTableView, model: CaseTableModel, chosen: Callable[[np.ndarray], Any]) -> None:
+    """Ctrl/Shift-click and Ctrl+A select several cases of `table`: whenever two or more rows are
+    selected, `chosen` gets their dataset indices in row order (the benchmark's cases, like the
+    embedding's selection). The current row stays the one case the other views show."""
+    table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+
+    def changed(*_args: Any) -> None:
+        rows = sorted({index.row() for index in table.selectionModel().selectedRows()})
+        if len(rows) >= 2:
+            chosen(np.array([model.case_at(row) for row in rows], dtype=np.int64))
+
+    table.selectionModel().selectionChanged.connect(changed)

@@ -61,6 +61,19 @@ def parse_cases(text: str, n_cases: int) -> list[int]:
     return cases
 
 
+def format_cases(cases: list[int]) -> str:
+    """[0, 1, 2, 3, 7] -> '0-3, 7' (parse_cases reads it back; runs keep a long selection short)."""
+    parts: list[str] = []
+    ordered = sorted({int(c) for c in cases})
+    start = 0
+    for i in range(1, len(ordered) + 1):
+        if i == len(ordered) or ordered[i] != ordered[i - 1] + 1:
+            first, last = ordered[start], ordered[i - 1]
+            parts.append(str(first) if first == last else f"{first}-{last}")
+            start = i
+    return ", ".join(parts)
+
+
 def ranking(scores: np.ndarray, better: tuple[str, ...]) -> np.ndarray:
     """(methods,) mean rank over metrics (1 = best) of each method's mean score."""
     means = np.nanmean(scores, axis=2) if scores.size else np.zeros(scores.shape[:2])
@@ -98,7 +111,8 @@ class BenchmarkView(QWidget):
         self.metric_list.setObjectName("benchmarkMetrics")
         self.cases = QLineEdit("0-7")
         self.cases.setObjectName("benchmarkCases")
-        self.cases.setToolTip("Case numbers and ranges, e.g. 0-7, 12; a selection in the embedding fills it in.")
+        self.cases.setToolTip("Case numbers and ranges, e.g. 0-7, 12; selecting several cases in the case list "
+                              "(Ctrl/Shift-click) or in the embedding fills it in.")
         self.current = QLabel("current case: none")
         use_current = QPushButton("Use current case")
         use_current.clicked.connect(lambda: self.cases.setText(str(max(self.ctx.state.case, 0))))
@@ -179,8 +193,8 @@ class BenchmarkView(QWidget):
         self.detail.setRowCount(0)
 
     def set_cases(self, cases: list[int]) -> None:
-        """Benchmark these cases (e.g. the embedding's selection)."""
-        self.cases.setText(", ".join(str(int(c)) for c in cases))
+        """Benchmark these cases (the case list's or the embedding's selection)."""
+        self.cases.setText(format_cases(cases))
 
     # ----- running ------------------------------------------------------------------------
     def run(self) -> None:

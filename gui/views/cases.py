@@ -33,7 +33,7 @@ from engine.jobs import JobError
 from gui.app import show_error
 from gui.context import AppContext
 from gui.panels.case_filters import CaseFilters
-from gui.panels.case_table import CONFIDENCE, NAME, PREDICTED, TRUE, VERDICT, CaseTableModel
+from gui.panels.case_table import CONFIDENCE, NAME, PREDICTED, TRUE, VERDICT, CaseTableModel, allow_several
 from gui.panels.preprocessing import PreprocessingPanel
 from gui.panels.review import ReviewPanel, shown_for
 from gui.panels.review_files import SETTINGS_REVIEWER, ReviewFiles
@@ -164,7 +164,7 @@ class CaseView(QWidget):
         table.setObjectName("caseTable")
         table.setModel(self.table_model)
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        allow_several(table, self.table_model, self.ctx.state.cases_chosen.emit)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.setIconSize(QSize(40, 40))
         table.setWordWrap(False)

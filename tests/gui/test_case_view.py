@@ -18,6 +18,7 @@ from gui.app import DEMO_CASES, DEMO_MODEL
 from gui.context import AppContext
 from gui.settings import Settings
 from gui.state import AppState
+from gui.views.benchmark import BenchmarkView, parse_cases
 from gui.views.cases import CONFIDENCE, NAME, PREDICTED, VERDICT, CaseView
 
 pytestmark = pytest.mark.skipif(not DEMO_MODEL.exists(), reason="demo model not built yet")
@@ -90,6 +91,20 @@ def test_demo_cases_listed_predicted_filtered_and_selected(qtbot, make_view) -> 
     with qtbot.waitSignal(view.ctx.state.case_selected) as selected:
         qtbot.keyClick(view.table, Qt.Key.Key_Up)
     assert selected.args == [view.table_model.case_at(1)]
+
+    bench = BenchmarkView(view.ctx)  # several cases selected in the list feed the benchmark
+    qtbot.addWidget(bench)
+    chosen: list = []
+    view.ctx.state.cases_chosen.connect(lambda cases: chosen.append(list(cases)))
+    for row, modifier in ((4, Qt.KeyboardModifier.ControlModifier), (6, Qt.KeyboardModifier.ShiftModifier)):
+        rect = view.table.visualRect(view.table_model.index(row, NAME))
+        with qtbot.waitSignal(view.ctx.state.case_selected) as selected:
+            qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
+        assert selected.args == [view.table_model.case_at(row)]  # the canvas follows the clicked case
+    rows = [1, 4, 5, 6]  # the current row 1, Ctrl+row 4, Shift to row 6
+    assert chosen[-1] == [view.table_model.case_at(r) for r in rows]
+    assert parse_cases(bench.cases.text(), 1797) == sorted(chosen[-1])
+    assert view.ctx.state.case == view.table_model.case_at(6) == view.current_case()
     view.ctx.state.set_model(None)  # model closed: no stale predictions
     assert view.predictions is None and view.table_model.index(0, PREDICTED).data() == "…"
 

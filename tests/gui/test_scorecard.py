@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 
 from engine.errors import BadInputError
 from engine.jobs import JobContext
-from gui.views.benchmark import BenchmarkView, parse_cases, ranking
+from gui.views.benchmark import BenchmarkView, format_cases, parse_cases, ranking
 from tests.gui.test_canvas import _run, _select, _shot, demo, view  # noqa: F401 - shared fixtures
 
 SCORED = ("deletion", "insertion", "sparseness")
@@ -93,6 +93,8 @@ def test_the_benchmark_ranks_methods_exports_csv_and_orders_the_quick_look(qtbot
 
 def test_case_lists_and_the_ranking_rule():
     assert parse_cases("0-3, 7; 2", 10) == [0, 1, 2, 3, 7]
+    assert format_cases([7, 2, 0, 3, 1, 9, 10]) == "0-3, 7, 9-10" and format_cases([]) == ""
+    assert parse_cases(format_cases([5, 1, 2, 8]), 10) == [1, 2, 5, 8]
     with pytest.raises(BadInputError, match="outside"):
         parse_cases("5-12", 10)
     scores = np.array([[[0.1, 0.2], [0.9, 0.8]], [[0.5, 0.4], [0.3, 0.2]]])  # (methods, metrics, cases)
