@@ -4,6 +4,9 @@
     metric = create("deletion", model, steps=10, baseline=0.0, output="probability", batch_size=32)
     result = metric.evaluate(x, maps, targets)   # maps: shape of x, or (N, H, W) for images
 
+`baseline` (deletion, insertion, mufidelity) is a number, "mean" (each case's channel means),
+"blur" (the case Gaussian-blurred, `blur_sigma` pixels) or an array of x's shape (or one case's).
+
 Metric modules import TensorFlow, so they are imported by name only when asked for; importing
 this package (or ``engine.metrics.result``) stays light enough for the GUI. A new metric is one
 file with a `Metric` subclass and one line here.

@@ -70,6 +70,43 @@ def correlate_rows(a: np.ndarray, b: np.ndarray, method: str = "pearson") -> np.
         return np.where(norm > 0, (a * b).sum(axis=-1) / np.where(norm > 0, norm, 1.0), np.nan)
 
 
+BASELINES = ("mean", "blur")
+
+
+def resolve_baseline(baseline: float | str | np.ndarray, x: np.ndarray, blur_sigma: float) -> float | np.ndarray:
+    """The fill of the perturbation metrics: a number as it is, else (N, ...) of x's shape.
+
+    "mean": each case's channel means (each channel's mean over the image; a non-image case's
+    mean over its features), everywhere. "blur": the case blurred by a Gaussian of `blur_sigma`
+    pixels over height and width (channels apart; images only), Petsiuk et al.'s blurred
+    insertion start. An array: x's shape (one baseline per case) or one case's shape (the same
+    for every case).
+    """
+    if isinstance(baseline, str):
+        if baseline == "mean":
+            axes = (1, 2) if x.ndim == 4 else tuple(range(1, x.ndim))
+            return np.broadcast_to(x.mean(axis=axes, keepdims=True, dtype=np.float64), x.shape).astype(np.float32)
+        if x.ndim != 4:
+            raise BadInputError(f"baseline 'blur' needs image input (N, H, W, C), got shape {x.shape}.")
+        from scipy.ndimage import gaussian_filter
+
+        return gaussian_filter(x.astype(np.float64), sigma=(0, blur_sigma, blur_sigma, 0), mode="nearest").astype(np.float32)
+    array = np.asarray(baseline, dtype=np.float32)
+    if array.ndim == 0:
+        return float(array)
+    if array.shape == x.shape[1:]:
+        return np.broadcast_to(array, x.shape)
+    if array.shape != x.shape:
+        raise BadInputError(f"baseline: an array must have the input's shape {x.shape} or one case's "
+                            f"{x.shape[1:]}, got {array.shape}.")
+    return array
+
+
+def fill_rows(fill: float | np.ndarray, cases: np.ndarray) -> float | np.ndarray:
+    """The fill of the rows of `cases`: a number as it is, else those cases' baselines."""
+    return fill if np.ndim(fill) == 0 else fill[cases]
+
+
 class Metric(Explainer):
     """Base of every metric; see the module docstring for how to write one."""
 
@@ -102,6 +139,19 @@ class Metric(Explainer):
 
     def measure(self, x: np.ndarray, maps: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
         raise NotImplementedError
+
+    @classmethod
+    def _check_value(cls, key: str, value: Any) -> Any:
+        if key == "baseline" and isinstance(value, str):
+            if value not in BASELINES:
+                raise BadInputError(f"{cls.title}: parameter 'baseline' is a number, an array of the input's "
+                                    f"shape, {' or '.join(repr(b) for b in BASELINES)}; got {value!r}.")
+            return value
+        return super()._check_value(key, value)
+
+    def baseline(self, x: np.ndarray) -> float | np.ndarray:
+        """The `baseline` parameter resolved for `x` (see `resolve_baseline`)."""
+        return resolve_baseline(self.params["baseline"], x, float(self.params.get("blur_sigma", 0.0)))
 
     def explain(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"{self.title} is a metric: call evaluate(x, maps, targets).")

@@ -2,7 +2,8 @@
 much the target's output drops when that subset is removed? Higher is better (1: perfectly).
 
 Per case, nb_samples random subsets of subset_percent of the cells of a grid_size x grid_size
-grid over the image (single features for tabular inputs) are set to `baseline`; the score is
+grid over the image (single features for tabular inputs) are set to `baseline` (a number,
+"mean", "blur" or an array: engine.metrics.base.resolve_baseline); the score is
 the rank (Spearman, or `correlation="pearson"`) correlation, over the subsets, between the map
 summed over each subset and the drop f(x) - f(x with the subset removed). Subsets come from
 `case_rng`, so they depend on the seed and the case only, never on the batch size.
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.explainers.perturb import masked_rows, masked_score_batches
-from engine.metrics.base import Metric, correlate_rows, importance, spatial_shape
+from engine.metrics.base import Metric, fill_rows, correlate_rows, importance, spatial_shape
 
 
 def cell_index(x: np.ndarray, grid_size: int) -> tuple[np.ndarray, int]:
@@ -41,10 +42,13 @@ class MuFidelity(Metric):
         "subset_percent": 0.2,
         "nb_samples": 128,
         "baseline": 0.0,
+        "blur_sigma": 5.0,
         "correlation": "spearman",
     }
     choices = {**Metric.choices, "correlation": ["spearman", "pearson"]}
-    bounds = {**Metric.bounds, "grid_size": (1, 4096), "subset_percent": (0.001, 1.0), "nb_samples": (3, 10**6)}
+    array_params = frozenset({"baseline"})  # also "mean" or "blur" (Metric._check_value)
+    bounds = {**Metric.bounds, "grid_size": (1, 4096), "subset_percent": (0.001, 1.0), "nb_samples": (3, 10**6),
+              "blur_sigma": (0.0, 10000.0)}
     stochastic = True
     better = "higher"
     kind = "faithfulness"
@@ -64,13 +68,14 @@ class MuFidelity(Metric):
 
         base, _ = self.scores(x, targets, span=(0.0, 0.05))
         grid = spatial_shape(x)
+        fill = self.baseline(x)
 
         def rows(a: int, b: int) -> tuple[np.ndarray, ...]:
             index = np.arange(a, b)
             case, sample = index // samples, index % samples
             keep = ~chosen[case, sample][:, cells]
-            return masked_rows(x[case], keep.reshape(len(index), *grid), self.params["baseline"], targets[case])
+            return masked_rows(x[case], keep.reshape(len(index), *grid), fill_rows(fill, case), targets[case])
 
-        (removed,) = masked_score_batches(self, len(x) * samples, rows, span=(0.05, 1.0))
+        (removed,) = masked_score_batches(self, len(x) * samples, rows, span=(0.05, 1.0), fill_inputs=np.ndim(fill) > 0)
         drops = base.astype(np.float64)[:, None] - removed.astype(np.float64).reshape(len(x), samples)
         return {"scores": correlate_rows(attributed, drops, self.params["correlation"])}

@@ -213,3 +213,67 @@ def test_region_scores_point_and_weigh_the_map_inside_the_box() -> None:
     assert scores.pointing_hit and scores.mass_inside == pytest.approx(0.5)
     with pytest.raises(BadInputError, match="does not overlap"):
         region_scores(heat, (9, 9, 12, 12), (8, 8))
+
+
+def _deletion_curve_by_hand(x: np.ndarray, fill: np.ndarray, saliency: np.ndarray, w: np.ndarray, steps: int) -> np.ndarray:
+    """The linear model's logit as the top-ranked pixels of one case take the baseline's values."""
+    order = np.argsort(-saliency.ravel(), kind="stable")
+    curve = []
+    for count in np.round(np.linspace(0, x.size, steps + 1)).astype(int):
+        z = x.ravel().astype(np.float64).copy()
+        z[order[:count]] = fill.ravel()[order[:count]]
+        curve.append(z @ w.ravel())
+    return np.array(curve)
+
+
+def test_baselines_mean_blur_and_arrays_have_their_known_answers(linear_model, images) -> None:
+    from scipy.ndimage import gaussian_filter
+
+    targets = np.array([0, 1, 2, 1])
+    weights = linear_model.layers[-1].get_weights()[0].reshape(8, 8, 3)
+    maps = np.random.default_rng(7).normal(size=images.shape[:3]).astype("float32")
+    per_case = np.random.default_rng(8).uniform(size=images.shape).astype("float32")
+    fills = {
+        "mean": np.broadcast_to(images.mean(axis=(1, 2), keepdims=True), images.shape),
+        "blur": gaussian_filter(images.astype(np.float64), (0, 1.5, 1.5, 0), mode="nearest"),
+        "array": per_case,
+        "one case's array": np.broadcast_to(per_case[0], images.shape),
+        "number": np.full(images.shape, 0.25),
+    }
+    given = {"mean": "mean", "blur": "blur", "array": per_case, "one case's array": per_case[0], "number": 0.25}
+    for name, fill in fills.items():
+        deletion = create("deletion", linear_model, output="logit", steps=8, baseline=given[name], blur_sigma=1.5)
+        result = deletion.evaluate(images, maps, targets)
+        for i, t in enumerate(targets):
+            expected = _deletion_curve_by_hand(images[i], fill[i], maps[i], weights[..., t], 8)
+            np.testing.assert_allclose(result.curves[i], expected, rtol=1e-4, atol=1e-4, err_msg=name)
+        insertion = create("insertion", linear_model, output="logit", steps=8, baseline=given[name], blur_sigma=1.5)
+        start = insertion.evaluate(images, maps, targets).curves[:, 0]  # nothing revealed yet: f(baseline)
+        np.testing.assert_allclose(start, [fill[i].ravel() @ weights[..., t].ravel() for i, t in enumerate(targets)],
+                                   rtol=1e-4, atol=1e-4, err_msg=name)
+        exact = np.moveaxis(weights[..., targets], -1, 0)[..., None] * (images - fill)  # exact for this baseline
+        fidelity = create("mufidelity", linear_model, output="logit", grid_size=4, nb_samples=32,
+                          baseline=given[name], blur_sigma=1.5)
+        assert np.all(np.abs(fidelity.evaluate(images, exact, targets).scores - 1.0) < 0.05), name
+    flat = np.full((2, 8, 8, 1), 0.7, np.float32)  # blurring a constant image changes nothing: a flat curve
+    curves = create("deletion", linear_model, output="logit", baseline="blur").evaluate(flat, maps[:2], [0, 1]).curves
+    np.testing.assert_allclose(curves, np.repeat(curves[:, :1], curves.shape[1], axis=1), rtol=1e-5)
+    assert "sha256=" in create("deletion", linear_model, baseline=per_case).evaluate(images, maps).params["baseline"]
+
+
+@pytest.mark.parametrize(("baseline", "words"), [
+    ("wobble", "'mean' or 'blur'"), (np.zeros((3, 3)), "must have the input's shape"),
+])
+def test_a_bad_baseline_is_a_clear_error(linear_model, images, baseline, words) -> None:
+    with pytest.raises(BadInputError, match=words):
+        create("deletion", linear_model, baseline=baseline).evaluate(images, images[..., 0])
+
+
+def test_blur_needs_an_image(smooth_model) -> None:
+    x = np.random.default_rng(0).normal(size=(2, 6)).astype("float32")
+    with pytest.raises(BadInputError, match="needs image input"):
+        create("deletion", smooth_model, baseline="blur").evaluate(x, x)
+    mean = create("deletion", smooth_model, baseline="mean", output="logit").evaluate(x, x).curves[:, -1]
+    expected = smooth_model(np.repeat(x.mean(axis=1, keepdims=True), 6, axis=1)).numpy()  # every feature: the row mean
+    target = np.argmax(smooth_model(x).numpy(), axis=1)
+    np.testing.assert_allclose(mean, expected[np.arange(2), target], rtol=1e-5)
