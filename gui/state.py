@@ -25,7 +25,7 @@ class AppState(QObject):
     case_selected = Signal(int)  # index of the case in the open dataset
     explain_requested = Signal(int, str)  # case index, method name: "open this case in the canvas"
     cases_chosen = Signal(object)  # int array: several cases picked (embedding selection)
-    region_drawn = Signal(int, object)  # case, {"box_top_left_bottom_right", "maps"} or None (removed)
+    region_drawn = Signal(int, object)  # case, {"box_top_left_bottom_right" or "polygon_x_y", "maps"} or None (removed)
     methods_ranked = Signal(object, bool)  # method names best first (benchmark); True: show them now
     notice = Signal(str)  # a line for the status bar (e.g. "recipe guessed from the input layer")
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from engine.tasks import ListMetrics, ScoreCase, job_key
 from gui.panels.region import RegionTool
@@ -62,7 +62,7 @@ class MapCard(QFrame):
             for side, (name, label) in enumerate(pairs):
                 self._add(grid, row, 3 * side, name, label, meanings, span=1)
         self._add(grid, len(ROWS), 0, "region", "Region", meanings, span=5)
-        for column in (1, 4):
+        for column in (2, 5):  # the curves take the spare width, beside their values
             grid.setColumnStretch(column, 1)
         layout.addLayout(grid)
         buttons = QHBoxLayout()
@@ -153,9 +153,17 @@ class ScorecardPanel(QWidget):
         self.region_button.setToolTip("Draw where the evidence should be; each map is scored against it "
                                       "and the region is stored with the case's review.")
         self.region_button.toggled.connect(self.region.set_enabled)
+        self.region_shape = QComboBox()
+        self.region_shape.setObjectName("regionShape")
+        self.region_shape.addItem("Box", "box")
+        self.region_shape.addItem("Free-form", "polygon")
+        self.region_shape.setToolTip("Box: drag its corners. Free-form: drag the vertices; click an edge to add "
+                                     "a vertex there, so any outline can be traced.")
+        self.region_shape.currentIndexChanged.connect(lambda _i: self.region.set_shape(self.region_shape.currentData()))
         self.layout_ = QHBoxLayout(self)  # the region tool's row; the cards sit in the maps' own cells
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.layout_.addWidget(self.region_button)
+        self.layout_.addWidget(self.region_shape)
         self.layout_.addStretch(1)
         for cell in view.map_grid.cells:
             self._attach(cell)
@@ -192,8 +200,7 @@ class ScorecardPanel(QWidget):
         record = {name: score.as_record() for name, score in self.scores.get(panel.request, {}).items()}
         region = self.region.scores(panel)
         if region is not None:
-            record["region"] = {"box_top_left_bottom_right": list(region.box), "pointing_hit": region.pointing_hit,
-                                "mass_inside": region.mass_inside}
+            record["region"] = region.as_record()
         return record
 
     def refresh(self) -> None:

@@ -277,3 +277,25 @@ def test_blur_needs_an_image(smooth_model) -> None:
     expected = smooth_model(np.repeat(x.mean(axis=1, keepdims=True), 6, axis=1)).numpy()  # every feature: the row mean
     target = np.argmax(smooth_model(x).numpy(), axis=1)
     np.testing.assert_allclose(mean, expected[np.arange(2), target], rtol=1e-5)
+
+
+def test_a_free_form_region_scores_the_pixels_it_encloses() -> None:
+    from engine.metrics.region import polygon_scores, region_scores
+
+    rng = np.random.default_rng(3)
+    heat = rng.random((8, 8))
+    square = np.array([(2, 1), (5, 1), (5, 4), (2, 4)], float)  # (x, y): columns 2-4, rows 1-3
+    as_polygon, as_box = polygon_scores(heat, square, (8, 8)), region_scores(heat, (1, 2, 4, 5), (8, 8))
+    assert as_polygon.mass_inside == pytest.approx(as_box.mass_inside) and as_polygon.box == as_box.box
+    triangle = np.array([(0, 0), (8, 0), (0, 8)], float)  # the pixels whose centre has row + col < 7
+    rows, cols = np.indices((8, 8))
+    expected = heat[rows + cols < 7].sum() / heat.sum()
+    found = polygon_scores(heat, triangle, (8, 8))
+    assert found.mass_inside == pytest.approx(expected)
+    assert found.pointing_hit == bool(sum(np.unravel_index(np.argmax(heat), heat.shape)) < 7)
+    assert found.as_record()["polygon_x_y"] == [[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]]
+    coarse = np.zeros((2, 2))
+    coarse[0, 0], coarse[1, 1] = 1.0, 3.0  # a (2, 2) map of the (8, 8) image: the triangle covers 3 cells
+    assert polygon_scores(coarse, triangle, (8, 8)).mass_inside == pytest.approx(0.25)
+    with pytest.raises(BadInputError, match="holds no pixel"):
+        polygon_scores(heat, np.array([(20, 20), (30, 20), (30, 30)], float), (8, 8))

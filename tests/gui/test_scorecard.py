@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 
 from engine.errors import BadInputError
 from engine.jobs import JobContext
+from engine.metrics.region import polygon_scores
 from gui.views.benchmark import BenchmarkView, format_cases, parse_cases, ranking
 from tests.gui.test_canvas import _run, _select, _shot, demo, view  # noqa: F401 - shared fixtures
 
@@ -54,10 +55,23 @@ def test_fast_scores_appear_by_themselves_and_slow_ones_on_a_click(qtbot, demo, 
     assert "of mass inside" in card.values["region"].text()
     assert drawn and drawn[-1][0] == 3 and "saliency" in drawn[-1][1]["maps"]
     assert drawn[-1][1]["box_top_left_bottom_right"] == [7.0, 7.0, 21.0, 21.0]
+    demo.scorecard.region_shape.setCurrentIndex(demo.scorecard.region_shape.findData("polygon"))
+    tool = demo.scorecard.region
+    assert tool.box is None and tool.polygon.shape == (8, 2) and "polygon_x_y" in drawn[-1][1]
+    roi = tool.rois[0]
+    roi.movePoint(roi.getHandles()[0], QPointF(27.0, 14.0))  # the reviewer drags a vertex to the right edge
+    assert tool.polygon[0].tolist() == [27.0, 14.0]
+    heat = demo.panels[0].result.heatmap[0]
+    expected = polygon_scores(heat, tool.polygon, (28, 28))
+    assert card.values["region"].text() == (
+        f"peak {'inside' if expected.pointing_hit else 'outside'}, {100 * expected.mass_inside:.0f}% of mass inside")
+    _shot(demo, "scorecard_free_form_region")
     _shot(demo, "scorecard_demo")
     written = demo.export_maps(tmp_path / "case3")
     record = json.loads(written[-1].read_text())
     assert set(record["scores"]) == {*SCORED, "randomisation", "region"} and record["warnings"] == []
+    assert record["scores"]["region"]["polygon_x_y"][0] == [27.0, 14.0]
+    assert record["scores"]["region"]["mass_inside"] == pytest.approx(expected.mass_inside)
     assert record["scores"]["deletion"]["score"] == pytest.approx(_scores(demo)["deletion"].score)
 
 
