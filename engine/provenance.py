@@ -7,6 +7,8 @@ This module is numpy-only (no TensorFlow) so that any part of the engine can use
 
 from __future__ import annotations
 
+import functools
+
 import datetime as _dt
 import hashlib
 import os
@@ -115,6 +117,17 @@ def record(
     }
 
 
+@functools.lru_cache(maxsize=1)
+def _glassbox_version() -> str:
+    """Read once: the package metadata lookup costs ~1 ms, and every result's record asks for it."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("glassbox")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def versions() -> dict[str, str]:
     """Versions of the libraries that shape results: part of every provenance record.
 
@@ -124,13 +137,7 @@ def versions() -> dict[str, str]:
     import importlib
     import platform
 
-    from importlib import metadata
-
-    found = {"python": platform.python_version(), "numpy": np.__version__}
-    try:
-        found["glassbox"] = metadata.version("glassbox")
-    except metadata.PackageNotFoundError:
-        found["glassbox"] = "unknown (not installed)"
+    found = {"python": platform.python_version(), "numpy": np.__version__, "glassbox": _glassbox_version()}
     for name in ("tensorflow", "keras", "sklearn", "skimage"):
         try:
             found[name] = getattr(importlib.import_module(name), "__version__", "?")

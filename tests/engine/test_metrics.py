@@ -299,3 +299,15 @@ def test_a_free_form_region_scores_the_pixels_it_encloses() -> None:
     assert polygon_scores(coarse, triangle, (8, 8)).mass_inside == pytest.approx(0.25)
     with pytest.raises(BadInputError, match="holds no pixel"):
         polygon_scores(heat, np.array([(20, 20), (30, 20), (30, 30)], float), (8, 8))
+
+
+def test_rank_rows_is_scipys_rankdata_ties_included() -> None:
+    from scipy.stats import rankdata
+
+    from engine.metrics.base import rank_rows
+
+    rng = np.random.default_rng(9)
+    continuous = np.abs(rng.normal(size=(5, 300)))
+    continuous[:, :40] = 0.0  # dead pixels: one long tie
+    for values in (continuous, rng.integers(0, 4, size=(6, 2, 25)).astype(float), np.zeros((2, 7))):
+        np.testing.assert_array_equal(rank_rows(values), rankdata(values, axis=-1))
