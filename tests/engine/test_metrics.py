@@ -311,3 +311,26 @@ def test_rank_rows_is_scipys_rankdata_ties_included() -> None:
     continuous[:, :40] = 0.0  # dead pixels: one long tie
     for values in (continuous, rng.integers(0, 4, size=(6, 2, 25)).astype(float), np.zeros((2, 7))):
         np.testing.assert_array_equal(rank_rows(values), rankdata(values, axis=-1))
+
+
+def test_randomisation_keeps_its_draws_and_follows_the_weights_scale(cnn, images) -> None:
+    """The same seed re-draws the same standard normals; a model whose weights changed in place is
+    drawn at its new scale (weights x 3: every re-drawn value x 3), and is given back each time."""
+    seen: list[list[np.ndarray]] = []
+
+    def snapshot(model, x, targets):  # a callable method: records the weights it is shown
+        seen.append([w.copy() for w in model.get_weights()])
+        return np.abs(x)
+
+    trained = [w.copy() for w in cnn.get_weights()]
+    create("randomisation", cnn, method=snapshot, stages=1, seed=5).evaluate(images, np.abs(images))
+    cnn.set_weights([3 * w for w in trained])
+    try:
+        create("randomisation", cnn, method=snapshot, stages=1, seed=5).evaluate(images, np.abs(images))
+        for first, scaled in zip(seen[0], seen[1]):
+            np.testing.assert_allclose(scaled, 3 * first, rtol=1e-4, atol=1e-6)
+        for now, given in zip(cnn.get_weights(), trained):
+            np.testing.assert_array_equal(now, 3 * given)
+    finally:
+        cnn.set_weights(trained)
+    assert not np.allclose(seen[0][0], trained[0])  # it did re-draw
