@@ -373,13 +373,25 @@ def _load_keras(path: str | os.PathLike[str], fmt: str, trust: bool) -> keras.Mo
     return model
 
 
+_PROBED_CLEAN: set[tuple[str, str | None]] = set()  # (file SHA-256, member) whose HDF5 read cleanly
+
+
 def _probe_h5(path: str | os.PathLike[str], member: str | None = None) -> None:
-    """Read the HDF5 bytes in a killable child first: a damaged file can hang HDF5 for ever."""
+    """Read the HDF5 bytes in a killable child first: a damaged file can hang HDF5 for ever.
+
+    Bytes that read cleanly once read cleanly again: the same content (by SHA-256, so an edited
+    file is probed afresh) is probed once per process, saving a child start (~1 s) per reopen.
+    """
+    key = (_hash(path), member)
+    if key in _PROBED_CLEAN:
+        return
     timeout = H5_PROBE_SECONDS + os.path.getsize(path) / H5_PROBE_BYTES_PER_SECOND
     try:
         reason = h5probe.probe(path, member, timeout=timeout)
     except BadInputError as exc:
         raise _fail(path, str(exc)) from None
+    if reason is None:
+        _PROBED_CLEAN.add(key)
     if reason is not None:
         where = f" ({member})" if member else ""
         raise _fail(path, f"the HDF5 data{where} is damaged ({reason})")

@@ -182,6 +182,7 @@ def _planted(folder: Path) -> Path:
 
 def test_planted_modules_in_the_working_folder_never_run_in_the_probe(good, tmp_path, monkeypatch, capsys) -> None:
     marker = _planted(tmp_path)
+    monkeypatch.setattr(models, "_PROBED_CLEAN", set())  # probe these files in a child again
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # ignored by the isolated child too
     assert cli.main(["inspect", str(good["h5"])]) == 0
@@ -249,3 +250,23 @@ def test_a_custom_objects_module_swapped_after_confirmation_is_refused(tmp_path:
     with pytest.raises(BadInputError, match="changed since it was trusted"):
         custom_objects.load_custom_objects_task(JobContext(None), str(module), confirmed)
     assert not marker.exists()
+
+
+def test_clean_hdf5_bytes_are_probed_once_an_edited_file_again(good, tmp_path, monkeypatch) -> None:
+    from engine import h5probe
+
+    calls: list[tuple] = []
+    real = h5probe.probe
+    monkeypatch.setattr(models, "_PROBED_CLEAN", set())
+    monkeypatch.setattr(h5probe, "probe", lambda *a, **k: calls.append(a) or real(*a, **k))
+    copy = tmp_path / "copy.h5"
+    copy.write_bytes(good["h5"].read_bytes())
+    for path in (good["h5"], good["h5"], copy):  # the copy has the same bytes: not probed again
+        load_model(path)
+    assert len(calls) == 1
+    damaged = tmp_path / "damaged.h5"
+    damaged.write_bytes(good["h5"].read_bytes()[:4096])
+    for _ in range(2):  # a failure is never remembered as clean
+        with pytest.raises(ModelLoadError):
+            load_model(damaged)
+    assert len(calls) == 3
