@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from engine.jobs import JobError
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+# --startup-check: a process still up this long after the engine was ready prints every thread's
+# stack and exits 1, so a hang in CI or bench/ is a failure that says where it waits.
+STARTUP_CHECK_EXIT_S = 90.0
 DEMO_MODEL = RESOURCES / "demo" / "digits_cnn.keras"
 DEMO_CASES = RESOURCES / "demo" / "digits_cases.npz"
 # File > Open demo: (menu text, model, cases); the first is what a bare start opens.
@@ -74,8 +78,20 @@ def run(model_path: str | None, trust: bool = False, startup_check: bool = False
 
         def on_ready(_versions: dict) -> None:
             print(f"engine ready after {time.perf_counter() - t0:.3f} s", flush=True)
-            QTimer.singleShot(0, window.close)
+            faulthandler.dump_traceback_later(STARTUP_CHECK_EXIT_S, exit=True)
+            QTimer.singleShot(0, lambda: _close_for_check(app, window))
 
         window.ctx.engine.ready.connect(on_ready)
     window.start(model_path, trust=trust)
     return app.exec()
+
+
+def _close_for_check(app: QApplication, window: QWidget) -> None:
+    """Close the window as a user would, then name any window still open (an error dialog shown
+    during start-up, or a stray top-level widget that would keep the process up)."""
+    window.close()
+    for other in app.topLevelWidgets():
+        if other.isVisible() and other.testAttribute(Qt.WidgetAttribute.WA_QuitOnClose):
+            text = other.text() if isinstance(other, QMessageBox) else ""
+            print(f"still open after the main window closed: {type(other).__name__} "
+                  f"{other.objectName()!r} {other.windowTitle()!r} {text!r}", file=sys.stderr, flush=True)

@@ -244,9 +244,12 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about_action)
 
     def _restore_geometry(self) -> None:
+        """The geometry is restored only on the Qt platform that saved it: one saved by an
+        offscreen run (a test, a start-up check: an 800x600 screen) made a tiny window on a
+        real screen. The dock layout is relative, so it is restored either way."""
         geometry = self.ctx.settings.get("window_geometry")
         state = self.ctx.settings.get("window_state")
-        if geometry:
+        if geometry and self.ctx.settings.get("window_platform") == QApplication.platformName():
             self.restoreGeometry(QByteArray.fromBase64(geometry.encode()))
         else:
             self.resize(1400, 900)
@@ -420,6 +423,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         settings = self.ctx.settings
         settings.data["window_geometry"] = bytes(self.saveGeometry().toBase64()).decode()
+        settings.data["window_platform"] = QApplication.platformName()
         settings.data["window_state"] = bytes(self.saveState().toBase64()).decode()
         settings.save()
         self.ctx.engine.shutdown()

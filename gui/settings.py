@@ -42,6 +42,7 @@ def _recipe(value: Any) -> bool:
 SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "recent_models": (_text, "list"),
     "window_geometry": (_text, "value"),
+    "window_platform": (_text, "value"),  # the Qt platform that saved the geometry
     "window_state": (_text, "value"),
     "preprocessing": (_recipe, "dict"),
     "review_files": (_text, "dict"),

@@ -198,6 +198,23 @@ def test_geometry_and_dock_state_survive_restart(qtbot, monkeypatch: pytest.Monk
     second.close()
 
 
+def test_geometry_saved_on_another_platform_is_not_restored(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An offscreen run's geometry must not shrink the window on a real screen (and back)."""
+    monkeypatch.setattr(main_window_module, "VIEWS", [v for v in VIEWS if v.name == "modelBrowser"])
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(640, 480)
+    first.close()
+    assert first.ctx.settings.get("window_platform") == "offscreen"
+    first.ctx.settings.data["window_platform"] = "xcb"  # as if saved under X11
+    first.ctx.settings.save()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == (1400, 900)  # the first-start size
+    second.close()
+
+
 def test_demo_opens_and_corrupt_file_keeps_it(qtbot, main_window: MainWindow, tmp_path: Path) -> None:
     """End to end with the real model loader and every view: demo, then a corrupt .keras file."""
     with qtbot.waitSignal(main_window.ctx.state.model_changed, timeout=120000):
@@ -256,6 +273,24 @@ def test_startup_check_shows_window_before_tensorflow(tmp_path: Path) -> None:
     assert lines[0].startswith("window shown after ") and lines[0].endswith("(TensorFlow imported: False)")
     assert any(line.startswith("engine ready after ") for line in lines)
     assert "Destroyed while thread" not in proc.stderr
+
+
+def test_startup_check_names_a_window_left_open_after_the_main_window(qtbot, window: MainWindow, capsys) -> None:
+    """A parentless window still shown keeps a Qt app running after its main window closes:
+    the start-up check's close says which one, instead of leaving a silent hang."""
+    from PySide6.QtWidgets import QWidget
+
+    from gui.app import _close_for_check
+
+    stray = QWidget()
+    stray.setObjectName("stray")
+    stray.setWindowTitle("left over")
+    qtbot.addWidget(stray)
+    stray.show()
+    _close_for_check(QApplication.instance(), window)
+    assert not window.isVisible() and not window.ctx.engine.isRunning()
+    err = capsys.readouterr().err
+    assert err == "still open after the main window closed: QWidget 'stray' 'left over' ''\n"
 
 
 def test_status_bar_drops_progress_of_a_finished_or_cancelled_job(qtbot, window: MainWindow) -> None:
