@@ -105,13 +105,9 @@ def test_version_names_the_bundle_and_its_libraries(installed: dict[str, Path]) 
 
 
 def test_startup_check_offline_uses_the_usual_settings_folder(installed: dict[str, Path]) -> None:
-    try:
-        done = run_app(installed, "--startup-check")
-    except subprocess.TimeoutExpired as exc:  # the venv app does this too, about one start in five
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        assert "window shown after" in out and "engine ready after" in out, out
-        pytest.xfail("known app bug: started and engine ready, but stayed up after closing its window")
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_app(installed, "--startup-check")  # a hang dumps every thread's stack on stderr, exit 1
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "still open after the main window closed" not in done.stderr
     assert "window shown after" in done.stdout and "engine ready after" in done.stdout
     assert "(TensorFlow imported: False)" in done.stdout
     # the same platformdirs folder as the venv app: the window layout was saved there on close
@@ -135,6 +131,33 @@ def test_inspect_demo_and_h5_through_the_frozen_probe_child(installed: dict[str,
     damaged.write_bytes(h5.read_bytes()[:4096])
     done = run_app(installed, "inspect", str(damaged))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_headless_explain_offline_then_verify(installed: dict[str, Path], tmp_path: Path) -> None:
+    """`explain` of the demo model on three demo cases, two methods and both reports, inside the
+    bundle with the network off; then `verify` of what it wrote."""
+    import numpy as np
+
+    demo_cases = np.load(ROOT / "resources" / "demo" / "digits_cases.npz")
+    cases = tmp_path / "three.npz"
+    np.savez(cases, **{k: demo_cases[k][:3] if k in ("x", "y", "split") else demo_cases[k] for k in demo_cases.files})
+    demo = installed["prefix"] / "_internal/resources/demo/digits_cnn.keras"
+    out = tmp_path / "out"
+    done = run_app(installed, "explain", str(demo), str(cases), "--method", "saliency,gradcam",
+                   "--report", "html,pdf", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[0] == f"6 results, records in {out / 'records.jsonl'}"
+    assert done.stderr.splitlines()[-2:] == ["[6/6] case 2: gradcam", "writing the html/pdf report"]
+    for case in range(3):
+        for method in ("saliency", "gradcam"):
+            maps = np.load(out / f"0000{case}_case_{case}_{method}.npy")
+            assert maps.shape[0] == 1 and np.isfinite(maps).all() and np.abs(maps).max() > 0, (case, method)
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+    done = run_app(installed, "verify", str(out))
+    assert (done.returncode, done.stdout) == (0, "7 records intact\n"), done.stderr  # 6 maps + the reports
+    (out / "00001_case_1_gradcam.npy").write_bytes(b"edited")
+    done = run_app(installed, "verify", str(out))
+    assert done.returncode == 2 and "artefact 00001_case_1_gradcam.npy changed" in done.stderr
 
 
 def test_no_code_from_the_working_folder_or_pythonpath(installed: dict[str, Path], tmp_path: Path) -> None:
