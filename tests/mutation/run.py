@@ -312,13 +312,18 @@ class Outcome:
 
 def select_tests(mutant: Mutant, lines: dict[int, set[str]], mapped: list[str], every_test: bool,
                  seconds: dict[str, float]) -> list[str] | None:
-    """The tests to run for one mutant, quickest first: None if no test executes its lines."""
+    """The tests to run for one mutant, quickest first: None if no test executes its lines.
+
+    A mapped test file the baseline never ran (added since a --reuse-baseline was taken) runs
+    against every mutant, first: coverage cannot say which lines it reaches."""
     def quickest_files_first() -> list[str]:
         per_file = {t: sum(v for n, v in seconds.items() if n.split("::")[0] == t) for t in mapped}
         return sorted(mapped, key=lambda t: per_file[t])
 
     if every_test:
         return quickest_files_first()
+    known = {n.split("::")[0] for n in seconds}
+    new = [t for t in mapped if t not in known] if known else []
     ids: set[str] = set()
     hit = False
     for line in mutant.covered_lines:
@@ -329,10 +334,10 @@ def select_tests(mutant: Mutant, lines: dict[int, set[str]], mapped: list[str], 
         # A nested function whose def ran but whose body shows as never run: a body that
         # TensorFlow traced out of coverage's sight (AutoGraph, a graph-building thread)?
         # Every mapped test then, rather than a false "no test runs this line".
-        return quickest_files_first() if mutant.closure_line in lines else None
+        return quickest_files_first() if mutant.closure_line in lines else (new or None)
     if "" in ids or not ids - {""}:  # run from a fixture or module level: every mapped test
         return quickest_files_first()
-    return sorted(ids - {""}, key=lambda n: (seconds.get(n, 1.0), n))
+    return new + sorted(ids - {""}, key=lambda n: (seconds.get(n, 1.0), n))
 
 
 def run_mutant(mutant: Mutant, copy: Path, source: bytes, selected: list[str], mapped: list[str],
@@ -414,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="at most N mutants per file")
     parser.add_argument("--fraction", type=float, help="this fraction of each file's mutants")
     parser.add_argument("--sample", type=int, metavar="SEED", help="sample per file with this seed (with --limit/--fraction)")
-    parser.add_argument("--rerun", type=Path, metavar="RESULTS", help="only the survivors of an earlier run's results")
+    parser.add_argument("--rerun", type=Path, metavar="RESULTS",
+                        help="run only an earlier run's survivors; its kills are counted as they were")
     parser.add_argument("--hand", action="store_true", help="run the hand-made mutants of hand.toml instead")
     parser.add_argument("--killers", action="store_true", help="also count the mapped tests that fail per killed mutant")
     parser.add_argument("--list", action="store_true", help="list the chosen mutants and their tests, run nothing")
@@ -437,9 +443,10 @@ def main(argv: list[str] | None = None) -> int:
         areas = [a for a in areas if a.name in args.area]
     equivalents = load_equivalents()
     hand = load_hand() if args.hand else None
-    rerun = None
+    rerun, earlier = None, {}
     if args.rerun:
-        rerun = {r["id"] for r in json.loads(args.rerun.read_text())["results"] if r["status"] in ("survived", "uncovered")}
+        earlier = {r["id"]: r["status"] for r in json.loads(args.rerun.read_text())["results"]}
+        rerun = {i for i, status in earlier.items() if status in ("survived", "uncovered")}
 
     plan: list[tuple[Area, str, list[Mutant], list[str]]] = []
     sources: dict[str, bytes] = {}  # as read now: the mutants' offsets refer to these bytes
@@ -452,8 +459,8 @@ def main(argv: list[str] | None = None) -> int:
             mutants = hand_mutants(path, source, hand) if hand is not None else generate(path, source, skip_keywords)
             generated[path] = len(mutants)
             chosen = choose(mutants, args.limit, args.fraction, args.sample)
-            if rerun is not None:
-                chosen = [m for m in chosen if m.id in rerun]
+            if rerun is not None:  # the earlier run's survivors, and its kills counted as they were
+                chosen = [m for m in chosen if m.id in rerun or earlier.get(m.id) in ("killed", "timeout", "equivalent")]
             if chosen:
                 plan.append((area, path, chosen, tests_for(path, area, ROOT)))
 
@@ -504,7 +511,9 @@ def main(argv: list[str] | None = None) -> int:
             for mutant in chosen:
                 done += 1
                 outcome = Outcome(mutant, area.name, "equivalent", mutated=mutant.mutated_line(source))
-                if mutant.id not in equivalents:
+                if mutant.id not in equivalents and earlier.get(mutant.id) in ("killed", "timeout"):
+                    outcome.status = earlier[mutant.id]  # killed in the earlier (--rerun) run: tests only grow
+                elif mutant.id not in equivalents:
                     no_map = by_file is None or path in area.subprocess_files
                     selected = select_tests(mutant, (by_file or {}).get(path, {}), tests, no_map, durations)
                     if not tests or selected is None:
