@@ -133,3 +133,25 @@ def test_a_write_that_fails_before_the_rename_keeps_the_old_file_and_no_temp(tmp
         fileio.atomic_write_bytes(target, "not bytes")  # type: ignore[arg-type]  # fails inside write()
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["review.json"]  # the temp file was removed
+
+
+# ----- engine.h5probe (run in-process here; the loader runs it in a child) -----------------
+def test_h5_probe_names_the_member_or_file_that_declares_too_much(tmp_path: Path, capsys) -> None:
+    import zipfile
+
+    from engine import h5probe
+    from tests import hostile
+
+    big = hostile.huge_h5(tmp_path / "big.h5")
+    assert h5probe.main([str(big)]) == h5probe.TOO_LARGE
+    assert capsys.readouterr().out.startswith("big.h5: declares 2.0 GiB of weights but stores only ")
+    archive = tmp_path / "m.keras"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("model.weights.h5", big.read_bytes())
+    assert h5probe.main([str(archive), "model.weights.h5"]) == h5probe.TOO_LARGE
+    assert capsys.readouterr().out.startswith("model.weights.h5: declares 2.0 GiB of weights but stores only ")
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5 at all")
+    assert h5probe.main([str(tmp_path / "junk.h5")]) == h5probe.UNREADABLE != h5probe.TOO_LARGE
+    assert capsys.readouterr().out.strip()  # one line saying why
+    small = hostile.huge_h5(tmp_path / "small.h5", n_values=8)
+    assert h5probe.main([str(small)]) == 0

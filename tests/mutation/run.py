@@ -510,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
             source = sources[path]
             for mutant in chosen:
                 done += 1
+                equivalents = load_equivalents()  # re-read: a survivor may be classified while a long run goes on
                 outcome = Outcome(mutant, area.name, "equivalent", mutated=mutant.mutated_line(source))
                 if mutant.id not in equivalents and earlier.get(mutant.id) in ("killed", "timeout"):
                     outcome.status = earlier[mutant.id]  # killed in the earlier (--rerun) run: tests only grow

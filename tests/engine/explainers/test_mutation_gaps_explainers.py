@@ -1,0 +1,49 @@
+"""Gaps the mutation harness found in the explainers' tests: head explainers that share one
+cached view of the model keep their own region, and a regression head has no probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from engine import explainers  # noqa: E402
+from engine.errors import BadInputError  # noqa: E402
+
+
+def test_two_explainers_of_one_dense_head_keep_their_own_regions() -> None:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="same", activation="softmax", name="seg")(inputs))
+    x = np.random.default_rng(1).uniform(size=(1, 6, 6, 1)).astype("float32")
+    probs = np.asarray(model(x))[0]
+    top_left = explainers.create("saliency", model, output="probability", region=(0, 0, 2, 2))
+    bottom = explainers.create("saliency", model, output="probability", region=(4, 0, 6, 6))  # same cached view
+    np.testing.assert_allclose(top_left.scores(x, [1]), [probs[:2, :2, 1].sum()], rtol=1e-5)
+    np.testing.assert_allclose(bottom.scores(x, [1]), [probs[4:, :, 1].sum()], rtol=1e-5)
+    np.testing.assert_allclose(top_left.scores(x, [0]), [probs[:2, :2, 0].sum()], rtol=1e-5)
+
+
+def test_a_regression_head_refuses_probability_output() -> None:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(1, name="price")(inputs))
+    with pytest.raises(BadInputError, match=r"^'price' is a regression head: it has no probabilities"):
+        explainers.create("saliency", model, output_index=0, output="probability")
+    explainer = explainers.create("saliency", model, output_index=0, output="auto")
+    result = explainer.explain(np.ones((2, 4), np.float32))
+    w = np.asarray(model.layers[-1].kernel)[:, 0]
+    np.testing.assert_allclose(np.abs(result.maps), np.broadcast_to(np.abs(w), (2, 4)), rtol=1e-5)
+
+
+def test_a_method_that_does_not_write_compute_fails_loudly() -> None:
+    from engine.explainers.base import Explainer
+
+    class Unfinished(Explainer):
+        name, title = "unfinished", "Unfinished"
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+    with pytest.raises(NotImplementedError):
+        Unfinished(model).explain(np.ones((1, 3), np.float32), targets=[0])
