@@ -155,3 +155,34 @@ def test_h5_probe_names_the_member_or_file_that_declares_too_much(tmp_path: Path
     assert capsys.readouterr().out.strip()  # one line saying why
     small = hostile.huge_h5(tmp_path / "small.h5", n_values=8)
     assert h5probe.main([str(small)]) == 0
+
+
+# ----- engine.provenance ---------------------------------------------------------------------
+def test_tree_hash_is_the_documented_stream_of_name_lengths_names_and_file_hashes(tmp_path: Path) -> None:
+    """A SavedModel's hash is recomputable by anyone: for each file in sorted POSIX order, its
+    name's length (8 bytes, little-endian), its name, then the raw SHA-256 of its bytes."""
+    import hashlib
+
+    from engine.provenance import sha256_tree
+
+    (tmp_path / "variables").mkdir()
+    (tmp_path / "variables" / "v.index").write_bytes(b"idx")
+    (tmp_path / "saved_model.pb").write_bytes(b"graph")
+    expected = hashlib.sha256()
+    for name, data in (("saved_model.pb", b"graph"), ("variables/v.index", b"idx")):
+        expected.update(len(name).to_bytes(8, "little") + name.encode() + hashlib.sha256(data).digest())
+    assert sha256_tree(tmp_path) == expected.hexdigest()
+
+
+def test_h5_probe_child_refuses_what_it_cannot_read(tmp_path: Path) -> None:
+    """The probe as the loader runs it: a child process whose exit code carries the verdict."""
+    from engine import h5probe
+    from engine.errors import BadInputError
+    from tests import hostile
+
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5 at all")
+    reason = h5probe.probe(tmp_path / "junk.h5")
+    assert reason is not None and "\n" not in reason
+    with pytest.raises(BadInputError, match="^big.h5: declares 2.0 GiB of weights but stores only "):
+        h5probe.probe(hostile.huge_h5(tmp_path / "big.h5"))
+    assert h5probe.probe(hostile.huge_h5(tmp_path / "small.h5", n_values=8)) is None

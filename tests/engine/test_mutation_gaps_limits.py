@@ -73,8 +73,11 @@ def test_open_regular_refuses_a_fifo_at_once_and_reads_a_file(tmp_path: Path) ->
     os.mkfifo(fifo)  # no writer: a blocking open would hang here for ever
     with pytest.raises(BadInputError, match=r"pipe\.h5: is a FIFO \(named pipe\), not a file$"):
         limits.open_regular(fifo)
-    with pytest.raises(BadInputError, match=r"is a folder, not a file$"):
-        limits.open_regular(tmp_path)
+    open_fds = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with pytest.raises(BadInputError, match=r"is a folder, not a file$"):
+            limits.open_regular(tmp_path)
+    assert len(os.listdir("/proc/self/fd")) == open_fds  # a refused path leaves no descriptor open
     with pytest.raises(BadInputError, match=r"missing\.h5: cannot be read \(No such file or directory\)$"):
         limits.open_regular(tmp_path / "missing.h5")
     path = tmp_path / "ok.bin"

@@ -39,3 +39,43 @@ def test_a_file_that_cannot_be_read_while_hashing_names_the_permission(tmp_path:
     monkeypatch.setattr(models, "sha256_path", refuse)
     with pytest.raises(ModelLoadError, match="no permission to read the file$"):
         models._hash(tmp_path / "m.keras")
+
+
+def _chained(*messages: str) -> Exception:
+    """An exception raised from one raised from ..., the last message innermost (as Keras wraps)."""
+    error: Exception | None = None
+    for text in reversed(messages):
+        try:
+            raise ValueError(text) from error
+        except ValueError as caught:
+            error = caught
+    assert error is not None
+    return error
+
+
+def test_a_failed_load_quotes_the_innermost_error_or_the_safe_mode_refusal() -> None:
+    outer = _chained("could not be deserialized properly", "layer failed", "the real reason")
+    assert str(models._explain_load_failure("m.keras", {}, outer)) == (
+        "Cannot open m.keras: the file is damaged or not a Keras model (ValueError: the real reason)"
+    )
+    assert str(models._explain_load_failure("m.keras", {}, ValueError("alone"))).endswith("(ValueError: alone)")
+    refusal = _chained("wrapped", "Requested the deserialization of a Lambda layer with safe_mode=True. Details.")
+    unsafe = models._explain_load_failure("m.keras", {}, refusal)
+    assert isinstance(unsafe, UnsafeModelError) and str(unsafe) == (
+        "Cannot open m.keras: needs unsafe deserialisation (Requested the deserialization of a Lambda layer "
+        f"with safe_mode=True); {models.TRUST_HINT}"
+    )
+
+
+def test_a_savedmodel_input_keeps_its_signature_name(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    class Module(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="pixels")])
+        def serve(self, x):  # noqa: ANN001, ANN201
+            return {"y": 2.0 * x}
+
+    module = Module()
+    tf.saved_model.save(module, tmp_path / "named", signatures={"serving_default": module.serve})
+    _, description = models.load_model(tmp_path / "named")
+    assert [spec.name for spec in description.inputs] == ["pixels"]

@@ -55,3 +55,9 @@ def test_the_recipe_is_guessed_from_the_first_input() -> None:
     assert recipe.size == (28, 20) and recipe.model_channels == 1 and "28×20" in why
     table_first, why = guess_recipe(_description((None, 6), (None, 28, 20, 1)))
     assert table_first.size is None and "any size" in why
+
+
+def test_a_target_size_is_stored_as_a_tuple_of_ints() -> None:
+    recipe = Preprocessing(size=[np.int64(28), 14.0])
+    assert recipe.size == (28, 14) and all(type(v) is int for v in recipe.size)
+    assert recipe == Preprocessing(size=(28, 14)) and hash(recipe) == hash(Preprocessing(size=(28, 14)))

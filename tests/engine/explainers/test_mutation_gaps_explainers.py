@@ -47,3 +47,25 @@ def test_a_method_that_does_not_write_compute_fails_loudly() -> None:
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
     with pytest.raises(NotImplementedError):
         Unfinished(model).explain(np.ones((1, 3), np.float32), targets=[0])
+
+
+def test_a_pair_parameter_takes_one_number_or_exactly_two() -> None:
+    from engine.explainers.base import Explainer
+
+    class Windowed(Explainer):
+        name, title = "windowed", "Windowed"
+        defaults = {**Explainer.defaults, "window": (1, 1)}
+
+    assert Windowed._validate({"window": 3})["window"] == (3, 3)
+    assert Windowed._validate({"window": [2, 5.0]})["window"] == (2, 5)
+    with pytest.raises(BadInputError, match=r"must be 2 numbers, got \(1, 2, 3\)"):
+        Windowed._validate({"window": (1, 2, 3)})
+
+
+def test_progress_moves_batch_by_batch_to_one() -> None:
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+    seen: list[float] = []
+    explainers.create("saliency", model, batch_size=1).explain(
+        np.ones((4, 3), np.float32), targets=[0, 1, 0, 1], progress=seen.append)
+    assert seen[:4] == [0.25, 0.5, 0.75, 1.0] and set(seen[4:]) <= {1.0}
