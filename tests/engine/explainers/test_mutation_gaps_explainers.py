@@ -69,3 +69,33 @@ def test_progress_moves_batch_by_batch_to_one() -> None:
     explainers.create("saliency", model, batch_size=1).explain(
         np.ones((4, 3), np.float32), targets=[0, 1, 0, 1], progress=seen.append)
     assert seen[:4] == [0.25, 0.5, 0.75, 1.0] and set(seen[4:]) <= {1.0}
+
+
+def test_a_sequence_map_has_a_per_step_heatmap() -> None:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 2))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs)))
+    x = np.random.default_rng(0).normal(size=(3, 8, 2)).astype(np.float32)
+    result = explainers.create("saliency", model).explain(x, targets=[0, 1, 0])
+    assert result.maps.shape == (3, 8, 2) and result.heatmap.shape == (3, 8)
+    np.testing.assert_allclose(result.heatmap, np.abs(result.maps).max(axis=-1), rtol=1e-6)  # saliency: abs max
+    flat = explainers.create("saliency", keras.Model(inputs := keras.Input((5,)), keras.layers.Dense(2)(inputs)))
+    assert flat.explain(np.ones((1, 5), np.float32), targets=[0]).heatmap is None  # rows: no heatmap
+
+
+def test_the_base_explainer_refuses_a_model_of_two_outputs() -> None:
+    from engine.errors import NotSupportedError
+    from engine.explainers.saliency import Saliency
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(1)(inputs)], name="two")
+    with pytest.raises(NotSupportedError, match="^Model 'two' has 2 outputs; multi-output models are not supported yet"):
+        Saliency(model)
+
+
+def test_one_logit_becomes_two_class_probabilities() -> None:
+    from engine.explainers import caveats
+
+    probs = caveats.probabilities(np.array([[0.0], [np.log(3.0)]]), are_logits=True)
+    np.testing.assert_allclose(probs, [[0.5, 0.5], [0.25, 0.75]])
+    np.testing.assert_allclose(caveats.probabilities(np.array([[0.2]]), are_logits=False), [[0.8, 0.2]])
