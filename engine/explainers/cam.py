@@ -39,7 +39,7 @@ def _breaks_layout(layer: Any) -> bool:
             before, after = tuple(layer.input.shape), tuple(layer.output.shape)
         except (AttributeError, ValueError):
             return True
-        spatial = len(after) == 4 and (after[1] or 1) * (after[2] or 1) > 1  # (1, 1, C): an SE gate
+        spatial = len(after) == 4 and (after[1], after[2]) != (1, 1)  # (1, 1, C): an SE gate; None may be any size
         return spatial and before[1:3] != after[1:3]
     return False
 

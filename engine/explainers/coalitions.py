@@ -34,7 +34,8 @@ class CoalitionExplainer(Explainer):
         """The model batches, plus per case the coalitions (S, M) float32, their scores and the
         fit's float64 design and weighted copy (S, M each): S x M x 20 bytes."""
         base, how = super().memory_estimate(x)
-        units = min(int(self.params["n_segments"]), int(np.prod(x.shape[1:3]))) if self.is_image(x) else x.shape[-1]
+        # images and sequences are segmented over their locations (as in compute), rows per feature
+        units = min(int(self.params["n_segments"]), int(np.prod(x.shape[1:-1]))) if x.ndim >= 3 else x.shape[-1]
         samples = int(self.params["nb_samples"]) + 2
         held = samples * (max(1, units) * COALITION_BYTES + 16)
         return base + held, f"{samples:,} samples x {units:,} units x {COALITION_BYTES} bytes, plus {how}"

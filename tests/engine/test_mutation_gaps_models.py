@@ -79,3 +79,16 @@ def test_a_savedmodel_input_keeps_its_signature_name(tmp_path: Path) -> None:
     tf.saved_model.save(module, tmp_path / "named", signatures={"serving_default": module.serve})
     _, description = models.load_model(tmp_path / "named")
     assert [spec.name for spec in description.inputs] == ["pixels"]
+
+
+def test_signature_inputs_keep_their_names_and_number_the_unnamed() -> None:
+    """A Keras export's 'serve' endpoint takes positional specs (named after the model's inputs),
+    a signature takes keyword ones: both keep their order and names; an unnamed one is numbered."""
+    from types import SimpleNamespace
+
+    import tensorflow as tf
+
+    named, unnamed, keyword = (tf.TensorSpec([None, 3], tf.float32, name="pixels"), tf.TensorSpec([None]),
+                               tf.TensorSpec([None, 2]))
+    fn = SimpleNamespace(structured_input_signature=((named, unnamed), {"mask": keyword}))
+    assert models._signature_inputs(fn) == [("pixels", named), ("input_1", unnamed), ("mask", keyword)]

@@ -99,3 +99,31 @@ def test_one_logit_becomes_two_class_probabilities() -> None:
     probs = caveats.probabilities(np.array([[0.0], [np.log(3.0)]]), are_logits=True)
     np.testing.assert_allclose(probs, [[0.5, 0.5], [0.25, 0.75]])
     np.testing.assert_allclose(caveats.probabilities(np.array([[0.2]]), are_logits=False), [[0.8, 0.2]])
+
+
+def test_a_reshape_to_an_unknown_number_of_rows_breaks_the_cam_layout() -> None:
+    """Reshape((-1, 1, C)) of a free-size input mixes rows and columns: the layers after it are not
+    CAM layers (an unknown size was once taken for 1, as if the reshape were a (1, 1, C) SE gate)."""
+    from engine.explainers.cam import last_spatial_layer, relaid_paths
+
+    inputs = keras.Input((None, 4, 3))
+    h = keras.layers.Conv2D(2, 1, name="c1")(inputs)
+    r = keras.layers.Reshape((-1, 1, 8), name="r")(h)
+    c2 = keras.layers.Conv2D(2, 1, name="c2")(r)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(c2)))
+    assert relaid_paths(model) >= {"r", "c2"} and last_spatial_layer(model) == "c1"
+    gate = keras.Input((4, 4, 8))
+    squeezed = keras.layers.Reshape((1, 1, 8), name="se")(keras.layers.GlobalAveragePooling2D()(gate))
+    se = keras.Model(gate, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Multiply()([gate, squeezed]))))
+    assert "se" not in relaid_paths(se)  # a (1, 1, C) gate keeps the layout
+
+
+def test_a_sequence_coalition_estimate_counts_its_time_segments() -> None:
+    inputs = keras.Input((200, 1))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(inputs)))
+    explainer = explainers.create("kernel_shap", model, n_segments=50, nb_samples=98)
+    _, how = explainer.memory_estimate(np.zeros((1, 200, 1), np.float32))
+    assert how.startswith("100 samples x 50 units x ")  # 50 time segments, not 1 channel
+    rows = keras.Model(i := keras.Input((7,)), keras.layers.Dense(2)(i))
+    _, how = explainers.create("kernel_shap", rows, nb_samples=98).memory_estimate(np.zeros((1, 7), np.float32))
+    assert how.startswith("100 samples x 7 units x ")
