@@ -127,3 +127,11 @@ def test_a_sequence_coalition_estimate_counts_its_time_segments() -> None:
     rows = keras.Model(i := keras.Input((7,)), keras.layers.Dense(2)(i))
     _, how = explainers.create("kernel_shap", rows, nb_samples=98).memory_estimate(np.zeros((1, 7), np.float32))
     assert how.startswith("100 samples x 7 units x ")
+
+
+def test_the_single_pass_methods_are_the_fast_ones() -> None:
+    """`fast` methods run by themselves when the case changes (gui canvas): one forward/backward
+    pass or a few; the sampling and perturbation methods must never be among them."""
+    fast = {info.name for info in explainers.available() if info.fast}
+    assert fast == {"saliency", "gradient_x_input", "guided_backprop", "integrated_gradients", "gradcam",
+                    "gradcam_pp", "layercam"}
