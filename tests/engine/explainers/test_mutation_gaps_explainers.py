@@ -135,3 +135,12 @@ def test_the_single_pass_methods_are_the_fast_ones() -> None:
     fast = {info.name for info in explainers.available() if info.fast}
     assert fast == {"saliency", "gradient_x_input", "guided_backprop", "integrated_gradients", "gradcam",
                     "gradcam_pp", "layercam"}
+
+
+def test_patch_sizes_are_one_positive_int_per_axis() -> None:
+    from engine.explainers.masking import as_pair
+
+    assert as_pair(3, 2, "patch_size") == (3, 3) and as_pair([2, 4], 2, "stride") == (2, 4)
+    for bad in ([2, 0], [1, 2, 3], [0], -1):
+        with pytest.raises(BadInputError, match=r"^patch_size must be a positive int or 2 positive ints, got "):
+            as_pair(bad, 2, "patch_size")
