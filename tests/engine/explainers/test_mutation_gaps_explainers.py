@@ -144,3 +144,49 @@ def test_patch_sizes_are_one_positive_int_per_axis() -> None:
     for bad in ([2, 0], [1, 2, 3], [0], -1):
         with pytest.raises(BadInputError, match=r"^patch_size must be a positive int or 2 positive ints, got "):
             as_pair(bad, 2, "patch_size")
+
+
+def test_score_cam_warns_only_when_channel_weights_are_nearly_equal() -> None:
+    from engine.explainers.scorecam import equal_weights_warning
+
+    assert equal_weights_warning(np.array([[1.0, 2.0, 3.0], [0.0, 5.0, 5.0]])) == []
+    assert len(equal_weights_warning(np.array([[1.0, 1.01, 0.0, 1.0]]))) == 1  # 1 % spread, zeros unused
+    assert equal_weights_warning(np.array([[0.0, 4.0, 0.0]])) == []  # one used channel: nothing to compare
+
+
+def _three_regions() -> np.ndarray:
+    image = np.zeros((32, 32, 3))
+    image[:16, :16], image[16:, :16], image[:, 16:] = [1, 0, 0], [0, 1, 0], [0, 0, 1]
+    return image + np.random.default_rng(0).normal(0, 0.05, image.shape)
+
+
+@pytest.mark.parametrize("n_segments", [8, 16])
+def test_quickshift_gives_about_the_requested_number_of_segments(n_segments) -> None:
+    from engine.explainers.superpixels import _quickshift
+
+    count = int(_quickshift(_three_regions(), n_segments).max()) + 1
+    assert n_segments / 2 <= count <= 2 * n_segments
+
+
+def test_slic_is_retried_more_compact_until_a_quarter_of_the_segments_come_out(monkeypatch) -> None:
+    import skimage.segmentation
+
+    from engine.explainers.superpixels import _slic
+
+    calls: list[float] = []
+
+    def fake_slic(image, n_segments, compactness, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        calls.append(compactness)
+        count = 4 if len(calls) == 1 else 5  # a quarter of 20 is 5: the first result is one short
+        return np.arange(image.shape[0] * image.shape[1]).reshape(image.shape[:2]) % count
+
+    monkeypatch.setattr(skimage.segmentation, "slic", fake_slic)
+    labels = _slic(np.zeros((4, 4, 3)), 20)
+    assert calls == [10.0, 100.0] and labels.max() + 1 == 5
+
+
+def test_unit_range_maps_min_to_0_and_max_to_1() -> None:
+    from engine.explainers.superpixels import _unit_range
+
+    np.testing.assert_allclose(_unit_range(np.array([2.0, 4.0, 6.0])), [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(_unit_range(np.full(3, 7.0)), np.zeros(3))
