@@ -190,3 +190,23 @@ def test_unit_range_maps_min_to_0_and_max_to_1() -> None:
 
     np.testing.assert_allclose(_unit_range(np.array([2.0, 4.0, 6.0])), [0.0, 0.5, 1.0])
     np.testing.assert_array_equal(_unit_range(np.full(3, 7.0)), np.zeros(3))
+
+
+@pytest.mark.parametrize("m", [4, 6])
+def test_full_enumeration_weights_of_an_even_count_follow_the_shapley_kernel(m) -> None:
+    """With an even number of units the middle size has no partner size: its weight must not be
+    halved like the paired sizes' (five units, all paired, cannot show that)."""
+    from engine.explainers.surrogates import shap_coalitions, shapley_kernel
+
+    z, w = shap_coalitions(m, 1000, np.random.default_rng(0))
+    assert len(z) == 2**m - 2
+    expected = np.array([shapley_kernel(m, int(s)) for s in z.sum(axis=1)])
+    np.testing.assert_allclose(w / w.sum(), expected / expected.sum(), rtol=1e-9)
+
+
+def test_sampling_checks_for_cancel_every_few_thousand_draws_throughout() -> None:
+    from engine.explainers.surrogates import CHECK_EVERY, shap_coalitions
+
+    calls = []
+    z, _ = shap_coalitions(24, 3 * CHECK_EVERY, np.random.default_rng(0), check=lambda: calls.append(len(calls)))
+    assert 3 <= len(calls) <= 12  # a few per CHECK_EVERY draws, never one per draw
