@@ -210,3 +210,25 @@ def test_sampling_checks_for_cancel_every_few_thousand_draws_throughout() -> Non
     calls = []
     z, _ = shap_coalitions(24, 3 * CHECK_EVERY, np.random.default_rng(0), check=lambda: calls.append(len(calls)))
     assert 3 <= len(calls) <= 12  # a few per CHECK_EVERY draws, never one per draw
+
+
+def test_a_coalition_drawn_twice_is_one_row_weighted_twice() -> None:
+    from engine.explainers.surrogates import _add_sampled
+
+    rows: list = []
+    weights: list = []
+    seen: dict = {}
+    z = np.array([1.0, 0.0, 1.0], np.float32)
+    assert _add_sampled(z, rows, weights, seen) == 1 and _add_sampled(z.copy(), rows, weights, seen) == 0
+    assert _add_sampled(1.0 - z, rows, weights, seen) == 1
+    assert len(rows) == 2 and weights == [2.0, 1.0]
+
+
+def test_an_integer_input_without_an_embedding_is_refused() -> None:
+    from engine.errors import NotSupportedError
+
+    inputs = keras.Input((4,), dtype="int32", name="ids")
+    floats = keras.layers.Lambda(lambda t: keras.ops.cast(t, "float32"))(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(floats))
+    with pytest.raises(NotSupportedError, match="^Input 'ids' is int32 and no single Embedding layer follows it"):
+        explainers.create("saliency", model, output_index=0)
