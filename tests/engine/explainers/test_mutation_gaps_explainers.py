@@ -232,3 +232,13 @@ def test_an_integer_input_without_an_embedding_is_refused() -> None:
     model = keras.Model(inputs, keras.layers.Dense(2)(floats))
     with pytest.raises(NotSupportedError, match="^Input 'ids' is int32 and no single Embedding layer follows it"):
         explainers.create("saliency", model, output_index=0)
+
+
+def test_a_multi_input_model_with_one_free_dimension_is_refused() -> None:
+    from engine.errors import NotSupportedError
+
+    seq, row = keras.Input((None, 3), name="seq"), keras.Input((4,), name="row")
+    pooled = keras.layers.GlobalAveragePooling1D()(seq)
+    model = keras.Model([seq, row], keras.layers.Dense(2)(keras.layers.Concatenate()([pooled, row])))
+    with pytest.raises(NotSupportedError, match="needs every input's shape to be known"):
+        explainers.create("saliency", model)
