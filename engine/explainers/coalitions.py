@@ -32,9 +32,8 @@ class CoalitionExplainer(Explainer):
 
     def memory_estimate(self, x: np.ndarray) -> tuple[int, str]:
         """The model batches, plus per case the coalitions (S, M) float32, their scores and the
-        fit's float64 design and weighted copy (S, M each): S x M x 20 bytes."""
+        fit's float64 design and weighted copy (S, M each): S x M x 20 bytes (M: segments, as in compute)."""
         base, how = super().memory_estimate(x)
-        # images and sequences are segmented over their locations (as in compute), rows per feature
         units = min(int(self.params["n_segments"]), int(np.prod(x.shape[1:-1]))) if x.ndim >= 3 else x.shape[-1]
         samples = int(self.params["nb_samples"]) + 2
         held = samples * (max(1, units) * COALITION_BYTES + 16)
