@@ -23,3 +23,14 @@ def test_mass_inside_counts_positive_mass_unless_the_map_has_none() -> None:
     negative = np.array([[-1.0, -3.0], [0.0, 0.0]])
     assert region_scores(negative, (0, 1, 1, 2), (2, 2)).mass_inside == pytest.approx(3 / 4)  # |values|
     assert np.isnan(region_scores(np.zeros((2, 2)), (0, 0, 1, 1), (2, 2)).mass_inside)
+
+
+def test_spearman_ranks_each_row_with_shared_ranks_for_ties() -> None:
+    from engine.metrics.base import correlate_rows, rank_rows
+
+    np.testing.assert_array_equal(rank_rows(np.array([[10.0, 30.0, 20.0], [5.0, 5.0, 1.0]])),
+                                  [[1, 3, 2], [2.5, 2.5, 1]])
+    a = np.array([[1.0, 2.0, 3.0, 4.0], [4.0, 1.0, 3.0, 2.0]])
+    b = a ** 3  # monotone: Spearman 1, Pearson below 1
+    np.testing.assert_allclose(correlate_rows(a, b, "spearman"), [1.0, 1.0])
+    assert np.all(correlate_rows(a, b) < 1.0)
