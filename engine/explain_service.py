@@ -24,7 +24,7 @@ from engine.explainers import caveats
 from engine.explainers.result import Explanation
 from engine.identity import model_identity
 from engine.model_inputs import feed
-from engine.predictions import HeadOutput, head_output
+from engine.predictions import HeadOutput, head_output, top_classes
 from engine.jobs import JobContext
 from engine.provenance import plain, sha256_array
 
@@ -120,9 +120,9 @@ def _case_heads(ctx: JobContext, case: int, k: int) -> tuple[TopPredictions, tup
     probs = classifier.probabilities.astype(np.float64)
     if len(names) != probs.size and probs.size == class_index.N_CLASSES:  # an ImageNet model, unnamed cases
         names = class_index.imagenet_class_names()[0] or names
-    order = np.argsort(-probs, kind="stable")[: max(1, int(k))]
+    order, top_probs = top_classes(probs, k)
     class_names = tuple(names) if len(names) == probs.size else ("",) * probs.size
-    top = TopPredictions(case, order.astype(np.int64), probs[order].astype(np.float32), probs.size, class_names)
+    top = TopPredictions(case, order, top_probs, probs.size, class_names)
     return top, shown
 
 

@@ -12,6 +12,7 @@ even a round trip.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from engine.cache import MemoryCache
 from engine.errors import GlassboxError
 from engine.fileio import atomic_write_bytes
 from engine.jobs import JobError
+from engine.predictions import top_classes
 from engine.tasks import ExplainCase, ExplainTabular, ListMethods, SetHeadKind, ShowCase
 from gui.context import AppContext
 from gui.panels.scorecard import ScorecardPanel
@@ -96,6 +98,7 @@ class AttributionView(QWidget):
         state = ctx.state
         state.model_changed.connect(self._on_model_changed)
         state.dataset_changed.connect(self._on_dataset_changed)
+        state.predictions_changed.connect(lambda _p: self.case_view is not None and self._fill_target(self.case_view))
         state.case_selected.connect(self.show_case)
         state.explain_requested.connect(self.explain)
         state.methods_ranked.connect(self.order_quick_look)
@@ -428,9 +431,18 @@ class AttributionView(QWidget):
         else just its targets (labels, regression units, map classes)."""
         head = self.head_picker.head()
         if head is None or (self._output_index() is None and view.top.n_classes):
-            self.target.set_predictions(view.top, self.ctx.state.class_names)
+            self.target.set_predictions(self._top(view), self.ctx.state.class_names)
         else:
             self.target.set_choices(head.n_classes)
+
+    def _top(self, view: Any) -> Any:
+        """The case's top-5 from AppState's stored predictions (the case list's numbers, through
+        the one to_probabilities) once they are in; the case view's own pass only until then."""
+        stored = self.ctx.state.predictions
+        if stored is None or not 0 <= view.case < len(stored) or stored.probabilities.shape[1] != view.top.n_classes:
+            return view.top
+        classes, probabilities = top_classes(stored.probabilities[view.case], len(view.top.classes))
+        return dataclasses.replace(view.top, classes=classes, probabilities=probabilities)
 
     def _on_head_changed(self, _index: Any) -> None:
         self.target.reset()
@@ -474,7 +486,7 @@ class AttributionView(QWidget):
         target = self.target.target()
         if (target is None and self._output_index() is None and self.case_view is not None
                 and self.case_view.case == self.case and self.case_view.top.n_classes):
-            return int(self.case_view.top.classes[0])
+            return int(self._top(self.case_view).classes[0])
         return target
 
     def _request(self, panel: Panel) -> tuple:

@@ -346,3 +346,26 @@ def test_panel_kept_when_leaving_the_grid_gets_its_running_result(qtbot, demo):
     result = _wait_result(qtbot, demo)
     assert result.method == "occlusion" and len(demo.panels) == 1
     assert demo.canvases[0].heatmap is not None and "Occlusion" in demo.canvases[0].title.text()
+
+
+def test_top5_and_top_prediction_target_read_the_stored_predictions(qtbot, demo):
+    """The canvas's top-5 is AppState's predictions row (the case list's numbers), not its own pass."""
+    from engine.predictions import Predictions, to_probabilities
+
+    _select(qtbot, demo, 3)
+    engine_top = [int(demo.target.table.item(r, 0).text()) for r in range(5)]
+    n = len(demo.ctx.state.dataset.names)
+    logits = np.zeros((n, 10))
+    logits[3] = np.arange(10)[::-1] * 0.5  # class 0 first, then 1, 2, ...: unlike the model's ranking
+    logits[3, engine_top[0]] = -5.0  # the model's own top class last
+    probs = to_probabilities(logits, None)
+    stored = Predictions(probs, probs.argmax(axis=1), probs.max(axis=1), "sha", demo.ctx.state.dataset.hash)
+    demo.ctx.state.set_predictions(stored)
+    table = demo.target.table
+    shown = [int(table.item(r, 0).text()) for r in range(table.rowCount())]
+    expected = [c for c in range(10) if c != engine_top[0]][:5]
+    assert shown == expected
+    assert [float(table.item(r, 2).text()) for r in range(5)] == pytest.approx(probs[3, expected], abs=5e-4)
+    assert demo._target() == expected[0]  # "top prediction" explains the table's top row
+    demo.ctx.state.set_predictions(None)  # no stored predictions: the case view's own pass again
+    assert demo._target() == engine_top[0]
