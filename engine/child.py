@@ -25,7 +25,7 @@ _BOOT = (
     "import sys; root = sys.argv.pop(1); sys.path.insert(0, root); "
     "from engine.child import run_child; sys.exit(run_child(sys.argv[1:]))"
 )
-ALLOWED_MODULES = ("engine.h5probe",)
+ALLOWED_MODULES = ("engine.h5probe", "engine.worker_process")
 
 
 def command(module: str, args: Sequence[str]) -> list[str]:

@@ -11,6 +11,7 @@ by (model sha256, dataset hash, layer, pooling), maps by (features key, method, 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import cache
+from engine import cache, worker_process
 from engine.decision_regions import Regions, decision_regions
 from engine.errors import BadInputError, NotSupportedError, NumericalError, OutOfMemoryError, is_out_of_memory
 from engine.explainers.result import MethodInfo
@@ -53,6 +54,7 @@ METHODS = tuple(PROJECTIONS)
 TITLES = {name: info.title for name, info in PROJECTIONS.items()}
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {name: dict(info.params) for name, info in PROJECTIONS.items()}
 POOLINGS = ("avg", "max", "flatten")
+WORKER_METHODS = ("tsne", "umap")  # fitted in a worker process (engine.worker_process)
 PCA_DIMS = 50
 MAX_FEATURE_BYTES = 2 << 30  # flattened conv features beyond this: ask for pooling instead
 DISK = cache.DiskCache("embedding", max_bytes=1 << 30, title="embedding")
@@ -217,8 +219,29 @@ def resolve_params(method: str, params: dict[str, Any] | None) -> dict[str, Any]
     return {**DEFAULT_PARAMS[method], **(params or {})}
 
 
-def _tqdm_bridge(progress: Progress | None, check: Check | None, lo: float, hi: float) -> dict[str, Any]:
-    """tqdm keyword arguments that turn umap-learn's epoch loop into progress and cancel points."""
+def _tqdm_bridge(
+    progress: Progress | None, check: Check | None, lo: float, hi: float,
+    partial: Callable[[np.ndarray], None] | None = None,
+) -> dict[str, Any]:
+    """tqdm keyword arguments that turn umap-learn's epoch loop into progress, cancel points and
+    the map as it forms.
+
+    umap-learn has no epoch callback; its layout loop (umap.layouts.optimize_layout_euclidean)
+    moves `head_embedding` in place between epochs and refreshes its tqdm bar there, so the bar's
+    writer finds that array in the loop's frame and hands on a copy (every half second at most).
+    If a umap-learn version names it otherwise, the map simply appears at the end.
+    """
+    shown = [0.0]
+
+    def forming() -> None:
+        if partial is None or time.perf_counter() - shown[0] < 0.5:
+            return
+        frame = sys._getframe(1)
+        while frame is not None and "head_embedding" not in frame.f_locals:
+            frame = frame.f_back
+        if frame is not None and getattr(frame.f_locals["head_embedding"], "ndim", 0) == 2:
+            shown[0] = time.perf_counter()
+            partial(np.array(frame.f_locals["head_embedding"], dtype=np.float32))
 
     class Writer:
         def write(self, text: str) -> None:
@@ -227,6 +250,7 @@ def _tqdm_bridge(progress: Progress | None, check: Check | None, lo: float, hi: 
             done, _, total = text.strip().partition("/")
             if progress is not None and done.isdigit() and total.isdigit() and int(total):
                 progress(lo + (hi - lo) * int(done) / int(total), f"UMAP epoch {done}/{total}")
+            forming()
 
         def flush(self) -> None:
             pass
@@ -245,7 +269,7 @@ def project(
 ) -> np.ndarray:
     """(N, D) features -> (N, 2) float32 map; PCA to 50 dims first for t-SNE / UMAP.
 
-    `partial` receives the t-SNE map as it forms (a copy, every half second at most).
+    `partial` receives the t-SNE or UMAP map as it forms (a copy, every half second at most).
     """
     from sklearn.decomposition import PCA
 
@@ -268,7 +292,7 @@ def project(
         check()
     if method == "tsne":
         return _tsne(x, float(params["perplexity"]), seed, report, check, partial)
-    return _umap(x, int(params["n_neighbors"]), float(params["min_dist"]), seed, report, check)
+    return _umap(x, int(params["n_neighbors"]), float(params["min_dist"]), seed, report, check, partial)
 
 
 def _tsne(
@@ -307,7 +331,8 @@ def _tsne(
 
 
 def _umap(
-    x: np.ndarray, n_neighbors: int, min_dist: float, seed: int, report: Progress, check: Check | None
+    x: np.ndarray, n_neighbors: int, min_dist: float, seed: int, report: Progress, check: Check | None,
+    partial: Callable[[np.ndarray], None] | None = None,
 ) -> np.ndarray:
     import umap
 
@@ -316,12 +341,21 @@ def _umap(
         n_neighbors=max(2, min(n_neighbors, len(x) - 1)),
         min_dist=min_dist,
         random_state=seed,
-        tqdm_kwds=_tqdm_bridge(report, check, 0.3, 1.0),
+        tqdm_kwds=_tqdm_bridge(report, check, 0.3, 1.0, partial),
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "n_jobs overridden by random_state": seeded is serial
         coords = reducer.fit_transform(x)
     return np.asarray(coords, dtype=np.float32)
+
+
+def fit_projection(
+    features: np.ndarray, method: str, params: dict[str, Any], seed: int, progress: Progress,
+    partial: Callable[[np.ndarray], None],
+) -> np.ndarray:
+    """In a worker process (engine.worker_process): `project` with no cancel points, since
+    cancelling kills the process."""
+    return project(features, method, params, seed, progress, None, partial)
 
 
 # ----- the task ---------------------------------------------------------------------------
@@ -396,7 +430,7 @@ def embedding_task(
         coords = stored["coords"]
     else:
         ctx.progress(0.6, f"{TITLES[method]} of {len(features)} cases")
-        coords = project(features, method, params, seed, _sub(ctx.progress, 0.6, 0.95), ctx.check, ctx.partial)
+        coords = _fit(ctx, features, method, params, int(seed))
         if not np.isfinite(coords).all():
             raise NumericalError(f"The {method} map has NaN or Inf coordinates.")
         DISK.save(map_key, {"coords": coords})
@@ -434,6 +468,19 @@ def embedding_task(
         provenance=_provenance(model_sha, dataset, layer, pooling, method, params, seed),
         thumbnails=thumbs,
         timings=timings,
+    )
+
+
+def _fit(ctx: JobContext, features: np.ndarray, method: str, params: dict[str, Any], seed: int) -> np.ndarray:
+    """PCA here; t-SNE and UMAP in a worker process: their compiled loops hold the GIL for long
+    stretches and would freeze the window (the engine thread meanwhile waits, gives way to
+    interactive jobs, and kills the worker on cancel)."""
+    progress = _sub(ctx.progress, 0.6, 0.95)
+    if method not in WORKER_METHODS:
+        return project(features, method, params, seed, progress, ctx.check, ctx.partial)
+    return worker_process.run(
+        "engine.embedding:fit_projection", {"features": features, "method": method, "params": params, "seed": seed},
+        progress, ctx.check, ctx.partial, title=TITLES[method],
     )
 
 

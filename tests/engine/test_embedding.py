@@ -124,7 +124,7 @@ def test_pooled_conv_layer_and_thumbnails(tiny_model) -> None:
 
 def test_second_run_hits_the_disk_cache(tiny_model, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"features": 0, "project": 0}
-    real_extract, real_project = embedding.extract_features, embedding.project
+    real_extract, real_project = embedding.extract_features, embedding._fit  # PCA here, t-SNE in a worker
 
     def counting_extract(*args, **kwargs):
         calls["features"] += 1
@@ -135,7 +135,7 @@ def test_second_run_hits_the_disk_cache(tiny_model, monkeypatch: pytest.MonkeyPa
         return real_project(*args, **kwargs)
 
     monkeypatch.setattr(embedding, "extract_features", counting_extract)
-    monkeypatch.setattr(embedding, "project", counting_project)
+    monkeypatch.setattr(embedding, "_fit", counting_project)
     first = embedding.embedding_task(JobContext(make_workspace(tiny_model)), method="pca")
     assert calls == {"features": 1, "project": 1}
     assert first.cached == {"features": False, "projection": False}
