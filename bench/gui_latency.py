@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("GLASSBOX_CACHE_DIR", tempfile.mkdtemp(prefix="glassbox_latency_cache_"))  # compute, not load
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 TICK_MS = 5
@@ -60,10 +61,21 @@ class Ticker:
 
         self.stamps: list[float] = []
         self.timer = QTimer(interval=TICK_MS)
-        self.timer.timeout.connect(lambda: self.stamps.append(time.perf_counter()))
+        self.timer.timeout.connect(self.tick)
+        self.dump = os.environ.get("GLASSBOX_STALL_DUMP")  # a file: every thread's stack at each stall
+
+    def tick(self) -> None:
+        self.stamps.append(time.perf_counter())
+        if self.dump:
+            import faulthandler
+
+            # a C watchdog thread (it needs no GIL) dumps every thread's stack when the GUI misses 100 ms
+            faulthandler.dump_traceback_later(0.1, file=self.dump_file, exit=False)
 
     def start(self) -> None:
         self.stamps.clear()
+        if self.dump and not hasattr(self, "dump_file"):
+            self.dump_file = open(self.dump, "w")  # noqa: SIM115 - kept open for the watchdog
         self.cpu0, self.wall0 = time.thread_time(), time.perf_counter()
         self.timer.start()
 
@@ -71,6 +83,10 @@ class Ticker:
         import numpy as np
 
         self.timer.stop()
+        if self.dump:
+            import faulthandler
+
+            faulthandler.cancel_dump_traceback_later()
         cpu = (time.thread_time() - self.cpu0) / (time.perf_counter() - self.wall0)
         gaps = np.diff(np.asarray(self.stamps)) * 1000.0
         if gaps.size == 0:
