@@ -132,20 +132,22 @@ def _read_tail(stream: BinaryIO, tail: list[str]) -> None:
 
 # ----- inside the child ---------------------------------------------------------------------
 def main(args: list[str]) -> int:
-    """The child: read one call from stdin, answer on a private copy of stdout."""
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # prints of libraries (numba, tqdm) go to stderr
+    """The child: read one call from stdin, answer on a private copy of stdout.
+
+    File descriptors, not sys.stdin/stdout: a windowed frozen bundle has no sys.stdout.
+    """
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # prints of libraries (numba, tqdm) go to stderr
     sys.stdout = sys.stderr
     for name in ("tensorflow", "keras"):  # umap-learn's optional parametric part would import them
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]
-    lock = threading.Lock()
 
     def send(kind: str, value: Any) -> None:
-        with lock:
-            pickle.dump((kind, value), out, protocol=pickle.HIGHEST_PROTOCOL)
-            out.flush()
+        pickle.dump((kind, value), out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
 
-    function, kwargs = pickle.load(sys.stdin.buffer)
+    with os.fdopen(os.dup(0), "rb") as calls:
+        function, kwargs = pickle.load(calls)
     if function not in FUNCTIONS:
         send("error", ValueError(f"not a worker function: {function}"))
         return 2
@@ -155,7 +157,8 @@ def main(args: list[str]) -> int:
             **kwargs, progress=lambda f, m="": send("progress", (f, m)), partial=lambda v: send("partial", v)
         )
     except Exception as exc:  # noqa: BLE001 - every failure goes back to the parent to be reported
-        send("error", exc if _picklable(exc) else WorkerError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+        traceback.print_exc()  # to stderr, for whoever runs it by hand
+        send("error", exc if _picklable(exc) else WorkerError(f"{type(exc).__name__} in the worker process: {exc}"))
         return 1
     send("result", result)
     out.close()

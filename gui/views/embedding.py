@@ -337,7 +337,7 @@ class EmbeddingView(QWidget):
                         on_partial=self.show_forming)
 
     def show_forming(self, coords: np.ndarray) -> None:
-        """The t-SNE map as it forms, coloured by true label (Esc or Cancel stops it)."""
+        """The t-SNE or UMAP map as it forms, coloured by true label (Esc or Cancel stops it)."""
         cases = self.ctx.state.dataset
         if cases is None or len(coords) != len(cases):
             return
