@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
 from engine.preprocessing import (
@@ -32,21 +32,25 @@ class PreprocessingPanel(QWidget):
         self.collapsible = QCollapsible("Preprocessing", self, expandedIcon="▾", collapsedIcon="▸")
         self.collapsible.setObjectName("preprocessingCollapsible")
         self.collapsible.layout().setContentsMargins(0, 0, 0, 0)
+        toggle = self.collapsible.toggleButton()  # a long recipe line is cut at the dock's edge (full text as tip)
+        toggle.setSizePolicy(QSizePolicy.Policy.Ignored, toggle.sizePolicy().verticalPolicy())
         body = QWidget()
         form = QFormLayout(body)
         form.setContentsMargins(16, 0, 0, 4)
         self.resize_combo = self._combo(RESIZE_TITLES, "How images of another size become the model's size")
         self.scale_combo = self._combo(SCALE_TITLES, "Pixel value range the model was trained on")
         self.channels_combo = self._combo(CHANNEL_TITLES, "Gray ↔ RGB conversion; alpha is always dropped")
-        self.strict_check = QCheckBox("Refuse images of another size or channel count")
-        self.strict_check.setToolTip("Off: adapt them as above. On: list them as errors instead.")
+        self.strict_check = QCheckBox("Refuse other sizes or channels")
+        self.strict_check.setToolTip(
+            "Refuse images of another size or channel count. Off: adapt them as above. On: list them as errors instead."
+        )
         self.strict_check.toggled.connect(self._edited)
         self.target_label = QLabel()
         self.target_label.setObjectName("preprocessingTarget")
         form.addRow("Resize", self.resize_combo)
         form.addRow("Scale", self.scale_combo)
         form.addRow("Channels", self.channels_combo)
-        form.addRow("", self.strict_check)
+        form.addRow(self.strict_check)
         form.addRow("Model input", self.target_label)
         self.collapsible.addWidget(body)
         self.problem_label = QLabel()
@@ -72,6 +76,9 @@ class PreprocessingPanel(QWidget):
         for key, title in titles.items():
             combo.addItem(title, key)
         combo.setToolTip(tip)
+        # long titles shrink with the dock (elided) instead of widening the whole case view
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(12)
         combo.currentIndexChanged.connect(self._edited)
         return combo
 
@@ -95,7 +102,12 @@ class PreprocessingPanel(QWidget):
             (f"{size[0]} × {size[1]}" if size else "any size")
             + (f" × {channels}" if channels else "")
         )
-        self.collapsible.setText(f"Preprocessing: {self.recipe.describe()}")
+        self._title(self.recipe)
+
+    def _title(self, recipe: Preprocessing) -> None:
+        text = f"Preprocessing: {recipe.describe()}"
+        self.collapsible.setText(text)
+        self.collapsible.toggleButton().setToolTip(text)
 
     def set_problem(self, message: str) -> None:
         """A recipe that does not fit the model: say why, in place, until the next good recipe."""
@@ -122,5 +134,5 @@ class PreprocessingPanel(QWidget):
         if recipe != self.recipe:
             self.set_note("")
             self.recipe = recipe
-            self.collapsible.setText(f"Preprocessing: {recipe.describe()}")
+            self._title(recipe)
             self.recipe_edited.emit(recipe.to_dict())

@@ -29,6 +29,7 @@ from engine.provenance import plain, sha256_array
 from engine.review import VERDICT_TITLES, VERDICTS, ReviewStore
 
 NOTE_DEBOUNCE_MS = 500
+SHORT_TITLES = {"plausible": "Plausible", "spurious feature": "Spurious", "needs review": "Needs review"}
 VERDICT_COLOURS = {"plausible": "#2e7d32", "spurious feature": "#c62828", "needs review": "#ef6c00"}
 
 
@@ -70,7 +71,7 @@ class ReviewPanel(QWidget):
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         for number, verdict in enumerate(VERDICTS, start=1):
-            button = QPushButton(f"{number} {VERDICT_TITLES[verdict]}")
+            button = QPushButton(f"{number} {SHORT_TITLES[verdict]}")  # the three fit a 320 px dock
             button.setCheckable(True)
             button.setToolTip(f"{VERDICT_TITLES[verdict]} ({number} or Alt+{number}); click again to clear")
             button.setStyleSheet(f"QPushButton:checked {{ background: {VERDICT_COLOURS[verdict]}; color: white; }}")
@@ -91,12 +92,13 @@ class ReviewPanel(QWidget):
         self.reviewer.editingFinished.connect(self._reviewer_edited)
         self.status = QLabel()
         self.status.setObjectName("reviewStatus")
+        self.status.setWordWrap(True)  # a long review-file path must not widen the case view
         self.status.setStyleSheet("color: palette(mid);")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(3)
         layout.addLayout(row)
-        who = QHBoxLayout()
+        self.who = who = QHBoxLayout()  # the case view adds its review-file button here
         who.setContentsMargins(0, 0, 0, 0)
         who.addWidget(QLabel("Reviewer"))
         who.addWidget(self.reviewer, 1)

@@ -35,7 +35,7 @@ class ReviewFiles(QObject):
         self.store: ReviewStore | None = None
         self.source = ""
         self.button = QToolButton()
-        self.button.setText("Review file…")
+        self.button.setText("Reviews…")
         self.button.setToolTip("Where verdicts and notes for these cases are saved")
         self.button.clicked.connect(self.choose)
         self.button.setEnabled(False)

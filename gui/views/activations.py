@@ -78,7 +78,7 @@ class ActivationView(QWidget):
 
     # ----- construction -------------------------------------------------------------------
     def _build(self) -> None:
-        self.title = QLabel("Select a layer in the model browser.")
+        self.title = QLabel("No layer")  # the message in the middle says what to do
         self.title.setObjectName("activationTitle")
         self.title.setStyleSheet("font-weight: bold")
         self.title.setWordWrap(True)
@@ -163,7 +163,7 @@ class ActivationView(QWidget):
     def _on_model(self, description: Any) -> None:
         self.jobs.forget()
         self.path, self.result, self.channel = "", None, -1
-        self.title.setText("Select a layer in the model browser." if description else "No model is open.")
+        self.title.setText("No layer" if description else "No model")
         self._show_message("Select a layer in the model browser." if description else "No model is open.")
 
     def _on_layer(self, path: str) -> None:

@@ -117,6 +117,7 @@ class CaseView(QWidget):
         self.review = ReviewPanel(self)
         self.review.seen = lambda case: shown_for(self.ctx.state.seen, case)
         self.review.reviewer.setText(self.reviews.reviewer())
+        self.review.who.addWidget(self.reviews.button)  # where the verdicts are saved, beside who gives them
         self.review.reviewer_changed.connect(lambda name: self.ctx.settings.set(SETTINGS_REVIEWER, name))
         self.review.verdict_saved.connect(self.table_model.set_verdict)
         self.review.verdict_saved.connect(lambda *_: self._update_status())
@@ -147,16 +148,16 @@ class CaseView(QWidget):
 
     def _build_open_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
+        row.setSpacing(2)
         row.addWidget(self._action("Folder…", "Ctrl+Shift+O", self.choose_folder))
         row.addWidget(self._action("Images…", "Ctrl+Shift+I", self.choose_images))
         row.addWidget(self._action(".npz…", "Ctrl+Shift+N", self.choose_npz))
         row.addStretch(1)
         self.labels_button = QToolButton()
-        self.labels_button.setText("Class names…")
+        self.labels_button.setText("Labels…")  # short: the row fits the default dock width
         self.labels_button.setToolTip("Name the model's classes from a labels file (one per line, or JSON)")
         self.labels_button.clicked.connect(self.choose_labels_file)
         row.addWidget(self.labels_button)
-        row.addWidget(self.reviews.button)
         return row
 
     def _build_table(self) -> QTableView:
