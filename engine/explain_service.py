@@ -24,7 +24,8 @@ from engine.explainers import caveats
 from engine.explainers.result import Explanation
 from engine.identity import model_identity
 from engine.model_inputs import feed
-from engine.predictions import HeadOutput, head_output, top_classes
+from engine.predictions import HeadOutput, head_output
+from engine.ranking import top_classes
 from engine.jobs import JobContext
 from engine.provenance import plain, sha256_array
 

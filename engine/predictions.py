@@ -60,14 +60,6 @@ def to_probabilities(outputs: np.ndarray, activation: str | None, kind: str | No
     return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def top_classes(probabilities: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """One case's k most probable classes (ties by index) and their probabilities: the order the
-    case view's pass and the canvas's top-5 from stored predictions share."""
-    row = np.asarray(probabilities, np.float64).reshape(-1)
-    order = np.argsort(-row, kind="stable")[: max(1, int(k))]
-    return order.astype(np.int64), row[order].astype(np.float32)
-
-
 def check_fits(x: np.ndarray, model: object) -> None:
     """A batch whose per-case shape the model cannot take is a BadInputError naming both shapes."""
     expected = tuple(model.inputs[0].shape)[1:]  # type: ignore[attr-defined]

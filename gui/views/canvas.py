@@ -40,7 +40,7 @@ from engine.cache import MemoryCache
 from engine.errors import GlassboxError
 from engine.fileio import atomic_write_bytes
 from engine.jobs import JobError
-from engine.predictions import top_classes
+from engine.ranking import top_classes
 from engine.tasks import ExplainCase, ExplainTabular, ListMethods, SetHeadKind, ShowCase
 from gui.context import AppContext
 from gui.panels.scorecard import ScorecardPanel
