@@ -47,13 +47,18 @@ class CoalitionExplainer(Explainer):
         """One value per unit (M,) from the coalitions' scores."""
         raise NotImplementedError
 
-    def compute(self, x: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, dict]:
-        image = x.ndim >= 3  # images and sequences: units span the channels
+    def units(self, x: np.ndarray) -> list[np.ndarray]:
+        """Each case's units (labels per location); NormLIME fixes one set for every case."""
         segments = []
         for i, case in enumerate(x):
             self.check_cancel()
             segments.append(segment(case, self.params["n_segments"], self.params["segmentation"]))
             self.report(0.05 * (i + 1) / len(x))
+        return segments
+
+    def compute(self, x: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, dict]:
+        image = x.ndim >= 3  # images and sequences: units span the channels
+        segments = self.units(x)
         draws = [self.draw(int(s.max()) + 1, self.case_rng(i)) for i, s in enumerate(segments)]
         rows = CoalitionRows(x, segments, [d[0] for d in draws], targets, float(self.params["fill_value"]))
         (scores,) = masked_score_batches(self, len(rows), rows, span=(0.05, 1.0))
