@@ -24,6 +24,9 @@ from engine.tasks.requests import (
     ScoreCase,
     SetHeadKind,
     WeightOverviewRequest,
+    PermutationImportanceRequest,
+    NormLimeRequest,
+    AttributionSummaryRequest,
 )
 
 __all__ = [
@@ -52,6 +55,9 @@ __all__ = [
     "RunBenchmark",
     "ScoreCase",
     "SetHeadKind",
+    "PermutationImportanceRequest",
+    "NormLimeRequest",
+    "AttributionSummaryRequest",
     "job_key",
     "run_request",
     "spec_of",

@@ -192,3 +192,42 @@ class ExplainTabular:
     params: dict[str, Any] = field(default_factory=dict)
     target: int | None = None
     output_index: int | str | None = None
+
+
+# ----- issue 15: global explanations over the open dataset ---------------------------------------
+@task("engine.global_explanations.tasks:permutation_importance_task",
+      "engine.global_explanations.results:PermutationImportance", BACKGROUND, "permutation importance")
+@dataclass(frozen=True)
+class PermutationImportanceRequest:
+    n_repeats: int = 5
+    seed: int = 0
+    scoring: str = "accuracy"  # accuracy | log_loss
+    max_cases: int = 1000
+    batch_size: int = 256
+    features: str = "grid"  # images: grid | slic
+    cell_size: int = 4
+    n_segments: int = 16
+
+
+@task("engine.global_explanations.tasks:normlime_task", "engine.global_explanations.results:NormLime",
+      BACKGROUND, "normlime")
+@dataclass(frozen=True)
+class NormLimeRequest:
+    nb_samples: int = 300
+    seed: int = 0
+    max_cases: int = 200
+    batch_size: int = 256
+    features: str = "grid"
+    cell_size: int = 4
+    n_segments: int = 16
+    fill_value: float = 0.0
+
+
+@task("engine.global_explanations.tasks:attribution_summary_task",
+      "engine.global_explanations.results:AttributionSummary", BACKGROUND, "attribution summary")
+@dataclass(frozen=True)
+class AttributionSummaryRequest:
+    method: str = "gradient_x_input"
+    params: dict[str, Any] = field(default_factory=dict)
+    max_cases: int = 500
+    seed: int = 0

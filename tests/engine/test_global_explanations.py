@@ -153,3 +153,35 @@ def test_cancel_stops_it(uses_2_and_5) -> None:
     with pytest.raises(Cancelled):
         permutation_importance(model, x, y, batch_size=64, progress=seen.append, cancel=lambda: len(seen) > 3)
     assert 3 < len(seen) < 20 and seen == sorted(seen)
+
+
+def test_tasks_sample_cache_and_record_provenance(uses_2_and_5, monkeypatch) -> None:
+    from engine import global_explanations
+    from engine.data import Dataset
+    from engine.jobs import Job, run_job
+    from engine.tasks import NormLimeRequest, PermutationImportanceRequest
+    from engine.workspace import Workspace
+
+    model, x, y = uses_2_and_5
+    workspace = Workspace(model=model, dataset=Dataset.from_arrays(x, y))
+    request = PermutationImportanceRequest(n_repeats=2, max_cases=150, seed=4)
+    first = run_job(Job(request), workspace)
+    assert len(first.cases) == 150 and np.all(np.diff(first.cases) > 0)
+    direct = global_explanations.permutation_importance(model, x[first.cases], y[first.cases], n_repeats=2, seed=4)
+    np.testing.assert_array_equal(first.importances, direct.importances)
+    assert first.provenance["dataset_hash"] == workspace.dataset.hash and first.provenance["labels"] == "dataset labels"
+    assert first.provenance["model_sha256"] and first.provenance["n_cases"] == 150
+    assert run_job(Job(request), workspace) is first  # memory cache
+
+    calls = []
+    monkeypatch.setattr(global_explanations.tasks, "permutation_importance", lambda *a, **k: calls.append(1))
+    workspace.cache.clear()
+    again = run_job(Job(request), workspace)  # from the verified disk cache, not recomputed
+    assert calls == [] and again is not first
+    np.testing.assert_array_equal(again.importances, first.importances)
+    np.testing.assert_array_equal(again.cases, first.cases)
+    assert again.feature_names == first.feature_names and again.provenance == first.provenance
+
+    unknown = Workspace(model=model, dataset=Dataset.from_arrays(x[:40]))
+    lime = run_job(Job(NormLimeRequest(nb_samples=50)), unknown)
+    assert lime.importances.shape == (8,) and len(lime.cases) == 40
