@@ -26,4 +26,5 @@ VIEWS: list[ViewSpec] = [
     ViewSpec("activations", "Activations", "gui.views.activations:ActivationView", "right", "Ctrl+3"),
     ViewSpec("weights", "Weights", "gui.views.weights:WeightView", "right", "Ctrl+4"),
     ViewSpec("benchmark", "Benchmark", "gui.views.benchmark:BenchmarkView", "bottom", "Ctrl+6"),
+    ViewSpec("global", "Global", "gui.views.global_view:GlobalView", "bottom", "Ctrl+8"),
 ]

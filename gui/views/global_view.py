@@ -1,0 +1,298 @@
+"""The Global view: how the model uses its features over the whole open dataset.
+
+Run permutation importance, NormLIME or an attribution summary (any local method, every case)
+as a background engine job (progress bar, Cancel, Esc). Read the importance bars with their
+spread (std over repeats, or over cases), a SHAP-style beeswarm (each case a dot per feature:
+its attribution, coloured by the feature's value), a dependence plot (a feature's value against
+its attribution; click a point to open that case in the canvas), and for images the
+class-average maps. Results are cached by the engine and recorded in the evidence log
+(`result_shown`, gui.evidence).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.global_explanations.results import AttributionSummary, GlobalResult, NormLime, PermutationImportance
+from engine.tasks import AttributionSummaryRequest, NormLimeRequest, PermutationImportanceRequest
+from gui.context import AppContext
+from gui.jobs import ViewJobs
+from gui.panels.global_plots import Beeswarm, ClassMaps, DependencePlot, ImportanceChart
+
+KINDS = ("Permutation importance", "NormLIME", "Attribution summary")
+DEFAULT_CASES = (1000, 200, 500)
+SUMMARY_METHODS = (
+    ("gradient_x_input", "Gradient x Input"), ("integrated_gradients", "Integrated Gradients"),
+    ("saliency", "Saliency"), ("smoothgrad", "SmoothGrad"), ("expected_gradients", "Expected Gradients"),
+    ("kernel_shap", "Kernel SHAP"), ("occlusion", "Occlusion"),
+)
+TABS = ("Importance", "Beeswarm", "Dependence", "Class maps")
+
+
+class GlobalView(QWidget):
+    result_shown = Signal(object)  # a GlobalResult just drawn (gui.evidence records it)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.jobs = ViewJobs(self, ctx.engine, "global", "Global explanation failed", inline=self._say)
+        self.result: GlobalResult | None = None  # what the Importance tab shows
+        self.summary: AttributionSummary | None = None  # what the beeswarm and dependence plots show
+        self._build()
+        ctx.state.model_changed.connect(lambda _: self.reset())
+        ctx.state.dataset_changed.connect(lambda _: self.reset())
+        self.reset()
+
+    # ----- layout -------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.kind = QComboBox()
+        self.kind.setObjectName("globalKind")
+        self.kind.addItems(KINDS)
+        self.method = QComboBox()
+        self.method.setObjectName("globalMethod")
+        for name, title in SUMMARY_METHODS:
+            self.method.addItem(title, name)
+        self.scoring = QComboBox()
+        self.scoring.setObjectName("globalScoring")
+        self.scoring.addItem("accuracy", "accuracy")
+        self.scoring.addItem("log loss", "log_loss")
+        self.repeats = _spin(1, 100, 5, "globalRepeats", "Repeats of each permutation (permutation importance), "
+                             "or LIME samples per case / 10 (NormLIME)")
+        self.cases = _spin(2, 1_000_000, DEFAULT_CASES[0], "globalCases", "At most this many cases (a seeded sample beyond)")
+        self.cell = _spin(1, 256, 4, "globalCell", "Images: the side of a grid cell, in pixels (one feature per cell)")
+        self.run_button = QPushButton("Run")
+        self.run_button.setObjectName("globalRun")
+        self.run_button.clicked.connect(self.run)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        controls = QHBoxLayout()
+        for label, widget in (("", self.kind), ("method", self.method), ("scoring", self.scoring),
+                              ("repeats", self.repeats), ("cases", self.cases), ("image cell", self.cell)):
+            if label:
+                controls.addWidget(QLabel(label))
+            controls.addWidget(widget)
+        controls.addWidget(self.run_button)
+        controls.addStretch(1)
+        self.message = QLabel("")
+        self.message.setObjectName("globalMessage")
+        self.message.setWordWrap(True)
+
+        self.bars = ImportanceChart()
+        self.class_choice = QComboBox()
+        self.class_choice.setObjectName("globalClass")
+        self.class_choice.currentIndexChanged.connect(lambda _: self._draw_importance())
+        self.swarm = Beeswarm()
+        self.dependence = DependencePlot()
+        self.dependence.picked.connect(self.open_point)
+        self.feature = QComboBox()
+        self.feature.setObjectName("globalFeature")
+        self.feature.currentIndexChanged.connect(lambda _: self._draw_dependence())
+        self.maps = ClassMaps()
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("globalTabs")
+        self.tabs.addTab(_with_header(self.bars, QLabel("class"), self.class_choice), TABS[0])
+        self.tabs.addTab(_hinted(self.swarm), TABS[1])
+        self.tabs.addTab(_hinted(_with_header(self.dependence, QLabel("feature"), self.feature)), TABS[2])
+        self.tabs.addTab(_hinted(self.maps), TABS[3])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(controls)
+        layout.addWidget(self.jobs.bar)
+        layout.addWidget(self.message)
+        layout.addWidget(self.tabs, 1)
+        self._kind_changed(0)
+
+    def _kind_changed(self, index: int) -> None:
+        self.method.setEnabled(index == 2)
+        self.scoring.setEnabled(index == 0)
+        self.repeats.setEnabled(index in (0, 1))
+        self.repeats.setValue(5 if index == 0 else 30)
+        self.cases.setValue(DEFAULT_CASES[index])
+
+    # ----- running ------------------------------------------------------------------------
+    def request(self) -> Any:
+        """The Request the controls describe."""
+        index, cases, cell = self.kind.currentIndex(), self.cases.value(), self.cell.value()
+        if index == 0:
+            return PermutationImportanceRequest(n_repeats=self.repeats.value(), scoring=self.scoring.currentData(),
+                                                max_cases=cases, cell_size=cell)
+        if index == 1:
+            return NormLimeRequest(nb_samples=10 * self.repeats.value(), max_cases=cases, cell_size=cell)
+        return AttributionSummaryRequest(method=self.method.currentData(), max_cases=cases)
+
+    def run(self) -> None:
+        state = self.ctx.state
+        if state.model is None or state.dataset is None:
+            self._say("Open a model and its cases first.")
+            return
+        self._say("")
+        self.jobs.start(self.request(), self.show_result, message=f"{self.kind.currentText()}…")
+
+    def reset(self) -> None:
+        """The model or the dataset changed: nothing shown belongs to it any more."""
+        self.jobs.forget()
+        self.result = self.summary = None
+        for plot in (self.bars, self.swarm, self.dependence):
+            plot.clear()
+        self.maps.clear()
+        self.feature.clear()
+        self._fill_classes(None)
+        self._hint("Run an attribution summary to see every case here.")
+        self._say("Choose what to explain and press Run: it runs over the open cases."
+                  if self.ctx.state.dataset is not None else "Open a model and its cases first.")
+
+    # ----- showing ------------------------------------------------------------------------
+    def show_result(self, result: GlobalResult) -> None:
+        self.result = result
+        self._fill_classes(result)
+        self._draw_importance()
+        if isinstance(result, AttributionSummary):
+            self.summary = result
+            self._hint("")
+            self.swarm.show_values(result.feature_names, result.values, result.feature_values)
+            self.feature.blockSignals(True)
+            self.feature.clear()
+            for f in self.swarm.order:
+                self.feature.addItem(result.feature_names[f], int(f))
+            self.feature.blockSignals(False)
+            self._draw_dependence()
+        self._draw_maps(result)
+        self._hint_maps()
+        took = f"{len(result.cases)} cases, {result.rows:,} model rows in {result.model_calls:,} calls, {result.elapsed:.1f} s"
+        labels = result.provenance.get("labels", "")
+        self._say(f"{self.kind.itemText(_kind_index(result))}: {took}" + (f"; scored against {labels}" if labels else ""))
+        self.result_shown.emit(result)
+
+    def _fill_classes(self, result: GlobalResult | None) -> None:
+        self.class_choice.blockSignals(True)
+        self.class_choice.clear()
+        self.class_choice.addItem("all classes", -1)
+        counts = getattr(result, "class_counts", None)
+        if counts is not None:
+            for k, n in enumerate(counts):
+                if n:
+                    self.class_choice.addItem(f"{self._class_name(k)} ({n} cases)", k)
+        self.class_choice.setEnabled(counts is not None)
+        self.class_choice.blockSignals(False)
+
+    def _draw_importance(self) -> None:
+        r = self.result
+        if r is None:
+            return
+        k = self.class_choice.currentData()
+        k = -1 if k is None else int(k)
+        if isinstance(r, PermutationImportance):
+            label = f"drop in {r.scoring.replace('neg_', '').replace('_', ' ')} (mean ± std over {r.importances.shape[1]} repeats)"
+            self.bars.show_values(r.feature_names, r.importances_mean, r.importances_std, label)
+        elif isinstance(r, NormLime):
+            normalised = r.weights**2 / np.maximum(np.abs(r.weights).sum(axis=1, keepdims=True), 1e-300)
+            rows = normalised if k < 0 else normalised[r.classes == k]
+            values = r.importances if k < 0 else r.by_class[k]
+            self.bars.show_values(r.feature_names, values, rows.std(axis=0), "NormLIME weight (mean ± std over cases)")
+        elif isinstance(r, AttributionSummary):
+            rows = np.abs(r.values) if k < 0 else np.abs(r.values[r.classes == k])
+            values = r.mean_abs if k < 0 else r.mean_abs_by_class[k]
+            self.bars.show_values(r.feature_names, values, rows.std(axis=0), f"mean |{r.method}| (± std over cases)")
+
+    def _draw_dependence(self) -> None:
+        r, f = self.summary, self.feature.currentData()
+        if r is None or f is None:
+            return
+        self.dependence.show_values(r.feature_values[:, f], r.values[:, f], r.classes, r.feature_names[f])
+
+    def _draw_maps(self, r: GlobalResult) -> None:
+        if isinstance(r, AttributionSummary) and r.shape:
+            shown = np.flatnonzero(r.class_counts)
+            self.maps.show_maps([r.mean_abs_by_class[k].reshape(r.shape) for k in shown],
+                                [self._class_name(int(k)) for k in shown])
+        elif r.segments is not None and isinstance(r, PermutationImportance):
+            self.maps.show_maps([np.clip(r.importances_mean, 0, None)[r.segments]], ["all classes"])
+        elif r.segments is not None and isinstance(r, NormLime):
+            shown = np.flatnonzero(r.class_counts)
+            self.maps.show_maps([r.by_class[k][r.segments] for k in shown], [self._class_name(int(k)) for k in shown])
+
+    def open_point(self, index: int) -> None:
+        """A dependence point was clicked: open its case in the canvas."""
+        if self.summary is None or not 0 <= index < len(self.summary.cases):
+            return
+        case = int(self.summary.cases[index])
+        self.ctx.state.select_case(case)
+        self.ctx.state.explain_requested.emit(case, "")
+
+    # ----- small helpers ------------------------------------------------------------------
+    def _class_name(self, k: int) -> str:
+        return self.ctx.state.class_names.name(k)
+
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+
+    def _hint(self, text: str) -> None:
+        """Say what to run where the beeswarm and dependence plot have nothing to show."""
+        for i in (1, 2):
+            self.tabs.widget(i).hint(text)
+        self._hint_maps()
+
+    def _hint_maps(self) -> None:
+        images = getattr(self.ctx.state.dataset, "kind", "") == "images"
+        empty = "Run a global explanation to see the class-average maps." if images else "Class-average maps are drawn for images."
+        self.tabs.widget(3).hint("" if self.maps.maps else empty)
+
+
+class _Hinted(QStackedWidget):
+    """A plot, or a line saying what to run to fill it."""
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__()
+        self.label = QLabel("")
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label.setWordWrap(True)
+        self.addWidget(widget)
+        self.addWidget(self.label)
+
+    def hint(self, text: str) -> None:
+        self.label.setText(text)
+        self.setCurrentIndex(1 if text else 0)
+
+
+def _hinted(widget: QWidget) -> _Hinted:
+    return _Hinted(widget)
+
+
+def _with_header(plot: QWidget, *header: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    row = QHBoxLayout()
+    for widget in header:
+        row.addWidget(widget)
+    row.addStretch(1)
+    layout.addLayout(row)
+    layout.addWidget(plot, 1)
+    return box
+
+
+def _spin(low: int, high: int, value: int, name: str, tip: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setValue(value)
+    spin.setObjectName(name)
+    spin.setToolTip(tip)
+    return spin
+
+
+def _kind_index(result: GlobalResult) -> int:
+    return {PermutationImportance: 0, NormLime: 1, AttributionSummary: 2}.get(type(result), 0)

@@ -1,0 +1,81 @@
+"""The Global view through the real engine thread: permutation importance of a tiny model that
+uses only features 2 and 5 draws those two bars on top with the engine's numbers, and a click on
+a dependence point opens that case."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.tasks import OpenDataset, OpenModel
+from gui.context import AppContext
+from gui.settings import Settings
+from gui.state import AppState
+from gui.views.global_view import TABS, GlobalView
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    import keras
+
+    kernel = np.zeros((8, 2), np.float32)
+    kernel[2], kernel[5] = [-2.0, 2.0], [1.5, -1.5]
+    inputs = keras.Input((8,))
+    layer = keras.layers.Dense(2, activation="softmax")
+    model = keras.Model(inputs, layer(inputs))
+    layer.set_weights([kernel, np.zeros(2, np.float32)])
+    model.save(tmp_path / "tiny.keras")
+    x = np.random.default_rng(0).normal(size=(120, 8)).astype(np.float32)
+    y = (x[:, 2] * 4 - x[:, 5] * 3 > 0).astype(np.int64)
+    np.savez(tmp_path / "tiny.npz", x=x, y=y)
+    return model, x, y, tmp_path
+
+
+@pytest.fixture
+def view(qtbot, engine, tiny, tmp_path):
+    _, _, _, folder = tiny
+    state = AppState()
+    view = GlobalView(AppContext(engine, state, Settings(tmp_path / "settings.json")))
+    qtbot.addWidget(view)
+    view.resize(1100, 520)
+    view.show()
+    with qtbot.waitSignal(state.model_changed, timeout=60000):
+        engine.submit(OpenModel(path=str(folder / "tiny.keras")), key="model", on_result=state.set_model)
+    with qtbot.waitSignal(state.dataset_changed, timeout=60000):
+        engine.submit(OpenDataset(path=str(folder / "tiny.npz")), key="cases", on_result=state.set_dataset)
+    return view
+
+
+def test_permutation_bars_and_a_dependence_click(qtbot, view, tiny) -> None:
+    from engine.global_explanations import permutation_importance
+
+    model, x, y, _ = tiny
+    view.kind.setCurrentIndex(0)
+    view.repeats.setValue(3)
+    with qtbot.waitSignal(view.result_shown, timeout=60000) as shown:
+        qtbot.mouseClick(view.run_button, Qt.MouseButton.LeftButton)
+    result = shown.args[0]
+    direct = permutation_importance(model, x, y, n_repeats=3, seed=0)
+    np.testing.assert_allclose(result.importances, direct.importances)
+    assert set(view.bars.order[:2]) == {2, 5}
+    np.testing.assert_allclose(view.bars.bar_values()[:2], direct.importances_mean[view.bars.order[:2]])
+    assert np.all(view.bars.bar_values()[2:] == 0)
+    assert not view.jobs.busy() and "120 cases" in view.message.text()
+
+    view.kind.setCurrentIndex(2)  # attribution summary: the beeswarm and the dependence plot
+    with qtbot.waitSignal(view.result_shown, timeout=60000):
+        view.run()
+    assert set(view.swarm.order[:2]) == {2, 5}
+    view.tabs.setCurrentIndex(TABS.index("Dependence"))
+    qtbot.wait(100)
+    assert view.feature.currentData() in (2, 5)
+    i = int(np.argmax(view.dependence.coords[:, 1]))  # the top point: nothing drawn on top of it
+    state = view.ctx.state
+    explained = []
+    state.explain_requested.connect(lambda *args: explained.append(list(args)))
+    with qtbot.waitSignal(state.case_selected, timeout=2000):
+        qtbot.mouseClick(view.dependence.viewport(), Qt.MouseButton.LeftButton,
+                         pos=view.dependence.widget_pos(i).toPoint())
+    case = int(view.summary.cases[i])
+    assert state.case == case and explained == [[case, ""]]
