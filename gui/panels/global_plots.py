@@ -17,6 +17,8 @@ from gui.widgets.feature_grid import CompactSize
 TOP_K = 20  # features drawn in the bar chart and beeswarm
 PICK_RADIUS_PX = 10.0
 BAR = (60, 110, 190)
+PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))  # colour per class
 MAX_SWARM = 1500  # points per feature in the beeswarm (a seeded sample beyond)
 SWARM_BINS = 60
 
@@ -60,18 +62,46 @@ class _Plot(CompactSize, pg.PlotWidget):
         self.setMenuEnabled(False)
 
 
-class ImportanceChart(_Plot):
+def rows_that_fit(height: int, row_px: int = 16, low: int = 5) -> int:
+    """How many feature rows a plot `height` pixels tall shows legibly (at most TOP_K)."""
+    return int(min(TOP_K, max(low, (height - 50) // row_px)))
+
+
+class _Ranked(_Plot):
+    """A plot with one row per feature, redrawn with as many rows as its height holds."""
+
+    def __init__(self, x_label: str) -> None:
+        super().__init__(x_label)
+        self.order = np.zeros(0, np.int64)  # feature index of each row, top first
+        self._shown: tuple = ()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
+        super().resizeEvent(event)
+        if getattr(self, "_shown", ()) and rows_that_fit(self.height()) != len(self.order):
+            self._draw(*self._shown)
+
+    def _rows(self, ranking: np.ndarray) -> int:
+        return min(len(ranking), rows_that_fit(self.height()))
+
+    def _draw(self, *args) -> None:  # noqa: ANN002
+        raise NotImplementedError
+
+
+class ImportanceChart(_Ranked):
     """Horizontal bars, most important on top, with error bars of the spread (std over repeats or cases)."""
 
     def __init__(self) -> None:
         super().__init__("importance")
-        self.order = np.zeros(0, np.int64)  # feature index of each bar, top first
 
     def show_values(self, names: Sequence[str], values: np.ndarray, spread: np.ndarray | None, x_label: str) -> None:
+        self._shown = (names, np.asarray(values, np.float64), spread, x_label)
+        self._draw(*self._shown)
+
+    def _draw(self, names: Sequence[str], values: np.ndarray, spread: np.ndarray | None, x_label: str) -> None:
         self.clear()
         self.setLabel("bottom", x_label)
-        values = np.asarray(values, np.float64)
-        self.order = np.argsort(-values, kind="stable")[:TOP_K]
+        ranking = np.argsort(-values, kind="stable")
+        self.order = ranking[: self._rows(ranking)]
         n = len(self.order)
         y = np.arange(n)[::-1].astype(np.float64)  # the first (largest) at the top
         shown = values[self.order]
@@ -92,17 +122,20 @@ class ImportanceChart(_Plot):
         return np.zeros(0)
 
 
-class Beeswarm(_Plot):
+class Beeswarm(_Ranked):
     """Each case a dot per feature: x = its attribution, colour = the feature's value (blue low, red high)."""
 
     def __init__(self) -> None:
         super().__init__("attribution (impact on the explained score)")
-        self.order = np.zeros(0, np.int64)
 
     def show_values(self, names: Sequence[str], values: np.ndarray, feature_values: np.ndarray) -> None:
+        self._shown = (names, np.asarray(values), np.asarray(feature_values))
+        self.ranking = np.argsort(-np.abs(self._shown[1]).mean(axis=0), kind="stable")[:TOP_K]
+        self._draw(*self._shown)
+
+    def _draw(self, names: Sequence[str], values: np.ndarray, feature_values: np.ndarray) -> None:
         self.clear()
-        values, feature_values = np.asarray(values), np.asarray(feature_values)
-        self.order = np.argsort(-np.abs(values).mean(axis=0), kind="stable")[:TOP_K]
+        self.order = self.ranking[: self._rows(self.ranking)]
         rng = np.random.default_rng(0)
         rows = np.arange(len(values)) if len(values) <= MAX_SWARM else np.sort(rng.choice(len(values), MAX_SWARM, replace=False))
         n = len(self.order)
@@ -135,15 +168,20 @@ class DependencePlot(_Plot):
         self.view_box = self.getPlotItem().getViewBox()
         self.scene().sigMouseClicked.connect(self._on_click)
 
-    def show_values(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, feature: str) -> None:
+    def show_values(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, feature: str,
+                    group_names: Sequence[str] = ()) -> None:
         self.clear()
         self.setLabel("bottom", f"{feature} (value)")
         self.setLabel("left", f"attribution of {feature}")
         self.coords = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], axis=1)
-        colours = [pg.intColor(int(g), hues=max(3, int(groups.max(initial=0)) + 1), alpha=190) for g in groups]
-        self.scatter = pg.ScatterPlotItem(x=self.coords[:, 0], y=self.coords[:, 1], size=7, pen=None,
-                                          brush=[pg.mkBrush(c) for c in colours])
-        self.addItem(self.scatter)
+        legend = self.getPlotItem().legend or self.addLegend(offset=(-10, 10))
+        legend.clear()
+        for g in np.unique(groups):
+            inside = groups == g
+            name = group_names[g] if g < len(group_names) else f"class {g}"
+            colour = PALETTE[int(g) % len(PALETTE)]
+            self.addItem(pg.ScatterPlotItem(x=self.coords[inside, 0], y=self.coords[inside, 1], size=7, pen=None,
+                                            brush=pg.mkBrush(*colour, 190), name=name))
         self.addItem(pg.InfiniteLine(0, angle=0, pen=pg.mkPen((150, 150, 150))))
         self.autoRange()
 

@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -78,17 +79,28 @@ class GlobalView(QWidget):
         self.run_button.setObjectName("globalRun")
         self.run_button.clicked.connect(self.run)
         self.kind.currentIndexChanged.connect(self._kind_changed)
-        controls = QHBoxLayout()
-        for label, widget in (("", self.kind), ("method", self.method), ("scoring", self.scoring),
-                              ("repeats", self.repeats), ("cases", self.cases), ("image cell", self.cell)):
-            if label:
-                controls.addWidget(QLabel(label))
-            controls.addWidget(widget)
-        controls.addWidget(self.run_button)
-        controls.addStretch(1)
+        form = QGridLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        for row, (label, widget) in enumerate((("explain", self.kind), ("method", self.method))):
+            form.addWidget(QLabel(label), row, 0)
+            form.addWidget(widget, row, 1, 1, 3)
+        for i, (label, widget) in enumerate((("scoring", self.scoring), ("repeats", self.repeats),
+                                             ("cases", self.cases), ("image cell", self.cell))):
+            form.addWidget(QLabel(label), 2 + i // 2, 2 * (i % 2))
+            form.addWidget(widget, 2 + i // 2, 2 * (i % 2) + 1)
+        form.addWidget(self.run_button, 4, 0, 1, 4)
         self.message = QLabel("")
         self.message.setObjectName("globalMessage")
         self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        side = QWidget()
+        side.setObjectName("globalControls")
+        side.setFixedWidth(340)
+        column = QVBoxLayout(side)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(form)
+        column.addWidget(self.jobs.bar)
+        column.addWidget(self.message, 1)
 
         self.bars = ImportanceChart()
         self.class_choice = QComboBox()
@@ -105,14 +117,15 @@ class GlobalView(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("globalTabs")
         self.tabs.addTab(_with_header(self.bars, QLabel("class"), self.class_choice), TABS[0])
-        self.tabs.addTab(_hinted(self.swarm), TABS[1])
+        legend = QLabel("dot: one case · colour: the feature's value, <span style='color:#008afa'>low</span>"
+                        " → <span style='color:#ff0052'>high</span>")
+        self.tabs.addTab(_hinted(_with_header(self.swarm, legend)), TABS[1])
         self.tabs.addTab(_hinted(_with_header(self.dependence, QLabel("feature"), self.feature)), TABS[2])
-        self.tabs.addTab(_hinted(self.maps), TABS[3])
-        layout = QVBoxLayout(self)
+        self.maps_note = QLabel("")
+        self.tabs.addTab(_hinted(_with_header(self.maps, self.maps_note)), TABS[3])
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(controls)
-        layout.addWidget(self.jobs.bar)
-        layout.addWidget(self.message)
+        layout.addWidget(side)
         layout.addWidget(self.tabs, 1)
         self._kind_changed(0)
 
@@ -166,7 +179,7 @@ class GlobalView(QWidget):
             self.swarm.show_values(result.feature_names, result.values, result.feature_values)
             self.feature.blockSignals(True)
             self.feature.clear()
-            for f in self.swarm.order:
+            for f in np.argsort(-result.mean_abs, kind="stable"):
                 self.feature.addItem(result.feature_names[f], int(f))
             self.feature.blockSignals(False)
             self._draw_dependence()
@@ -212,9 +225,16 @@ class GlobalView(QWidget):
         r, f = self.summary, self.feature.currentData()
         if r is None or f is None:
             return
-        self.dependence.show_values(r.feature_values[:, f], r.values[:, f], r.classes, r.feature_names[f])
+        names = [self._class_name(k) for k in range(len(r.class_counts))]
+        self.dependence.show_values(r.feature_values[:, f], r.values[:, f], r.classes, r.feature_names[f], names)
 
     def _draw_maps(self, r: GlobalResult) -> None:
+        scale = "one colour scale for all maps, black 0 → yellow the largest"
+        self.maps_note.setText({
+            AttributionSummary: f"mean |{getattr(r, 'method', '')}| per pixel over the cases explained as each class; {scale}",
+            PermutationImportance: f"each region's permutation importance (drop in score, negatives as 0); {scale}",
+            NormLime: f"each region's NormLIME weight over the cases predicted as each class; {scale}",
+        }[type(r)])
         if isinstance(r, AttributionSummary) and r.shape:
             shown = np.flatnonzero(r.class_counts)
             self.maps.show_maps([r.mean_abs_by_class[k].reshape(r.shape) for k in shown],
