@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from engine.errors import GlassboxError
+from engine.global_explanations.records import global_record
 from engine.jobs import JobError
 from engine.provenance import sha256_array
 from engine.records import RecordLog, artefact, default_reviewer, log_path_for_review, new_record
@@ -53,6 +54,7 @@ class Evidence(QObject):
             (getattr(self.canvas, "exported", None), self._on_exported),
             (getattr(getattr(self.canvas, "scorecard", None), "scored", None), self._on_scored),
             (getattr(self.benchmark, "scored", None), self._on_scored),
+            (getattr(views.get("global"), "result_shown", None), self._on_global),
             (getattr(getattr(self.cases, "review", None), "verdict_saved", None), self._on_verdict),
             (getattr(getattr(self.cases, "review", None), "note_saved", None), self._on_note),
         ):
@@ -129,6 +131,16 @@ class Evidence(QObject):
             if key not in self._seen:
                 self._seen.add(key)
                 self._append(record)
+
+    def _on_global(self, result: Any) -> None:
+        """A global explanation drawn (gui.views.global_view): one record per distinct result."""
+        summary = self.ctx.state.dataset
+        key = ("global", result.kind, result.provenance.get("model_sha256"), result.provenance.get("dataset_hash"),
+               repr(sorted(result.params.items())), result.provenance.get("cases_sha256"))
+        if summary is None or key in self._seen:
+            return
+        self._seen.add(key)
+        self._append(global_record(result, self.reviewer(), self._model()[0], str(summary.source)))
 
     def _review_record(self, action: str, case: int, details: dict[str, Any]) -> None:
         if self.ctx.state.dataset is None:

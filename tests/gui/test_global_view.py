@@ -4,11 +4,16 @@ a dependence point opens that case."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from engine.provenance import sha256_array
+from engine.records import read_records, verify
 from engine.tasks import OpenDataset, OpenModel
+from gui.evidence import Evidence
 from gui.context import AppContext
 from gui.settings import Settings
 from gui.state import AppState
@@ -44,6 +49,8 @@ def view(qtbot, engine, tiny, tmp_path):
         engine.submit(OpenModel(path=str(folder / "tiny.keras")), key="model", on_result=state.set_model)
     with qtbot.waitSignal(state.dataset_changed, timeout=60000):
         engine.submit(OpenDataset(path=str(folder / "tiny.npz")), key="cases", on_result=state.set_dataset)
+    cases = SimpleNamespace(review_store=SimpleNamespace(path=str(tmp_path / "reviews.json")))  # where the log lives
+    view.evidence = Evidence(view.ctx, {"global": view, "cases": cases}, view)
     return view
 
 
@@ -62,6 +69,16 @@ def test_permutation_bars_and_a_dependence_click(qtbot, view, tiny) -> None:
     np.testing.assert_allclose(view.bars.bar_values()[:2], direct.importances_mean[view.bars.order[:2]])
     assert np.all(view.bars.bar_values()[2:] == 0)
     assert not view.jobs.busy() and "120 cases" in view.message.text()
+
+    # Recorded in the evidence log once (the same result shown again is not recorded twice).
+    with qtbot.waitSignal(view.result_shown, timeout=60000):
+        view.run()
+    records = read_records(view.evidence.log_path())
+    assert [r["action"] for r in records] == ["global"]
+    details = records[0]["details"]
+    assert details["arrays_sha256"]["importances"] == sha256_array(result.importances)
+    assert details["top_features"][:2] in (["feature 2", "feature 5"], ["feature 5", "feature 2"])
+    assert records[0]["params"]["n_repeats"] == 3 and verify(view.evidence.log_path()).ok
 
     view.kind.setCurrentIndex(2)  # attribution summary: the beeswarm and the dependence plot
     with qtbot.waitSignal(view.result_shown, timeout=60000):
