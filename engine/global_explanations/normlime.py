@@ -91,6 +91,7 @@ def normlime(
                                              "cell_size": int(cell_size), "n_segments": int(n_segments)})},
         model_calls=calls,
         rows=rows,
+        evaluations={"forward": rows},
         elapsed=time.perf_counter() - start,
     )
 

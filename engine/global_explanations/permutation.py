@@ -79,6 +79,7 @@ def permutation_importance(
                                              "cell_size": int(cell_size), "n_segments": int(n_segments)})},
         model_calls=predictor.calls,
         rows=predictor.rows,
+        evaluations={"forward": predictor.rows},
         elapsed=time.perf_counter() - start,
     )
 

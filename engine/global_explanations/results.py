@@ -22,6 +22,7 @@ class GlobalResult:
     params: dict[str, Any] = field(default_factory=dict)
     model_calls: int = 0  # batched model calls made
     rows: int = 0  # rows (cases, copies, samples) the model evaluated
+    evaluations: dict[str, int] = field(default_factory=dict)  # those rows by kind: forward, gradient
     elapsed: float = 0.0
     provenance: dict[str, Any] = field(default_factory=dict)
 

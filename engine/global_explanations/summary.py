@@ -9,6 +9,7 @@ is each class's average map of |attribution|.
 from __future__ import annotations
 
 import math
+from collections import Counter
 import time
 from typing import Any
 
@@ -46,6 +47,7 @@ def attribution_summary(
     values = np.zeros((len(x), width), np.float32)
     classes = np.zeros(len(x), np.int64)
     rows = calls = 0
+    evaluations: Counter[str] = Counter()
     batch = int(getattr(explainer, "params", {}).get("batch_size", 32))
     for begin in range(0, len(x), CASES_PER_CALL):
         if cancel is not None and cancel():
@@ -60,6 +62,7 @@ def attribution_summary(
         maps = result.maps.sum(axis=-1) if image else result.maps
         values[begin:stop] = maps.reshape(stop - begin, -1)
         classes[begin:stop] = result.targets
+        evaluations.update(getattr(explainer, "evaluations", {}))
         done = sum(getattr(explainer, "evaluations", {}).values())
         rows += done
         calls += math.ceil(done / max(1, batch))
@@ -82,6 +85,7 @@ def attribution_summary(
         params={k: v for k, v in shown.items() if not isinstance(v, np.ndarray)},
         model_calls=calls,
         rows=rows,
+        evaluations=dict(evaluations),
         elapsed=time.perf_counter() - start,
     )
 

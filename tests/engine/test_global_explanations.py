@@ -185,3 +185,17 @@ def test_tasks_sample_cache_and_record_provenance(uses_2_and_5, monkeypatch) -> 
     unknown = Workspace(model=model, dataset=Dataset.from_arrays(x[:40]))
     lime = run_job(Job(NormLimeRequest(nb_samples=50)), unknown)
     assert lime.importances.shape == (8,) and len(lime.cases) == 40
+
+
+def test_lime_fit_is_scikit_learns_weighted_ridge() -> None:
+    from sklearn.linear_model import Ridge
+
+    from engine.explainers.surrogates import lime_coalitions, lime_fit, lime_kernel
+
+    rng = np.random.default_rng(5)
+    z = lime_coalitions(12, 300, rng)
+    scores = z @ rng.normal(size=12) + rng.normal(scale=0.1, size=300) + 2.0
+    weights = lime_kernel(z, 0.25)
+    for alpha in (1.0, 0.01):
+        ref = Ridge(alpha=alpha).fit(z.astype(np.float64), scores, sample_weight=weights).coef_
+        np.testing.assert_allclose(lime_fit(z, scores, weights, alpha), ref, rtol=1e-5, atol=1e-6)
