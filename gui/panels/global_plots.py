@@ -6,6 +6,7 @@ Plain numpy in, pyqtgraph out; what the numbers mean is the view's business.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -205,31 +206,50 @@ class DependencePlot(_Plot):
             self.picked.emit(index)
 
 
-class ClassMaps(CompactSize, pg.GraphicsLayoutWidget):
-    """One small map per class (images): the class-average |attribution|, one colour scale for all."""
+def best_columns(n: int, width: float, height: float) -> int:
+    """Columns of a grid of n square tiles that makes the tiles largest in a width x height area."""
+    if n <= 1 or width <= 0 or height <= 0:
+        return max(1, n)
+    return max(range(1, n + 1), key=lambda c: min(width / c, height / math.ceil(n / c)))
 
-    COLUMNS = 5
+
+class ClassMaps(CompactSize, pg.GraphicsLayoutWidget):
+    """One small map per class (images): the class-average |attribution|, one colour scale for all,
+    laid out in as many columns as make the maps largest in the space there is."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setBackground("w")
         self.maps: list[np.ndarray] = []
+        self.titles: list[str] = []
+        self.columns = 0
 
     def clear(self) -> None:
-        super().clear()
-        self.maps = []
+        self.ci.clear()  # GraphicsLayoutWidget forwards clear() to its layout item
+        self.maps, self.titles, self.columns = [], [], 0
 
     def show_maps(self, maps: Sequence[np.ndarray], titles: Sequence[str]) -> None:
         self.clear()
         self.maps = [np.asarray(m, np.float64) for m in maps]
-        high = max((float(np.nanmax(m)) for m in self.maps if m.size), default=1.0) or 1.0
+        self.titles = list(titles)
+        self._layout()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
+        super().resizeEvent(event)
+        if getattr(self, "maps", None) and best_columns(len(self.maps), self.width(), self.height()) != self.columns:
+            self._layout()
+
+    def _layout(self) -> None:
+        maps, titles = self.maps, self.titles
+        self.ci.clear()
+        self.columns = best_columns(len(maps), self.width(), self.height())
+        high = max((float(np.nanmax(m)) for m in maps if m.size), default=1.0) or 1.0
         lut = pg.colormap.get("inferno").getLookupTable(nPts=256)
-        for i, (image, title) in enumerate(zip(self.maps, titles)):
-            if i and i % self.COLUMNS == 0:
+        for i, (image, title) in enumerate(zip(maps, titles)):
+            if i and i % self.columns == 0:
                 self.nextRow()
             box = self.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
-            item = pg.ImageItem(image, axisOrder="row-major", levels=(0.0, high), lut=lut)
-            box.addItem(item)
+            box.addItem(pg.ImageItem(image, axisOrder="row-major", levels=(0.0, high), lut=lut))
             box.addItem(_title(title, image.shape))
             box.autoRange(padding=0.02)
 

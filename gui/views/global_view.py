@@ -71,8 +71,8 @@ class GlobalView(QWidget):
         self.scoring.setObjectName("globalScoring")
         self.scoring.addItem("accuracy", "accuracy")
         self.scoring.addItem("log loss", "log_loss")
-        self.repeats = _spin(1, 100, 5, "globalRepeats", "Repeats of each permutation (permutation importance), "
-                             "or LIME samples per case / 10 (NormLIME)")
+        self.repeats = _spin(1, 100, 5, "globalRepeats", "Permutation importance: repeats of each permutation; "
+                             "NormLIME: LIME samples per case")
         self.cases = _spin(2, 1_000_000, DEFAULT_CASES[0], "globalCases", "At most this many cases (a seeded sample beyond)")
         self.cell = _spin(1, 256, 4, "globalCell", "Images: the side of a grid cell, in pixels (one feature per cell)")
         self.run_button = QPushButton("Run")
@@ -84,9 +84,10 @@ class GlobalView(QWidget):
         for row, (label, widget) in enumerate((("explain", self.kind), ("method", self.method))):
             form.addWidget(QLabel(label), row, 0)
             form.addWidget(widget, row, 1, 1, 3)
-        for i, (label, widget) in enumerate((("scoring", self.scoring), ("repeats", self.repeats),
+        self.repeats_label = QLabel("repeats")
+        for i, (label, widget) in enumerate((("scoring", self.scoring), (self.repeats_label, self.repeats),
                                              ("cases", self.cases), ("image cell", self.cell))):
-            form.addWidget(QLabel(label), 2 + i // 2, 2 * (i % 2))
+            form.addWidget(label if isinstance(label, QLabel) else QLabel(label), 2 + i // 2, 2 * (i % 2))
             form.addWidget(widget, 2 + i // 2, 2 * (i % 2) + 1)
         form.addWidget(self.run_button, 4, 0, 1, 4)
         self.message = QLabel("")
@@ -122,6 +123,7 @@ class GlobalView(QWidget):
         self.tabs.addTab(_hinted(_with_header(self.swarm, legend)), TABS[1])
         self.tabs.addTab(_hinted(_with_header(self.dependence, QLabel("feature"), self.feature)), TABS[2])
         self.maps_note = QLabel("")
+        self.maps_note.setWordWrap(True)
         self.tabs.addTab(_hinted(_with_header(self.maps, self.maps_note)), TABS[3])
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -133,7 +135,9 @@ class GlobalView(QWidget):
         self.method.setEnabled(index == 2)
         self.scoring.setEnabled(index == 0)
         self.repeats.setEnabled(index in (0, 1))
-        self.repeats.setValue(5 if index == 0 else 30)
+        self.repeats_label.setText("samples" if index == 1 else "repeats")
+        self.repeats.setRange(*((10, 100_000) if index == 1 else (1, 100)))
+        self.repeats.setValue(300 if index == 1 else 5)
         self.cases.setValue(DEFAULT_CASES[index])
 
     # ----- running ------------------------------------------------------------------------
@@ -144,7 +148,7 @@ class GlobalView(QWidget):
             return PermutationImportanceRequest(n_repeats=self.repeats.value(), scoring=self.scoring.currentData(),
                                                 max_cases=cases, cell_size=cell)
         if index == 1:
-            return NormLimeRequest(nb_samples=10 * self.repeats.value(), max_cases=cases, cell_size=cell)
+            return NormLimeRequest(nb_samples=self.repeats.value(), max_cases=cases, cell_size=cell)
         return AttributionSummaryRequest(method=self.method.currentData(), max_cases=cases)
 
     def run(self) -> None:
