@@ -74,7 +74,13 @@ class GlobalView(QWidget):
         self.repeats = _spin(1, 100, 5, "globalRepeats", "Permutation importance: repeats of each permutation; "
                              "NormLIME: LIME samples per case")
         self.cases = _spin(2, 1_000_000, DEFAULT_CASES[0], "globalCases", "At most this many cases (a seeded sample beyond)")
-        self.cell = _spin(1, 256, 4, "globalCell", "Images: the side of a grid cell, in pixels (one feature per cell)")
+        self.cell = _spin(1, 256, 4, "globalCell", "Images: the side of a grid cell, in pixels (one feature per cell); "
+                          "with superpixels, how many SLIC segments of the mean image")
+        self.units = QComboBox()
+        self.units.setObjectName("globalUnits")
+        self.units.setToolTip("Images: what one feature is, for permutation importance and NormLIME")
+        self.units.addItem("grid cells", "grid")
+        self.units.addItem("superpixels", "slic")
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("globalRun")
         self.run_button.clicked.connect(self.run)
@@ -85,11 +91,16 @@ class GlobalView(QWidget):
             form.addWidget(QLabel(label), row, 0)
             form.addWidget(widget, row, 1, 1, 3)
         self.repeats_label = QLabel("repeats")
+        self.cell_label = QLabel("image cell")
+        self.units.currentIndexChanged.connect(
+            lambda _: self.cell_label.setText("segments" if self.units.currentData() == "slic" else "image cell"))
         for i, (label, widget) in enumerate((("scoring", self.scoring), (self.repeats_label, self.repeats),
-                                             ("cases", self.cases), ("image cell", self.cell))):
+                                             ("cases", self.cases), (self.cell_label, self.cell))):
             form.addWidget(label if isinstance(label, QLabel) else QLabel(label), 2 + i // 2, 2 * (i % 2))
             form.addWidget(widget, 2 + i // 2, 2 * (i % 2) + 1)
-        form.addWidget(self.run_button, 4, 0, 1, 4)
+        form.addWidget(QLabel("image features"), 4, 0, 1, 2)
+        form.addWidget(self.units, 4, 2, 1, 2)
+        form.addWidget(self.run_button, 5, 0, 1, 4)
         self.message = QLabel("")
         self.message.setObjectName("globalMessage")
         self.message.setWordWrap(True)
@@ -135,6 +146,8 @@ class GlobalView(QWidget):
         self.method.setEnabled(index == 2)
         self.scoring.setEnabled(index == 0)
         self.repeats.setEnabled(index in (0, 1))
+        self.units.setEnabled(index in (0, 1))
+        self.cell.setEnabled(index in (0, 1))
         self.repeats_label.setText("samples" if index == 1 else "repeats")
         self.repeats.setRange(*((10, 100_000) if index == 1 else (1, 100)))
         self.repeats.setValue(300 if index == 1 else 5)
@@ -144,11 +157,12 @@ class GlobalView(QWidget):
     def request(self) -> Any:
         """The Request the controls describe."""
         index, cases, cell = self.kind.currentIndex(), self.cases.value(), self.cell.value()
+        units = {"features": self.units.currentData(), "cell_size": cell, "n_segments": cell}
         if index == 0:
             return PermutationImportanceRequest(n_repeats=self.repeats.value(), scoring=self.scoring.currentData(),
-                                                max_cases=cases, cell_size=cell)
+                                                max_cases=cases, **units)
         if index == 1:
-            return NormLimeRequest(nb_samples=self.repeats.value(), max_cases=cases, cell_size=cell)
+            return NormLimeRequest(nb_samples=self.repeats.value(), max_cases=cases, **units)
         return AttributionSummaryRequest(method=self.method.currentData(), max_cases=cases)
 
     def run(self) -> None:

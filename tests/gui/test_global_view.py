@@ -96,3 +96,31 @@ def test_permutation_bars_and_a_dependence_click(qtbot, view, tiny) -> None:
                          pos=view.dependence.widget_pos(i).toPoint())
     case = int(view.summary.cases[i])
     assert state.case == case and explained == [[case, ""]]
+
+
+def test_the_controls_build_the_requests(qtbot, tmp_path) -> None:
+    from engine.tasks import AttributionSummaryRequest, NormLimeRequest, PermutationImportanceRequest
+
+    class Idle:  # no engine thread needed: the requests are only built
+        def submit(self, *args, **kwargs):
+            return 0
+
+        def cancel(self, key):
+            pass
+
+    view = GlobalView(AppContext(Idle(), AppState(), Settings(tmp_path / "settings.json")))
+    qtbot.addWidget(view)
+    view.scoring.setCurrentIndex(1)
+    view.units.setCurrentIndex(1)
+    view.cell.setValue(9)
+    assert view.request() == PermutationImportanceRequest(n_repeats=5, scoring="log_loss", max_cases=1000,
+                                                          features="slic", cell_size=9, n_segments=9)
+    assert view.cell_label.text() == "segments"
+    view.kind.setCurrentIndex(1)
+    view.repeats.setValue(120)
+    assert view.request() == NormLimeRequest(nb_samples=120, max_cases=200, features="slic", cell_size=9, n_segments=9)
+    view.kind.setCurrentIndex(2)
+    view.method.setCurrentIndex(view.method.findData("integrated_gradients"))
+    assert view.request() == AttributionSummaryRequest(method="integrated_gradients", max_cases=500)
+    view.run()  # nothing open: said inline, nothing submitted
+    assert "Open a model" in view.message.text() and not view.jobs.busy()
