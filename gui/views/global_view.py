@@ -146,8 +146,9 @@ class GlobalView(QWidget):
         self.method.setEnabled(index == 2)
         self.scoring.setEnabled(index == 0)
         self.repeats.setEnabled(index in (0, 1))
-        self.units.setEnabled(index in (0, 1))
-        self.cell.setEnabled(index in (0, 1))
+        images = getattr(self.ctx.state.dataset, "kind", "images") == "images"  # the region controls mean nothing for rows
+        self.units.setEnabled(index in (0, 1) and images)
+        self.cell.setEnabled(index in (0, 1) and images)
         self.repeats_label.setText("samples" if index == 1 else "repeats")
         self.repeats.setRange(*((10, 100_000) if index == 1 else (1, 100)))
         self.repeats.setValue(300 if index == 1 else 5)
@@ -182,6 +183,7 @@ class GlobalView(QWidget):
         self.maps.clear()
         self.feature.clear()
         self._fill_classes(None)
+        self._kind_changed(self.kind.currentIndex())
         self._hint("Run an attribution summary to see every case here.")
         self._say("Choose what to explain and press Run: it runs over the open cases."
                   if self.ctx.state.dataset is not None else "Open a model and its cases first.")
