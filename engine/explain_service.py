@@ -28,6 +28,7 @@ from engine.predictions import HeadOutput, head_output
 from engine.ranking import top_classes
 from engine.jobs import JobContext
 from engine.provenance import plain, sha256_array
+from engine.text_tokens import model_alignment
 
 CACHE_NAME = "explanations"
 CACHE_SIZE = 48  # a 224x224x3 result is ~0.8 MB: the cache stays well under 100 MB
@@ -105,9 +106,10 @@ def top_predictions_task(ctx: JobContext, case: int, k: int = 5) -> TopPredictio
     return _case_heads(ctx, case, k)[0]
 
 
-def _case_heads(ctx: JobContext, case: int, k: int) -> tuple[TopPredictions, tuple[HeadOutput, ...]]:
+def _case_heads(ctx: JobContext, case: int, k: int, x: Any = None) -> tuple[TopPredictions, tuple[HeadOutput, ...]]:
+    """The case's heads and top k classes; `x` instead of the stored case (a what-if edit)."""
     model = ctx.workspace.require_model()
-    x = _dataset(ctx, case).inputs([case])
+    x = _dataset(ctx, case).inputs([case]) if x is None else x
     output = model(feed(model, x), training=False)
     outs = list(output.values()) if isinstance(output, dict) else list(output) if isinstance(output, (list, tuple)) else [output]
     found = tuple(getattr(ctx.workspace.description, "heads", ()) or ()) or heads_mod.model_heads(model)
@@ -180,6 +182,8 @@ def explain_case_task(
     views = getattr(explainer, "views", None)
     if views and views[0].tokens_in:  # text / token ids: the words the per-token maps refer to
         provenance["tokens"] = explainer.tokens(x)[0]
+        if isinstance(x, np.ndarray) and x.dtype == object:  # a sentence: which word each token is
+            provenance["token_words"] = model_alignment(model, str(x.reshape(-1)[0]), provenance["tokens"]).to_dict()
     if isinstance(result, dict):  # one Explanation per input: kept in memory only
         result = {name: dataclasses.replace(r, provenance={**provenance, "input": name}) for name, r in result.items()}
         return memory.put(key, result)

@@ -231,3 +231,44 @@ class AttributionSummaryRequest:
     params: dict[str, Any] = field(default_factory=dict)
     max_cases: int = 500
     seed: int = 0
+
+
+# ----- issue 15: what-if editing and counterfactuals ---------------------------------------------
+@task("engine.whatif:whatif_case_task", "engine.whatif:WhatIfCase", INTERACTIVE, "what-if case")
+@dataclass(frozen=True)
+class WhatIfCaseRequest:
+    case: int
+
+
+@task("engine.whatif:whatif_predict_task", "engine.whatif:WhatIfPrediction", INTERACTIVE, "what-if predict")
+@dataclass(frozen=True)
+class WhatIfPredict:
+    case: int
+    edit: dict[str, Any]  # engine.whatif: {"kind": "text" | "features" | "brush", ...}
+    k: int = 5
+
+
+@task("engine.whatif:whatif_explain_task", "engine.explainers.result:Explanation", INTERACTIVE, "what-if map")
+@dataclass(frozen=True)
+class WhatIfExplain:
+    case: int
+    edit: dict[str, Any]
+    method: str = "saliency"
+    params: dict[str, Any] = field(default_factory=dict)
+    target: int | None = None
+    output_index: int | str | None = None
+
+
+@task("engine.whatif_store:load_counterfactuals_task", "engine.data:DatasetSummary", NORMAL, "counterfactuals")
+@dataclass(frozen=True)
+class LoadCounterfactuals:
+    path: str  # the review file; counterfactuals are stored beside it
+
+
+@task("engine.whatif_store:keep_counterfactual_task", "engine.whatif_store:Kept", NORMAL, "keep counterfactual")
+@dataclass(frozen=True)
+class KeepCounterfactual:
+    path: str  # the review file
+    case: int
+    edit: dict[str, Any]
+    reviewer: str = ""

@@ -1,0 +1,223 @@
+"""Counterfactuals: edited cases kept as cases of their own, linked to the case they came from.
+
+A counterfactual is stored as its origin's content hash plus the edit (engine.whatif), never as
+a copy of the data, in `<review file stem>.counterfactuals.json` beside the review file (written
+atomically, entries only ever appended). Its own case hash is the SHA-256 of the origin's hash
+and the edit, so it is stable across recipes, and reviews of it (keyed by name and hash like any
+case's) survive reopening. `CounterfactualDataset` lists them after the dataset's own cases,
+named "counterfactual N of <origin>"; their inputs are the edit applied to the origin each time
+(a counterfactual of a counterfactual works too), and their provenance names the origin and the
+edit, so every record about one says what it is a counterfactual of.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.data import NOT_IMAGES, Dataset, DatasetSummary, summarize
+from engine.errors import BadInputError
+from engine.fileio import atomic_write_json
+from engine.jobs import JobContext
+from engine.preprocessing import thumbnails as make_thumbnails
+from engine.whatif import apply_strokes, check_edit, edited_raw, image_space
+
+VERSION = 1
+MAX_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    id: str  # the counterfactual's own case hash: sha256(origin hash, edit)
+    origin_sha256: str
+    origin_name: str
+    edit: dict[str, Any]
+    description: str  # the edit in words ("mean_radius 17.99 -> 25")
+    created: str = ""
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The answer to keeping a counterfactual: the dataset with it, and where it is listed."""
+
+    summary: DatasetSummary
+    case: int
+
+
+def store_path(review_path: str | os.PathLike[str]) -> Path:
+    """`cases.glassbox-review.json` -> `cases.glassbox-review.counterfactuals.json`."""
+    path = Path(review_path)
+    return path.with_name(path.name.removesuffix(".json") + ".counterfactuals.json")
+
+
+def counterfactual_id(origin_sha256: str, edit: dict[str, Any]) -> str:
+    text = json.dumps(edit, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{origin_sha256}\n{text}".encode()).hexdigest()
+
+
+def read_store(path: str | os.PathLike[str]) -> list[Counterfactual]:
+    """The stored counterfactuals (none when the file does not exist yet)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = data["counterfactuals"]
+        if not isinstance(entries, list) or len(entries) > MAX_ENTRIES:
+            raise ValueError("'counterfactuals' is not a list of at most 10,000 entries")
+        return [Counterfactual(**{k: e[k] for k in Counterfactual.__dataclass_fields__ if k in e}) for e in entries]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInputError(f"{path.name}: not a readable counterfactuals file ({exc}).") from exc
+
+
+def append_store(path: str | os.PathLike[str], entry: Counterfactual) -> list[Counterfactual]:
+    """Add `entry` (once: the same edit of the same case is one counterfactual); atomic."""
+    entries = read_store(path)
+    if all(e.id != entry.id for e in entries):
+        entries.append(entry)
+        atomic_write_json(path, {"version": VERSION, "counterfactuals": [asdict(e) for e in entries]})
+    return entries
+
+
+def describe_edit(edit: dict[str, Any], before: Any = None, feature_names: Any = None) -> str:
+    """The edit in words, for the case list, the report and the records."""
+    if edit["kind"] == "text":
+        return f'sentence changed to "{edit["text"]}"' + (f' (was "{before}")' if before is not None else "")
+    if edit["kind"] == "features":
+        names = list(feature_names or [])
+        parts = []
+        for key, value in sorted(edit["values"].items(), key=lambda kv: int(kv[0])):
+            i = int(key)
+            name = names[i] if i < len(names) else f"feature {i}"
+            old = f"{float(np.ravel(before)[i]):.4g} -> " if before is not None else ""
+            parts.append(f"{name} {old}{float(value):.4g}")
+        return "; ".join(parts) or "no feature changed"
+    ops: dict[str, int] = {}
+    for stroke in edit["strokes"]:
+        ops[stroke["op"]] = ops.get(stroke["op"], 0) + 1
+    return "brushed: " + ", ".join(f"{op} x{n}" for op, n in ops.items()) if ops else "no stroke"
+
+
+class CounterfactualDataset(Dataset):
+    """`base`'s cases, then its counterfactuals (those whose origin is among the cases)."""
+
+    def __init__(self, base: Dataset, entries: list[Counterfactual]) -> None:
+        base = getattr(base, "base", base)  # always wrap the dataset as opened
+        known = {h: i for i, h in enumerate(base.case_hashes)}
+        kept: list[tuple[Counterfactual, int]] = []
+        for entry in entries:
+            if entry.origin_sha256 in known and entry.id not in known:
+                known[entry.id] = len(base) + len(kept)
+                kept.append((entry, known[entry.origin_sha256]))
+        self.base, self.entries = base, kept
+        self._raws: dict[int, Any] = {}
+        names = [f"counterfactual {n + 1} of {base.names[o] if o < len(base) else o}" for n, (_, o) in enumerate(kept)]
+        super().__init__(
+            name=base.name, source=base.source, names=[*base.names, *names],
+            labels=np.concatenate([base.labels, np.full(len(kept), -1, np.int64)]),
+            class_names=base.class_names, case_hashes=[*base.case_hashes, *(e.id for e, _ in kept)],
+            loader=self._load, preprocessing=base.preprocessing, kind=base.kind, skipped=base.skipped,
+        )
+        for key, value in base.__dict__.items():  # what a loader adds (feature names, ...) stays
+            self.__dict__.setdefault(key, value)
+        if base.orientations:
+            self.orientations = [*base.orientations, *([1] * len(kept))]
+        if base._thumbnails is not None and kept and base.kind not in NOT_IMAGES:
+            self._thumbnails = np.concatenate([base._thumbnails, make_thumbnails([self.raw(len(base) + n)
+                                                                                for n in range(len(kept))])])
+        elif base._thumbnails is not None and not kept:
+            self._thumbnails = base._thumbnails
+
+    def _load(self, i: int) -> Any:
+        if i < len(self.base):
+            return self.base.raw(i)
+        if i not in self._raws:
+            entry, origin = self.entries[i - len(self.base)]
+            if entry.edit["kind"] == "brush":  # the edited image in the brush's space is the stored form
+                unit, recipe = image_space(self, origin)
+                low, high = (float(unit.min()), float(unit.max())) if recipe.scale == "none" else (0.0, 1.0)
+                self._raws[i] = apply_strokes(unit, entry.edit["strokes"], low, high)
+            else:
+                self._raws[i] = edited_raw(self, origin, entry.edit)
+        return self._raws[i]
+
+    def origin_of(self, i: int) -> tuple[int, Counterfactual] | None:
+        """(origin case index, entry) for a counterfactual; None for the dataset's own cases."""
+        if i < len(self.base):
+            return None
+        entry, origin = self.entries[i - len(self.base)]
+        return origin, entry
+
+    def with_preprocessing(self, preprocessing: Any, kind: str | None = None) -> Dataset:
+        return CounterfactualDataset(self.base.with_preprocessing(preprocessing, kind), [e for e, _ in self.entries])
+
+    def case_provenance(self, i: int) -> dict[str, Any]:
+        found = self.origin_of(i)
+        if found is None:
+            return self.base.case_provenance(i)
+        origin, entry = found
+        record = super().case_provenance(i)
+        record["counterfactual_of"] = {
+            "case": origin, "name": self.names[origin], "case_sha256": entry.origin_sha256,
+            "edit": entry.edit, "description": entry.description, "id": entry.id,
+        }
+        return record
+
+
+# ----- tasks ------------------------------------------------------------------------------------
+def load_counterfactuals_task(ctx: JobContext, path: str) -> DatasetSummary:
+    """The open cases with the counterfactuals stored beside the review file `path`."""
+    dataset = _open(ctx)
+    ctx.workspace.dataset = CounterfactualDataset(dataset, read_store(store_path(path)))
+    return summarize(ctx.workspace.dataset, ctx)
+
+
+def keep_counterfactual_task(ctx: JobContext, path: str, case: int, edit: dict[str, Any], reviewer: str = "") -> Kept:
+    """Keep the edit of `case` as a new case (stored beside the review file `path`, recorded in
+    its log); answers with the dataset that lists it and its index there."""
+    dataset = _open(ctx)
+    if not 0 <= case < len(dataset):
+        raise BadInputError(f"Case {case} does not exist: the dataset has {len(dataset)} cases.")
+    check_edit(edit)
+    origin_sha = dataset.case_hashes[case]
+    before = dataset.raw(case) if edit["kind"] != "brush" else None
+    entry = Counterfactual(
+        id=counterfactual_id(origin_sha, edit), origin_sha256=origin_sha, origin_name=str(dataset.names[case]),
+        edit=edit, description=describe_edit(edit, before, getattr(dataset, "feature_names", None)),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    extended = CounterfactualDataset(dataset, append_store(store_path(path), entry))
+    extended.inputs([len(extended) - 1])  # the edit applies to the case: fails here, not later
+    ctx.workspace.dataset = extended
+    _record(ctx, path, extended, entry, reviewer)
+    return Kept(summarize(extended, ctx), extended.case_hashes.index(entry.id))
+
+
+def _record(ctx: JobContext, path: str, dataset: Dataset, entry: Counterfactual, reviewer: str) -> None:
+    """A "counterfactual" record in the review file's log: which case, which edit, by whom."""
+    from engine.identity import model_identity
+    from engine.records import RecordLog, new_record
+    from engine.records.log import log_path_for_review
+    from engine.records.signing import load_signer
+
+    record = new_record(
+        "counterfactual", reviewer=reviewer, model_sha256=model_identity(ctx.workspace) or "",
+        case_path=dataset.names[dataset.case_hashes.index(entry.id)], case_sha256=entry.id,
+        details={"counterfactual_of": {"name": entry.origin_name, "case_sha256": entry.origin_sha256},
+                 "edit": entry.edit, "description": entry.description},
+    )
+    RecordLog(log_path_for_review(path), signer=load_signer(reviewer)).append(record)
+
+
+def _open(ctx: JobContext) -> Dataset:
+    dataset = ctx.workspace.dataset
+    if dataset is None:
+        raise BadInputError("No cases are open.")
+    return dataset
