@@ -140,6 +140,11 @@ class Session(QObject):
             self._publish_dataset(summary)
         self.predict()
 
+    def show_dataset(self, summary: Any) -> None:
+        """The open cases changed in the engine (a counterfactual was kept): publish, predict."""
+        self._publish_dataset(summary)
+        self.predict()
+
     def _publish_dataset(self, summary: Any) -> None:
         self.update_class_names(dataset=summary, predictions=None)  # names first: views read them
         self.state.set_dataset(summary)

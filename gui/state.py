@@ -28,6 +28,7 @@ class AppState(QObject):
     region_drawn = Signal(int, object)  # case, {"box_top_left_bottom_right" or "polygon_x_y", "maps"} or None (removed)
     methods_ranked = Signal(object, bool)  # method names best first (benchmark); True: show them now
     notice = Signal(str)  # a line for the status bar (e.g. "recipe guessed from the input layer")
+    review_file_changed = Signal(str)  # the open cases' review file ("" when reviews are off)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -38,6 +39,7 @@ class AppState(QObject):
         self.class_names = ClassNames((), "")  # the model's classes, named (filled by the session)
         self.case: int = -1
         self.seen: dict[int, dict] = {}  # canvas panel -> what it shows (see gui.panels.review.seen_record)
+        self.review_path: str = ""  # counterfactuals are kept beside it (engine.whatif_store)
 
     def set_model(self, description: Any) -> None:
         self.model = description
@@ -70,6 +72,11 @@ class AppState(QObject):
             return
         self.predictions = predictions
         self.predictions_changed.emit(predictions)
+
+    def set_review_path(self, path: str) -> None:
+        if path != self.review_path:
+            self.review_path = path
+            self.review_file_changed.emit(path)
 
     def select_case(self, index: int) -> None:
         if index != self.case:

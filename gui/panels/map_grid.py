@@ -15,6 +15,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
 from gui.panels.tabular_chart import TabularChart
+from gui.panels.text_tokens import TextTokens
 from gui.widgets.attribution_canvas import AttributionCanvas, DisplaySettings
 
 
@@ -31,6 +32,7 @@ class MapCell(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.canvas, 1)
+        self.text: TextTokens | None = None  # a text case's words, in place of the canvas
         layout.addLayout(self.panels)
 
     def show_chart(self, result: object, title: str = "") -> None:
@@ -44,6 +46,19 @@ class MapCell(QWidget):
         self.chart.set_result(result, title)
         self.chart.setVisible(result is not None)
         self.canvas.setVisible(result is None)
+
+    def show_text(self, on: bool) -> TextTokens | None:
+        """Words coloured by attribution instead of the image canvas (text cases), or back."""
+        if not on and self.text is None:
+            return None
+        if self.text is None:
+            self.text = TextTokens()
+            self.layout().insertWidget(1, self.text, 1)
+        self.text.setVisible(on)
+        if on and self.chart is not None:
+            self.chart.hide()
+        self.canvas.setVisible(not on and (self.chart is None or self.chart.isHidden()))
+        return self.text if on else None
 
     def add_panel(self, widget: QWidget) -> None:
         """A per-map panel (below the map, in every layout)."""

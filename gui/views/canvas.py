@@ -597,7 +597,12 @@ class AttributionView(QWidget):
         self.map_grid.cells[index].show_chart(result if hasattr(result, "feature_names") else None, self._title(result))
         self.ctx.state.seen[index] = seen_record(self.case, result)  # recorded with a verdict
         tokens = (result.provenance or {}).get("tokens")
-        if heatmap is None:  # rows or tokens: no image to paint on, list the strongest units
+        words = (result.provenance or {}).get("token_words")
+        text = self.map_grid.cells[index].show_text(bool(words))
+        if text is not None:  # a sentence: its words coloured, the top tokens, the prediction
+            text.set_case(words, result.maps[0], _prediction(self.case_view, self.ctx.state.class_names),
+                          self._title(result))
+        elif heatmap is None:  # rows or tokens: no image to paint on, list the strongest units
             self.canvases[index].set_message(_top_features(result.maps[0], names=tokens) + ("\n" + listed if listed else ""))
         elif listed:
             self.canvases[index].title.setText(self.canvases[index].title.text() + f"<br><small>{listed}</small>")
@@ -726,6 +731,14 @@ def _top_features(attribution: Any, k: int = 8, names: list[str] | None = None) 
     if names:
         return "\n".join(f"token {i} {names[i]!r}: {values[i]:+.4g}" for i in order)
     return "\n".join(f"feature {i}: {values[i]:+.4g}" for i in order)
+
+
+def _prediction(view: Any, names: Any) -> list[tuple[str, float]]:
+    """(class, probability) of the case's top classes, most probable first."""
+    top = getattr(view, "top", None)
+    if top is None:
+        return []
+    return [(names.label(int(c)), float(p)) for c, p in zip(top.classes, top.probabilities)]
 
 
 def _editable(value: Any) -> bool:

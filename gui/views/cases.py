@@ -364,6 +364,7 @@ class CaseView(QWidget):
     # ----- review file ---------------------------------------------------------------------------
     def _on_store_changed(self, store: Any) -> None:
         self.review.set_store(store)
+        self.ctx.state.set_review_path(str(store.path) if store is not None else "")
         if store is not None and self.summary is not None and self.table_model.summary is self.summary:
             self.table_model.set_verdicts(store.verdicts(self.summary.names, self.summary.case_hashes))
             case = self.current_case()

@@ -118,7 +118,7 @@ def test_window_explains_the_kind(qtbot, tmp_path: Path, kind: str) -> None:
                         and canvas.panels[canvas.active].request[-2] == 0, timeout=120000)
         assert canvas.panels[canvas.active].result.targets.tolist() == [0]  # unit 0, not an argmax
     if kind == "text":
-        assert "token" in canvas.canvases[canvas.active].message.textItem.toPlainText()
+        assert "Top tokens" in canvas.map_grid.cells[canvas.active].text.top.text()  # words, not the image canvas
     SHOTS.mkdir(exist_ok=True)
     qtbot.wait(300)
     win.grab().save(str(SHOTS / f"kind_{kind}.png"))
