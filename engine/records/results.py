@@ -48,7 +48,8 @@ def explain_record(result: Any, spec: dict[str, Any], reviewer: str,
         target=spec["target"],
         versions=(result.provenance or {}).get("versions"),
         artefacts=files or [],
-        details={"maps_sha256": sha256_array(result.maps), "targets": plain(result.targets), "reproduce": spec},
+        details={"maps_sha256": sha256_array(result.maps), "targets": plain(result.targets), "reproduce": spec,
+                 **_origin(result)},
     )
 
 
@@ -76,3 +77,9 @@ def score_records(scorecard: Any, *, model_sha256: str, model_name: str, case_pa
             },
         ))
     return records
+
+
+def _origin(result: Any) -> dict[str, Any]:
+    """A counterfactual's record names the case it was edited from, and the edit."""
+    origin = (result.provenance or {}).get("counterfactual_of")
+    return {"counterfactual_of": plain(origin)} if origin else {}

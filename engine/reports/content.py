@@ -68,6 +68,7 @@ class CaseInfo:
     reviewed: str  # when the verdict was given (UTC)
     maps: tuple[MapInfo, ...]
     record_ids: tuple[str, ...]  # every record about this case
+    origin: str = ""  # for a counterfactual: "counterfactual of case X (...)" and the edit
 
     @property
     def predicted(self) -> str:
@@ -138,7 +139,17 @@ def gather_case(ctx: JobContext, case: int, records: list[dict[str, Any]], revie
         reviewed=review.updated if review is not None else "",
         maps=tuple(_maps(ctx, case, mine, view.image, log_path)),
         record_ids=tuple(str(r.get("id")) for r in mine),
+        origin=counterfactual_text(dataset, case),
     )
+
+
+def counterfactual_text(dataset: Any, case: int) -> str:
+    """"counterfactual of case 3 (name, SHA-256 ...): <the edit>", or "" for a case of the dataset."""
+    origin = dataset.case_provenance(case).get("counterfactual_of") if hasattr(dataset, "case_provenance") else None
+    if not origin:
+        return ""
+    return (f"counterfactual of case {origin['case']} ({origin['name']}, SHA-256 {origin['case_sha256'][:16]}…): "
+            f"{origin['description']}")
 
 
 def _reviewer(review: Any, verdicts: list[dict[str, Any]]) -> str:

@@ -79,6 +79,7 @@ def _case(case: CaseInfo, page_break: bool) -> str:
     image = _img(case.image_png, "case-image", case.name) if case.image_png else ""
     facts = _facts([
         ("Case", _e(case.name)),
+        *([("Counterfactual", _e(case.origin))] if case.origin else []),
         ("Content SHA-256", f'<span class="hash">{_e(case.sha256)}</span>'),
         ("True label", _e(case.label or "unknown")),
         ("Prediction (top classes)", top),

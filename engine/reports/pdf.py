@@ -114,7 +114,8 @@ def _case(pdf: _Pdf, case: CaseInfo, new_page: bool) -> None:
     pdf.set_xy(x, top)
     top_classes = "; ".join(f"{name}: {p:.3f}" for name, p in case.top)
     for label, value, mono in (
-        ("Case", case.name, False), ("Content SHA-256", case.sha256, True), ("True label", case.label or "unknown", False),
+        ("Case", case.name, False), *([("Counterfactual", case.origin, False)] if case.origin else []),
+        ("Content SHA-256", case.sha256, True), ("True label", case.label or "unknown", False),
         ("Prediction (top)", top_classes, False), ("Verdict", case.verdict, False), ("Note", case.note or "none", False),
         ("Reviewer", case.reviewer or "-", False), ("Reviewed (UTC)", case.reviewed or "-", False),
         ("Records", ", ".join(case.record_ids) or "none", True),

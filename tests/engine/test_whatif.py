@@ -214,3 +214,34 @@ def test_counterfactual_of_an_image_case_is_listed_with_its_thumbnail(tmp_path) 
 def load_npz_like(x: np.ndarray) -> Dataset:
     return Dataset.from_arrays(x, np.zeros(len(x), np.int64))
 
+
+
+def test_case_report_of_a_counterfactual_names_its_origin_and_edit(tmp_path) -> None:
+    from engine.models import open_model_task
+    from engine.reports.tasks import case_report_task
+
+    ctx = JobContext(Workspace())
+    open_model_task(ctx, str(DEMO / "review_sentiment.keras"))
+    dataset = load_texts(DEMO / "reviews.csv")
+    ctx.workspace.dataset = dataset
+    review = tmp_path / "reviews.glassbox-review.json"
+    edit = {"kind": "text", "text": "the app was slow"}
+    kept = keep_counterfactual_task(ctx, str(review), 2, edit)
+    from engine.records.log import log_path_for_review
+
+    written = case_report_task(ctx, kept.case, str(tmp_path / "report"), str(log_path_for_review(review)),
+                               str(review), formats=("html",))
+    text = Path(written[0]).read_text(encoding="utf-8")
+    assert "counterfactual of case 2" in text and "the app was slow" in text
+    assert dataset.case_hashes[2][:16] in text
+    from engine.explain_service import explain_case_task
+    from engine.records.results import explain_record
+
+    result = explain_case_task(ctx, kept.case, "gradient_x_input")
+    assert result.provenance["counterfactual_of"]["case"] == 2
+    assert result.provenance["token_words"]["words"] == ["the", "app", "was", "slow"]
+    spec = {"model_sha256": "m", "model": "review_sentiment.keras", "case_name": dataset.names[2],
+            "case_sha256": kept.summary.case_hashes[kept.case], "target": 0}
+    record = explain_record(result, spec, "tester")
+    assert record["details"]["counterfactual_of"]["case_sha256"] == dataset.case_hashes[2]
+    assert record["details"]["counterfactual_of"]["edit"] == edit
