@@ -4,11 +4,14 @@ An edit is plain JSON, so it can be stored with a counterfactual and written int
 
     {"kind": "text", "text": "the staff was rude"}                     # a text case's sentence
     {"kind": "features", "values": {"3": 1.25, "7": 0.0}}                # feature index -> new value
+    {"kind": "columns", "values": {"mean_radius": 25.0}}                 # a table's column -> raw value
     {"kind": "brush", "strokes": [{"op": "erase", "radius": 2.0,         # an image case, brushed
                                    "points": [[12, 9], [13, 11]]}]}
 
 Feature values are in the units the dataset stores (the case list's values); the dataset turns
-the edited row into the model's input exactly as it does every other row. Brush strokes are in
+the edited row into the model's input exactly as it does every other row. A CSV / Parquet table
+(engine.tabular) is edited by column, in the units it was measured in, and its own recipe
+(`TabularDataset.encode`) scales the edited row. Brush strokes are in
 the pixels of the image the canvas shows (the model's geometry, intensities 0..1): the edit is
 applied there and then scaled like any case (`Preprocessing`), so a brushed pixel is exactly the
 pixel the model sees change. Ops: "erase" (to the background, 0), "paint" (to `value`, 0..1;
@@ -38,7 +41,7 @@ from engine.jobs import JobContext
 from engine.predictions import HeadOutput
 from engine.text_tokens import model_alignment
 
-EDIT_KINDS = ("text", "features", "brush")
+EDIT_KINDS = ("text", "features", "columns", "brush")
 OPS = ("paint", "erase", "blur", "shift")
 MAX_STROKES = 2_000
 MAX_POINTS = 20_000
@@ -56,6 +59,7 @@ class WhatIfCase:
     low: np.ndarray | None = None  # float64 (F,) the observed range of each feature in the dataset
     high: np.ndarray | None = None
     image: np.ndarray | None = None  # float32 (H, W) or (H, W, 3) in 0..1: what the brush edits
+    by_name: bool = False  # a table: edits name columns ("columns" edits), in raw units
 
 
 @dataclass(frozen=True)
@@ -80,12 +84,13 @@ def check_edit(edit: Any) -> dict[str, Any]:
         raise BadInputError(f"An edit is a dict with kind one of {', '.join(EDIT_KINDS)}.")
     if edit["kind"] == "text" and not isinstance(edit.get("text"), str):
         raise BadInputError("A text edit needs the new sentence as 'text'.")
-    if edit["kind"] == "features":
+    if edit["kind"] in ("features", "columns"):
         values = edit.get("values")
         if not isinstance(values, dict):
             raise BadInputError("A feature edit needs 'values': {feature index: new value}.")
         for key, value in values.items():
-            if not str(key).lstrip("-").isdigit() or not isinstance(value, (int, float)) or not np.isfinite(value):
+            index_ok = edit["kind"] == "columns" or str(key).lstrip("-").isdigit()
+            if not index_ok or not isinstance(value, (int, float)) or not np.isfinite(value):
                 raise BadInputError(f"Feature {key!r}: the new value must be a finite number, got {value!r}.")
     if edit["kind"] == "brush":
         strokes = edit.get("strokes")
@@ -206,8 +211,34 @@ def edited_inputs(dataset: Any, case: int, edit: dict[str, Any]) -> tuple[Any, A
         if dataset.kind != "images":
             raise BadInputError(f"A brush edit needs an image case; this one is {dataset.kind}.")
         return edited_image(dataset, case, edit["strokes"])
+    if edit["kind"] == "columns":
+        return edited_columns(dataset, case, edit)
     raw = edited_raw(dataset, case, edit)
     return one_case(dataset, raw).inputs([0]), raw
+
+
+def is_table(dataset: Any) -> bool:
+    """A CSV / Parquet table (engine.tabular): rows kept as measured, encoded by its recipe."""
+    return hasattr(dataset, "raw_values") and hasattr(dataset, "encode")
+
+
+def table_columns(dataset: Any) -> list[str]:
+    """The numeric columns that feed the model (the ones a field and a slider can edit)."""
+    numeric = {c.name for c in dataset.table.columns if c.numeric}
+    return [c.name for c in dataset.recipe.features if c.name in numeric]
+
+
+def edited_columns(dataset: Any, case: int, edit: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    """(model input (1, F), the edited row's raw values) of a table row with columns changed."""
+    if not is_table(dataset):
+        raise BadInputError("A column edit needs a table of features (CSV or Parquet).")
+    editable = set(table_columns(dataset))
+    values = dataset.raw_values(case)
+    for name, value in edit["values"].items():
+        if name not in editable:
+            raise BadInputError(f"Column {name!r} is not a numeric feature of the model's recipe.")
+        values[name] = float(value)
+    return dataset.encode(values), values
 
 
 def one_case(dataset: Any, raw: Any) -> Any:
@@ -230,6 +261,15 @@ def whatif_case_task(ctx: JobContext, case: int) -> WhatIfCase:
     kind = dataset.kind
     if kind == "text":
         return WhatIfCase(case, kind, text=str(dataset.raw(case)))
+    if kind == "tabular" and is_table(dataset):
+        names = table_columns(dataset)
+        columns = {c.name: np.asarray(c.values, np.float64) for c in dataset.table.columns if c.name in names}
+        raw = dataset.raw_values(case)
+        values = np.array([np.nan if raw[n] is None else float(raw[n]) for n in names])
+        low = np.array([np.nanmin(columns[n]) if np.isfinite(columns[n]).any() else 0.0 for n in names])
+        high = np.array([np.nanmax(columns[n]) if np.isfinite(columns[n]).any() else 0.0 for n in names])
+        return WhatIfCase(case, kind, feature_names=tuple(names), values=np.where(np.isnan(values), low, values),
+                          low=low, high=high, by_name=True)
     if kind == "tabular":
         rows = np.stack([np.asarray(dataset.raw(i), np.float64) for i in range(len(dataset))])
         names = tuple(getattr(dataset, "feature_names", None) or ()) or tuple(f"feature {i}" for i in range(rows.shape[1]))

@@ -27,7 +27,8 @@ from engine.errors import BadInputError
 from engine.fileio import atomic_write_json
 from engine.jobs import JobContext
 from engine.preprocessing import thumbnails as make_thumbnails
-from engine.whatif import apply_strokes, check_edit, edited_raw, image_space
+from engine.errors import NotSupportedError
+from engine.whatif import apply_strokes, check_edit, edited_raw, image_space, is_table
 
 VERSION = 1
 MAX_ENTRIES = 10_000
@@ -175,6 +176,8 @@ class CounterfactualDataset(Dataset):
 def load_counterfactuals_task(ctx: JobContext, path: str) -> DatasetSummary:
     """The open cases with the counterfactuals stored beside the review file `path`."""
     dataset = _open(ctx)
+    if is_table(dataset):  # rows of a table are not kept as counterfactuals (yet): nothing to add
+        return summarize(dataset, ctx)
     ctx.workspace.dataset = CounterfactualDataset(dataset, read_store(store_path(path)))
     return summarize(ctx.workspace.dataset, ctx)
 
@@ -186,6 +189,9 @@ def keep_counterfactual_task(ctx: JobContext, path: str, case: int, edit: dict[s
     if not 0 <= case < len(dataset):
         raise BadInputError(f"Case {case} does not exist: the dataset has {len(dataset)} cases.")
     check_edit(edit)
+    if is_table(dataset) or edit["kind"] == "columns":
+        raise NotSupportedError("Edited rows of a CSV / Parquet table cannot be kept as counterfactuals yet; "
+                                "open the rows as an .npz of features to keep them.")
     origin_sha = dataset.case_hashes[case]
     before = dataset.raw(case) if edit["kind"] != "brush" else None
     entry = Counterfactual(

@@ -231,7 +231,9 @@ class WhatIfView(QWidget):
     def _unedited(case: Any) -> dict[str, Any]:
         if case.kind == "text":
             return {"kind": "text", "text": case.text}
-        return {"kind": "features", "values": {}} if case.kind == "tabular" else {"kind": "brush", "strokes": []}
+        if case.kind == "tabular":
+            return {"kind": "columns" if case.by_name else "features", "values": {}}
+        return {"kind": "brush", "strokes": []}
 
     # ----- edits ------------------------------------------------------------------------
     def on_edit(self, edit: dict[str, Any], origin: bool = False) -> None:

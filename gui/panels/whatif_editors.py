@@ -85,6 +85,8 @@ class FeatureEditor(QWidget):
         layout.addWidget(self.table)
 
     def set_case(self, case: Any) -> None:
+        self.by_name = bool(getattr(case, "by_name", False))
+        self.names = list(case.feature_names)
         self.original = np.asarray(case.values, np.float64)
         self.low, self.high = np.asarray(case.low, np.float64), np.asarray(case.high, np.float64)
         self.table.setRowCount(len(self.original))
@@ -132,8 +134,11 @@ class FeatureEditor(QWidget):
         self.fields[i].setValue(value)
 
     def _emit(self) -> None:
-        values = {str(i): float(f.value()) for i, f in enumerate(self.fields) if f.value() != round(self.original[i], DECIMALS)}
-        self.edited.emit({"kind": "features", "values": values})
+        changed = [(i, float(f.value())) for i, f in enumerate(self.fields) if f.value() != round(self.original[i], DECIMALS)]
+        if self.by_name:  # a table: columns by name, in the units they were measured in
+            self.edited.emit({"kind": "columns", "values": {self.names[i]: v for i, v in changed}})
+        else:
+            self.edited.emit({"kind": "features", "values": {str(i): v for i, v in changed}})
 
 
 def _item(text: str) -> Any:

@@ -245,3 +245,25 @@ def test_case_report_of_a_counterfactual_names_its_origin_and_edit(tmp_path) -> 
     record = explain_record(result, spec, "tester")
     assert record["details"]["counterfactual_of"]["case_sha256"] == dataset.case_hashes[2]
     assert record["details"]["counterfactual_of"]["edit"] == edit
+
+
+def test_column_edit_of_the_breast_cancer_table_in_raw_units_equals_the_model_on_the_scaled_row() -> None:
+    """The demo CSV opened as a table (engine.tabular, its scaling file beside it): a change of
+    mean_radius in millimetres predicts exactly what the model says of the standardised row."""
+    from engine.data import load_dataset
+    from engine.whatif_store import keep_counterfactual_task as keep
+
+    model = keras.saving.load_model(DEMO / "breast_cancer_mlp.keras")
+    dataset = load_dataset(JobContext(Workspace()), str(DEMO / "breast_cancer.csv"))
+    ctx = _ctx(model, dataset)
+    case = whatif.whatif_case_task(ctx, 0)
+    assert case.by_name and "mean_radius" in case.feature_names
+    scaling = json.loads((DEMO / "breast_cancer_scaling.json").read_text())["features"]
+    got = whatif.whatif_predict_task(ctx, 0, {"kind": "columns", "values": {"mean_radius": 9.5}})
+    raw = dataset.raw_values(0)
+    raw["mean_radius"] = 9.5
+    z = np.array([[(raw[n] - s["mean"]) / s["std"] for n, s in scaling.items()]], np.float32)
+    direct = np.asarray(model(z, training=False))[0]
+    np.testing.assert_allclose(got.probabilities, np.sort(direct)[::-1], rtol=1e-5)
+    with pytest.raises(Exception, match="cannot be kept"):
+        keep(ctx, "/nonexistent/r.json", 0, {"kind": "columns", "values": {"mean_radius": 9.5}})
