@@ -121,14 +121,15 @@ class TextTokens(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
         layout.addWidget(self.title)
-        layout.addStretch(1)
+        if not compact:  # in a strip the words come first, where they are always in sight
+            layout.addStretch(1)
         layout.addWidget(self.sentence)
         layout.addWidget(self.legend)
         layout.addStretch(1)
         layout.addLayout(lists)
-        if compact:
-            self.prediction.hide()
-            self.title.hide()
+        if compact:  # a strip: the coloured words and their legend (the top tokens are in the view's map cell)
+            for widget in (self.prediction, self.title, self.top):
+                widget.hide()
             font.setPointSizeF(font.pointSizeF() / 1.25)
             self.sentence.setFont(font)
         self.values: np.ndarray = np.zeros(0)

@@ -20,10 +20,8 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDockWidget,
     QHBoxLayout,
     QLabel,
-    QMainWindow,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -45,7 +43,6 @@ MAP_METHODS = ("saliency", "gradient_x_input", "integrated_gradients", "smoothgr
 # every position); the gradient's magnitude for pixels
 DEFAULT_MAP = {"text": "gradient_x_input", "tabular": "gradient_x_input", "images": "saliency"}
 TOP_FEATURES = 10
-ROOM = 0.42
 
 
 class WhatIfView(QWidget):
@@ -65,7 +62,6 @@ class WhatIfView(QWidget):
         self.timings: list[dict[str, float]] = []  # per answered edit: ms from the edit to each answer
         self._edited_at = 0.0
         self._pending = False  # the shown case is stale until this view is visible
-        self._roomy = False
         self.jobs = ViewJobs(self, ctx.engine, "whatif", "What-if", inline=self._say)
         self._timer = QTimer(self, singleShot=True, interval=EDIT_DELAY_MS)
         self._timer.timeout.connect(self._submit)
@@ -128,7 +124,6 @@ class WhatIfView(QWidget):
         self.status = QWidget()  # the answer in words and the actions: under the editor, or beside the image
         status_layout = QVBoxLayout(self.status)
         status_layout.setContentsMargins(0, 0, 0, 0)
-        status_layout.addWidget(self.predicted)
         status_layout.addWidget(self.latency)
         status_layout.addLayout(buttons)
         status_layout.addWidget(self.jobs.bar)
@@ -145,8 +140,12 @@ class WhatIfView(QWidget):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setChildrenCollapsible(False)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([2000, 3000])
         layout = QVBoxLayout(self)
         layout.addWidget(self.header)
+        layout.addWidget(self.predicted)  # the answer stays in sight however short the dock is
         layout.addWidget(splitter, 1)
 
     def _say(self, message: str) -> None:
@@ -181,21 +180,9 @@ class WhatIfView(QWidget):
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
-        self._take_room()
         if self._pending or (self.case < 0 and self.ctx.state.case >= 0):
             self._pending = False
             self._load_case(self.ctx.state.case)
-
-    def _take_room(self) -> None:
-        """The first time it is shown, the view's dock grows to ROOM of the window's height: an
-        editor beside its answer does not fit in a strip (the user's later sizes stay theirs)."""
-        dock, window = self.parentWidget(), self.window()
-        if self._roomy or not isinstance(dock, QDockWidget) or not isinstance(window, QMainWindow):
-            return
-        self._roomy = True
-        wanted = int(ROOM * window.height())
-        if dock.height() < wanted:
-            window.resizeDocks([dock], [wanted], Qt.Orientation.Vertical)
 
     def _load_case(self, case: int) -> None:
         if case < 0 or self.ctx.state.dataset is None:
