@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine import explain_service, metrics
-from engine.errors import Cancelled
+from engine.errors import Cancelled, NotSupportedError
 from engine.jobs import JobContext
 from engine.provenance import sha256_array
 
@@ -140,6 +140,8 @@ def benchmark_task(
 
 def _score(ctx: JobContext, case: int, explanation: Any, names: list[str], span: tuple[float, float]) -> dict[str, MetricScore]:
     model = ctx.workspace.require_model()
+    if ctx.workspace.dataset.kind in ("text", "multi"):  # the metrics perturb one numeric array
+        raise NotSupportedError(f"Quality scores perturb numeric inputs; {ctx.workspace.dataset.kind} cases are not scored.")
     x = np.ascontiguousarray(ctx.workspace.dataset.inputs([case]), dtype=np.float32)
     cache = ctx.workspace.cache.setdefault(CACHE_KEY, {})
     request = (

@@ -27,5 +27,5 @@ VIEWS: list[ViewSpec] = [
     ViewSpec("weights", "Weights", "gui.views.weights:WeightView", "right", "Ctrl+4"),
     ViewSpec("benchmark", "Benchmark", "gui.views.benchmark:BenchmarkView", "bottom", "Ctrl+6"),
     ViewSpec("global", "Global", "gui.views.global_view:GlobalView", "bottom", "Ctrl+8"),
-    ViewSpec("whatif", "What-if", "gui.panels.whatif:WhatIfView", "bottom", "Ctrl+9"),
+    ViewSpec("whatif", "What-if", "gui.views.whatif:WhatIfView", "bottom", "Ctrl+9"),
 ]

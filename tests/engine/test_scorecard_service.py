@@ -60,3 +60,11 @@ def test_the_benchmark_fills_methods_by_metrics_by_cases(ctx):
     assert bench.scores.shape == (3, 2, 2) and bench.better == ("lower", "higher")
     assert np.isfinite(bench.scores[:2]).all() and np.isnan(bench.scores[2]).all()
     assert len(bench.failures) == 2 and "nope" in bench.failures[0]
+
+
+def test_text_cases_are_refused_with_a_reason_not_a_float_conversion_error(ctx):
+    from engine.errors import NotSupportedError
+
+    ctx.workspace.dataset = Dataset.from_texts(["a good day", "a bad day"], np.array([0, 1]))
+    with pytest.raises(NotSupportedError, match="text cases are not scored"):
+        scorecard_service._score(ctx, 0, None, ["deletion"], (0.0, 1.0))
