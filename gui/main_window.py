@@ -163,6 +163,9 @@ class MainWindow(QMainWindow):
                 self.setCentralWidget(view)
             else:
                 self.docks[spec.name].setWidget(_scrollable(view))
+                if getattr(view, "wants_height", 0.0):
+                    self.docks[spec.name].visibilityChanged.connect(
+                        lambda shown, name=spec.name: shown and QTimer.singleShot(0, lambda: self._grow_dock(name)))
         from gui.evidence import Evidence
 
         self.evidence = Evidence(self.ctx, self.views, self)
@@ -182,6 +185,14 @@ class MainWindow(QMainWindow):
         for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
             if bar.isVisible() and not any(_under(bar, dock) for dock in self.docks.values()):
                 bar.hide()
+
+    def _grow_dock(self, name: str) -> None:
+        """A view that needs room to work in (the What-if brush) takes `wants_height` of the
+        window's height when it is raised, if its dock area is shorter; the user's drag wins after."""
+        dock, view = self.docks[name], self.views[name]
+        wanted = int(self.height() * view.wants_height)
+        if dock.isVisible() and dock.height() < wanted:
+            self.resizeDocks([dock], [wanted], Qt.Orientation.Vertical)
 
     def _size_docks(self) -> None:
         """First-start sizes (later starts restore the user's layout): the limits above, and in

@@ -253,5 +253,6 @@ class ScorecardPanel(QWidget):
         self.busy.pop(index, None)
         self.refresh()
         if index < len(self.cards) and error.kind != "cancelled":
-            self.cards[index].warnings.setText(f"Scoring failed: {error.message}")
+            lead = "Not scored" if error.kind == "not_supported" else "Scoring failed"  # a limit, not a fault
+            self.cards[index].warnings.setText(f"{lead}: {error.message}")
             self.cards[index].warnings.setVisible(True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -166,14 +166,13 @@ class BrushEditor(QWidget):
         self.dx = _spin(QSpinBox(), -64, 64, 2, "dx ")
         self.undo = QPushButton("Undo stroke")
         self.undo.clicked.connect(self.undo_stroke)
-        layout = QVBoxLayout(self)
+        tools = QVBoxLayout()  # a column beside the image: the bottom dock is wide and short
+        for widget in (self.op, self.radius, self.value, self.dy, self.dx, self.undo):
+            tools.addWidget(widget)
+        tools.addStretch(1)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for row in ((self.op, self.radius, self.undo), (self.value, self.dy, self.dx)):
-            tools = QHBoxLayout()
-            for widget in row:
-                tools.addWidget(widget)
-            tools.addStretch(1)
-            layout.addLayout(tools)
+        layout.addLayout(tools)
         layout.addWidget(self.canvas, 1)
         self.strokes: list[dict[str, Any]] = []
         self._drawing: dict[str, Any] | None = None
@@ -181,6 +180,15 @@ class BrushEditor(QWidget):
         self._preview.timeout.connect(self._emit)
         self.canvas.plot.viewport().installEventFilter(self)
         self.shape: tuple[int, int] = (0, 0)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """Small: the dock's scroll area sizes a word-wrapped view by its children's hints, and
+        pyqtgraph's 640x480 hint made the brush canvas run below the dock's bottom edge."""
+        return QSize(320, 220)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt override
+        """The canvas's wrapped title would otherwise ask for the plot's full 500 px hint."""
+        return False
 
     def set_case(self, case: Any) -> None:
         self.strokes, self._drawing = [], None

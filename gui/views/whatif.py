@@ -50,6 +50,8 @@ class WhatIfView(QWidget):
 
     answered = Signal(str)
 
+    wants_height = 0.45  # of the window, when raised: the brush and its map need the room
+
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
