@@ -18,6 +18,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QFrame, QGraphicsPathItem, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
+from engine.metrics.region import inside_polygon
+
 PICK_RADIUS_PX = 10.0
 CardProvider = Callable[[int], tuple[QPixmap | None, str]]
 
@@ -32,15 +34,9 @@ class PointGroup:
 
 
 def point_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    """Even-odd rule, vectorised over points: which (x, y) rows lie inside the closed polygon."""
-    x, y = points[:, 0], points[:, 1]
-    inside = np.zeros(len(points), dtype=bool)
-    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, axis=0)):
-        crosses = (y0 > y) != (y1 > y)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            at_x = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
-        inside ^= crosses & (x < at_x)
-    return inside
+    """Which (x, y) rows lie inside the closed polygon: the region tool's even-odd rule, so a
+    lasso and a region of interest agree on what is inside."""
+    return inside_polygon(points[:, 0], points[:, 1], polygon)
 
 
 def marker_size(n: int) -> int:
