@@ -160,6 +160,10 @@ class TabularDataset(Dataset):
     def encode(self, values: Mapping[str, float | str | None]) -> np.ndarray:
         """(1, F) float32 model input of one row given by its raw values (columns left out keep
         row 0's), through this dataset's recipe: what an edited case (what-if) feeds the model."""
+        return self.recipe.transform(self.row_table(values))
+
+    def row_table(self, values: Mapping[str, float | str | None]) -> Table:
+        """A one-row table with this table's columns holding `values` (None or "": missing)."""
         columns = []
         for column in self.table.columns:
             value = values.get(column.name, column.values[0])
@@ -168,7 +172,7 @@ class TabularDataset(Dataset):
                 columns.append(Column(column.name, np.array([number], np.float64)))
             else:
                 columns.append(Column(column.name, np.array([None if value in (None, "") else str(value)], object)))
-        return self.recipe.transform(Table(tuple(columns)))
+        return Table(tuple(columns))
 
     def input_labels(self, i: int) -> tuple[str, ...]:
         """Each model input's raw value as text (one-hot inputs: the case's category)."""
@@ -196,6 +200,14 @@ class TabularDataset(Dataset):
             "preprocessing_text": self.recipe.describe(),
             "raw_values": self.raw_values(i),
         }
+
+
+def append_rows(table: Table, rows: Sequence[Table]) -> Table:
+    """`table` with the rows of `rows` (tables of the same columns) after its own."""
+    if not rows:
+        return table
+    return Table(tuple(Column(c.name, np.concatenate([c.values, *(r.columns[k].values for r in rows)]))
+                       for k, c in enumerate(table.columns)))
 
 
 def _names(table: Table) -> list[str]:
@@ -304,7 +316,7 @@ def apply_recipe(dataset: TabularDataset, preprocessing: Mapping[str, Any] | Non
 def refit(dataset: TabularDataset, choices: dict[str, Any]) -> TabularRecipe:
     """A new recipe from the user's choices: label, excluded columns, scaling mode, scaling
     source ("file" with `scaling_path`, or "fitted"), per-column encodings and imputations."""
-    table = dataset.table
+    table = getattr(dataset, "base", dataset).table  # kept counterfactual rows never shape a fitted recipe
     label = choices.get("label", "")
     label = None if label in (None, "(none)") else str(label)
     source = choices.get("scaling_source", "fitted")

@@ -7,7 +7,10 @@ and the edit, so it is stable across recipes, and reviews of it (keyed by name a
 case's) survive reopening. `CounterfactualDataset` lists them after the dataset's own cases,
 named "counterfactual N of <origin>"; their inputs are the edit applied to the origin each time
 (a counterfactual of a counterfactual works too), and their provenance names the origin and the
-edit, so every record about one says what it is a counterfactual of.
+edit, so every record about one says what it is a counterfactual of. A row of a CSV / Parquet
+table (engine.tabular) is kept the same way: `TableCounterfactuals` appends the edited rows, in
+raw units, to the table, so they are encoded by its recipe like every row and listed with their
+values; their label is unknown (the label column is left empty).
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from engine.errors import BadInputError
 from engine.fileio import atomic_write_json
 from engine.jobs import JobContext
 from engine.preprocessing import thumbnails as make_thumbnails
-from engine.errors import NotSupportedError
-from engine.whatif import apply_strokes, check_edit, edited_raw, image_space, is_table
+from engine.tabular import TabularDataset, append_rows
+from engine.whatif import apply_strokes, edited_inputs, edited_raw, image_space, is_table
 
 VERSION = 1
 MAX_ENTRIES = 10_000
@@ -91,6 +94,10 @@ def describe_edit(edit: dict[str, Any], before: Any = None, feature_names: Any =
     """The edit in words, for the case list, the report and the records."""
     if edit["kind"] == "text":
         return f'sentence changed to "{edit["text"]}"' + (f' (was "{before}")' if before is not None else "")
+    if edit["kind"] == "columns":  # `before`: the row's raw values by column
+        was = dict(before or {})
+        return "; ".join(f"{name} {_was(was, name)}{float(value):.4g}" for name, value in edit["values"].items()) \
+            or "no feature changed"
     if edit["kind"] == "features":
         names = list(feature_names or [])
         parts = []
@@ -106,22 +113,67 @@ def describe_edit(edit: dict[str, Any], before: Any = None, feature_names: Any =
     return "brushed: " + ", ".join(f"{op} x{n}" for op, n in ops.items()) if ops else "no stroke"
 
 
-class CounterfactualDataset(Dataset):
+def _was(values: dict[str, Any], name: str) -> str:
+    if name not in values:
+        return ""
+    return "missing -> " if values[name] is None else f"{float(values[name]):.4g} -> "
+
+
+class _Kept:
+    """What both kinds of datasets with counterfactuals share: the link of each kept case to
+    its origin, and provenance that names the origin and the edit. `base` is the dataset as
+    opened, `entries` the (counterfactual, origin index) pairs listed after its cases."""
+
+    base: Any
+    entries: list[tuple[Counterfactual, int]]
+    names: list[str]
+
+    def origin_of(self, i: int) -> tuple[int, Counterfactual] | None:
+        """(origin case index, entry) for a counterfactual; None for the dataset's own cases."""
+        if i < len(self.base):
+            return None
+        entry, origin = self.entries[i - len(self.base)]
+        return origin, entry
+
+    def case_provenance(self, i: int) -> dict[str, Any]:
+        found = self.origin_of(i)
+        if found is None:
+            return self.base.case_provenance(i)
+        origin, entry = found
+        record = super().case_provenance(i)  # type: ignore[misc] - the dataset class beside this one
+        record["counterfactual_of"] = {
+            "case": origin, "name": self.names[origin], "case_sha256": entry.origin_sha256,
+            "edit": entry.edit, "description": entry.description, "id": entry.id,
+        }
+        return record
+
+
+def _linked(base: Dataset, entries: list[Counterfactual]) -> list[tuple[Counterfactual, int]]:
+    """The entries whose origin is among `base`'s cases or the entries before them, with the
+    origin's index; an edit kept twice is listed once."""
+    known = {h: i for i, h in enumerate(base.case_hashes)}
+    kept: list[tuple[Counterfactual, int]] = []
+    for entry in entries:
+        if entry.origin_sha256 in known and entry.id not in known:
+            known[entry.id] = len(base) + len(kept)
+            kept.append((entry, known[entry.origin_sha256]))
+    return kept
+
+
+def _names(base: Dataset, kept: list[tuple[Counterfactual, int]]) -> list[str]:
+    return [f"counterfactual {n + 1} of {base.names[o] if o < len(base) else o}" for n, (_, o) in enumerate(kept)]
+
+
+class CounterfactualDataset(_Kept, Dataset):
     """`base`'s cases, then its counterfactuals (those whose origin is among the cases)."""
 
     def __init__(self, base: Dataset, entries: list[Counterfactual]) -> None:
         base = getattr(base, "base", base)  # always wrap the dataset as opened
-        known = {h: i for i, h in enumerate(base.case_hashes)}
-        kept: list[tuple[Counterfactual, int]] = []
-        for entry in entries:
-            if entry.origin_sha256 in known and entry.id not in known:
-                known[entry.id] = len(base) + len(kept)
-                kept.append((entry, known[entry.origin_sha256]))
+        kept = _linked(base, entries)
         self.base, self.entries = base, kept
         self._raws: dict[int, Any] = {}
-        names = [f"counterfactual {n + 1} of {base.names[o] if o < len(base) else o}" for n, (_, o) in enumerate(kept)]
         super().__init__(
-            name=base.name, source=base.source, names=[*base.names, *names],
+            name=base.name, source=base.source, names=[*base.names, *_names(base, kept)],
             labels=np.concatenate([base.labels, np.full(len(kept), -1, np.int64)]),
             class_names=base.class_names, case_hashes=[*base.case_hashes, *(e.id for e, _ in kept)],
             loader=self._load, preprocessing=base.preprocessing, kind=base.kind, skipped=base.skipped,
@@ -149,36 +201,48 @@ class CounterfactualDataset(Dataset):
                 self._raws[i] = edited_raw(self, origin, entry.edit)
         return self._raws[i]
 
-    def origin_of(self, i: int) -> tuple[int, Counterfactual] | None:
-        """(origin case index, entry) for a counterfactual; None for the dataset's own cases."""
-        if i < len(self.base):
-            return None
-        entry, origin = self.entries[i - len(self.base)]
-        return origin, entry
-
     def with_preprocessing(self, preprocessing: Any, kind: str | None = None) -> Dataset:
         return CounterfactualDataset(self.base.with_preprocessing(preprocessing, kind), [e for e, _ in self.entries])
 
-    def case_provenance(self, i: int) -> dict[str, Any]:
-        found = self.origin_of(i)
-        if found is None:
-            return self.base.case_provenance(i)
-        origin, entry = found
-        record = super().case_provenance(i)
-        record["counterfactual_of"] = {
-            "case": origin, "name": self.names[origin], "case_sha256": entry.origin_sha256,
-            "edit": entry.edit, "description": entry.description, "id": entry.id,
-        }
-        return record
+
+class TableCounterfactuals(_Kept, TabularDataset):
+    """A table's rows, then its kept edited rows (raw values: the origin's row with the edited
+    columns changed and the label left empty), encoded by the table's recipe like every row."""
+
+    def __init__(self, base: TabularDataset, entries: list[Counterfactual]) -> None:
+        base = getattr(base, "base", base)
+        kept = _linked(base, entries)
+        rows: list[dict[str, Any]] = []
+        for entry, origin in kept:  # an origin is a row of the table or a counterfactual before it
+            values = base.raw_values(origin) if origin < len(base) else dict(rows[origin - len(base)])
+            values.update({name: float(value) for name, value in entry.edit.get("values", {}).items()})
+            if base.recipe.label is not None:
+                values[base.recipe.label] = None
+            rows.append(values)
+        self.base, self.entries = base, kept
+        super().__init__(
+            append_rows(base.table, [base.row_table(v) for v in rows]), base.recipe, name=base.name,
+            source=base.source, scaling_path=base.scaling_path, auto=base.auto_recipe,
+            case_hashes=[*base.case_hashes, *(e.id for e, _ in kept)],
+        )
+        self.names = [*base.names, *_names(base, kept)]
+
+    def with_recipe(self, recipe: Any) -> TabularDataset:
+        base = self.base.with_recipe(recipe)
+        base.scaling_path = self.scaling_path  # a refit may have chosen another scaling file
+        return TableCounterfactuals(base, [e for e, _ in self.entries])
+
+
+def with_counterfactuals(dataset: Dataset, entries: list[Counterfactual]) -> Dataset:
+    """The dataset as opened, then the counterfactuals of `entries` whose origin it holds."""
+    base = getattr(dataset, "base", dataset)
+    return TableCounterfactuals(base, entries) if is_table(base) else CounterfactualDataset(base, entries)
 
 
 # ----- tasks ------------------------------------------------------------------------------------
 def load_counterfactuals_task(ctx: JobContext, path: str) -> DatasetSummary:
     """The open cases with the counterfactuals stored beside the review file `path`."""
-    dataset = _open(ctx)
-    if is_table(dataset):  # rows of a table are not kept as counterfactuals (yet): nothing to add
-        return summarize(dataset, ctx)
-    ctx.workspace.dataset = CounterfactualDataset(dataset, read_store(store_path(path)))
+    ctx.workspace.dataset = with_counterfactuals(_open(ctx), read_store(store_path(path)))
     return summarize(ctx.workspace.dataset, ctx)
 
 
@@ -188,19 +252,18 @@ def keep_counterfactual_task(ctx: JobContext, path: str, case: int, edit: dict[s
     dataset = _open(ctx)
     if not 0 <= case < len(dataset):
         raise BadInputError(f"Case {case} does not exist: the dataset has {len(dataset)} cases.")
-    check_edit(edit)
-    if is_table(dataset) or edit["kind"] == "columns":
-        raise NotSupportedError("Edited rows of a CSV / Parquet table cannot be kept as counterfactuals yet; "
-                                "open the rows as an .npz of features to keep them.")
+    table = is_table(dataset)
+    if table and isinstance(edit, dict) and edit.get("kind") != "columns":
+        raise BadInputError("A row of a table is kept as an edit of its columns (kind 'columns').")
+    edited_inputs(dataset, case, edit)  # the edit applies to the case: fails here, before it is stored
     origin_sha = dataset.case_hashes[case]
-    before = dataset.raw(case) if edit["kind"] != "brush" else None
+    before = dataset.raw_values(case) if table else dataset.raw(case) if edit["kind"] != "brush" else None
     entry = Counterfactual(
         id=counterfactual_id(origin_sha, edit), origin_sha256=origin_sha, origin_name=str(dataset.names[case]),
         edit=edit, description=describe_edit(edit, before, getattr(dataset, "feature_names", None)),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    extended = CounterfactualDataset(dataset, append_store(store_path(path), entry))
-    extended.inputs([len(extended) - 1])  # the edit applies to the case: fails here, not later
+    extended = with_counterfactuals(dataset, append_store(store_path(path), entry))
     ctx.workspace.dataset = extended
     _record(ctx, path, extended, entry, reviewer)
     return Kept(summarize(extended, ctx), extended.case_hashes.index(entry.id))

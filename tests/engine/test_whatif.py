@@ -265,5 +265,67 @@ def test_column_edit_of_the_breast_cancer_table_in_raw_units_equals_the_model_on
     z = np.array([[(raw[n] - s["mean"]) / s["std"] for n, s in scaling.items()]], np.float32)
     direct = np.asarray(model(z, training=False))[0]
     np.testing.assert_allclose(got.probabilities, np.sort(direct)[::-1], rtol=1e-5)
-    with pytest.raises(Exception, match="cannot be kept"):
-        keep(ctx, "/nonexistent/r.json", 0, {"kind": "columns", "values": {"mean_radius": 9.5}})
+    with pytest.raises(BadInputError, match="edit of its columns"):
+        keep(ctx, "/nonexistent/r.json", 0, {"kind": "features", "values": {"0": 9.5}})
+    with pytest.raises(BadInputError, match="not a numeric feature"):
+        keep(ctx, "/nonexistent/r.json", 0, {"kind": "columns", "values": {"diagnosis": 1.0}})
+
+
+def test_kept_row_of_the_breast_cancer_table_survives_reopening_and_is_reviewed_and_reported(tmp_path) -> None:
+    """Keep an edit of a demo CSV row; in a new session the counterfactual is listed after the
+    rows with its values, predicts what the model says of the scaled edited row, names its
+    origin and edit, keeps its review, and the case report says what it is a counterfactual of."""
+    from engine.data import load_dataset
+    from engine.explain_service import case_view_task, explain_case_task
+    from engine.models import open_model_task
+    from engine.records.log import log_path_for_review
+    from engine.reports.tasks import case_report_task
+    from engine.review import ReviewStore
+
+    def session() -> JobContext:
+        ctx = JobContext(Workspace())
+        open_model_task(ctx, str(DEMO / "breast_cancer_mlp.keras"))
+        ctx.workspace.dataset = load_dataset(ctx, str(DEMO / "breast_cancer.csv"))
+        return ctx
+
+    ctx = session()
+    table = ctx.workspace.dataset
+    n, origin = len(table), 19  # benign; the edit makes the model call it malignant
+    review = tmp_path / "breast_cancer.glassbox-review.json"
+    edit = {"kind": "columns", "values": {"mean_radius": 25.0, "worst_area": 2100.0}}
+    kept = keep_counterfactual_task(ctx, str(review), origin, edit, reviewer="tester")
+    assert kept.case == n and kept.summary.names[-1] == f"counterfactual 1 of {table.names[origin]}"
+    assert kept.summary.labels[-1] == -1 and kept.summary.table.row(n)["mean_radius"] == "25"
+    assert kept.summary.table.row(n)["mean_texture"] == kept.summary.table.row(origin)["mean_texture"]
+    ReviewStore(review).set_verdict(kept.summary.names[n], kept.summary.case_hashes[n], "plausible")
+
+    again = session()  # a new session: the files are all there is
+    summary = load_counterfactuals_task(again, str(review))
+    cf = again.workspace.dataset
+    assert len(summary) == n + 1 and summary.case_hashes == kept.summary.case_hashes
+    assert summary.names[n] == f"counterfactual 1 of {table.names[origin]}"
+    link = cf.case_provenance(n)["counterfactual_of"]
+    assert (link["case"], link["case_sha256"], link["edit"]) == (origin, table.case_hashes[origin], edit)
+    assert link["description"] == f"mean_radius {table.raw_values(origin)['mean_radius']:.4g} -> 25; " \
+                                  f"worst_area {table.raw_values(origin)['worst_area']:.4g} -> 2100"
+    scaling = json.loads((DEMO / "breast_cancer_scaling.json").read_text())["features"]
+    raw = {**table.raw_values(origin), **edit["values"]}
+    z = np.array([[(raw[name] - s["mean"]) / s["std"] for name, s in scaling.items()]], np.float32)
+    np.testing.assert_allclose(cf.inputs([n]), z, rtol=1e-6, atol=1e-6)
+    direct = np.asarray(again.workspace.model(z, training=False))[0]
+    view = case_view_task(again, n)
+    np.testing.assert_allclose(view.top.probabilities, np.sort(direct)[::-1][: len(view.top.probabilities)], rtol=1e-5)
+    unedited = np.asarray(again.workspace.model(cf.inputs([origin]), training=False))[0]
+    assert int(np.argmax(direct)) != int(np.argmax(unedited))  # the kept edit flips the diagnosis
+    assert ReviewStore(review).get(summary.names[n], summary.case_hashes[n]).verdict == "plausible"
+    result = explain_case_task(again, n, "gradient_x_input")
+    assert result.provenance["counterfactual_of"]["case_sha256"] == table.case_hashes[origin]
+    assert np.ravel(result.maps[0]).shape == (30,)
+    refit = cf.with_recipe(cf.recipe)  # a recipe change keeps the kept rows
+    assert len(refit) == n + 1 and refit.origin_of(n)[0] == origin
+
+    written = case_report_task(again, n, str(tmp_path / "report"), str(log_path_for_review(review)), str(review),
+                               formats=("html",))
+    text = Path(written[0]).read_text(encoding="utf-8")
+    assert f"counterfactual of case {origin}" in text and "mean_radius" in text and "-&gt; 25" in text
+    assert "plausible" in text
