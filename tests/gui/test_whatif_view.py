@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from gui.main_window import MainWindow
@@ -125,4 +126,46 @@ def test_digits_brush_updates_prediction_and_map(qtbot) -> None:
     assert not np.allclose(after.probabilities, before.probabilities)
     assert whatif.brush.canvas.heatmap is not None
     _shot(qtbot, win, "whatif_digits")
+    win.close()
+
+
+@pytest.mark.slow
+def test_breast_cancer_row_kept_as_counterfactual_is_listed_with_its_values(qtbot) -> None:
+    """Edit two columns of a demo CSV row in the What-if view, click "Keep as counterfactual": the
+    edited row is a new case in the case list, with its raw values, and explains as bars."""
+    win = _open(qtbot, "breast_cancer_mlp.keras", "breast_cancer.csv")
+    whatif, cases, canvas = _show_whatif(win), win.views["cases"], win.views["attribution"]
+    origin, n = 19, len(win.ctx.state.dataset)
+    cases.select_row(cases.table_model.row_of(origin))
+    qtbot.waitUntil(lambda: whatif.case == origin and whatif.prediction is not None, timeout=TIMEOUT)
+    assert whatif.prediction.classes[0] == 1  # benign
+    names = whatif.features.names
+    with qtbot.waitSignal(whatif.answered, timeout=TIMEOUT, check_params_cb=lambda what: what == "prediction"):
+        whatif.features.set_value(names.index("mean_radius"), 25.0)
+        whatif.features.set_value(names.index("worst_area"), 2100.0)
+    qtbot.waitUntil(lambda: whatif.prediction.edit["values"] == {"mean_radius": 25.0, "worst_area": 2100.0},
+                    timeout=TIMEOUT)
+    assert whatif.prediction.classes[0] == 0 and whatif.keep_button.isEnabled()  # now called malignant
+
+    qtbot.mouseClick(whatif.keep_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(win.ctx.state.dataset) == n + 1 and win.ctx.state.case == n
+                    and win.ctx.state.predictions is not None and len(win.ctx.state.predictions.predicted) == n + 1,
+                    timeout=TIMEOUT)
+    summary = win.ctx.state.dataset
+    assert summary.names[n] == f"counterfactual 1 of {summary.names[origin]}"
+    assert cases.table_model.rowCount() == n + 1
+    row = cases.table_model.row_of(n)
+    tip = cases.table_model.data(cases.table_model.index(row, 0), Qt.ItemDataRole.ToolTipRole)
+    assert "mean_radius = 25" in tip
+    assert cases.tabular_details.item(0, 0).text() == "mean_radius" and cases.tabular_details.item(0, 1).text() == "25"
+    assert int(win.ctx.state.predictions.predicted[n]) == 0
+    win.ctx.state.explain_requested.emit(n, "gradient_x_input")
+    qtbot.waitUntil(lambda: canvas.panels[canvas.active].result is not None
+                    and canvas.panels[canvas.active].result.method == "gradient_x_input", timeout=TIMEOUT)
+    chart = canvas.map_grid.cells[canvas.active].chart
+    assert chart is not None and chart.isVisible() and len(chart.bars.items) == 10
+    qtbot.waitUntil(lambda: whatif.case == n and whatif.prediction is not None, timeout=TIMEOUT)
+    assert "counterfactual 1 of" in whatif.header.text()
+    assert win.findChild(QMessageBox, "errorDialog") is None
+    _shot(qtbot, win, "whatif_table_counterfactual")
     win.close()
