@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import BadInputError
+from engine.errors import BadInputError, NotSupportedError
 from engine.export import npy_bytes, provenance_record
 from engine.fileio import atomic_write_bytes, atomic_write_json
 from engine.jobs import JobContext
@@ -227,21 +227,33 @@ class Reproduction:
 
 def load_reproduction(record: str, log: str | None) -> tuple[dict[str, Any], np.ndarray | None, str, dict]:
     """(spec, stored maps or None, stored maps' array SHA-256, stored versions) of a JSON or record id."""
-    path = Path(record)
-    if path.suffix == ".json" and path.is_file():
+    found = find_record(record, log)
+    if found is None:
+        path = Path(record)
         meta = _json(path)
         stored = _stored_maps(path.parent / str(meta.get("maps_file", "")))
         return meta["reproduce"], stored, "", meta.get("provenance", {}).get("versions", {})
+    entry, _, log_path = found
+    spec = entry.get("details", {}).get("reproduce")
+    if not spec or entry.get("action") not in ("explain", None):
+        raise NotSupportedError(f"record {record}: a {entry.get('action') or 'bare'} record; "
+                                "reproduce reruns explain and global records.")
+    maps = next((a for a in entry.get("artefacts", []) if a.get("kind") == "maps"), None)
+    stored = _stored_maps(log_path.parent / maps["path"]) if maps else None
+    versions = {k: v for k, v in entry.get("versions", {}).items() if k != "glassbox"}
+    return spec, stored, entry["details"].get("maps_sha256", ""), versions
+
+
+def find_record(record: str, log: str | None) -> tuple[dict[str, Any], list[dict[str, Any]], Path] | None:
+    """(the record, the records before it, the log) for a record id; None for a provenance JSON."""
+    path = Path(record)
+    if path.suffix == ".json" and path.is_file():
+        return None
     log_path = Path(log) if log else Path(LOG_NAME)
-    for entry in read_records(log_path):
+    records = read_records(log_path)
+    for i, entry in enumerate(records):
         if entry.get("id") == record:
-            spec = entry.get("details", {}).get("reproduce")
-            if not spec:
-                raise BadInputError(f"record {record}: not an explanation record (nothing to reproduce).")
-            maps = next((a for a in entry.get("artefacts", []) if a.get("kind") == "maps"), None)
-            stored = _stored_maps(log_path.parent / maps["path"]) if maps else None
-            versions = {k: v for k, v in entry.get("versions", {}).items() if k != "glassbox"}
-            return spec, stored, entry["details"].get("maps_sha256", ""), versions
+            return entry, records[:i], log_path
     raise BadInputError(f"{record}: not a provenance JSON, nor a record id in {log_path}.")
 
 
@@ -262,21 +274,30 @@ def _stored_maps(path: Path) -> np.ndarray:
         raise BadInputError(f"{path}: the stored map cannot be read ({exc}).") from exc
 
 
-def reproduce(record: str, log: str | None, say: Say) -> Reproduction:
-    """Recompute a recorded result from its files and compare it with the stored map."""
+def reproduce(record: str, log: str | None, say: Say) -> Any:
+    """Recompute a recorded result from its files and compare it with the stored map (an explain
+    record or its provenance JSON; a counterfactual case is rebuilt from its origin and edit), or
+    rerun a global explanation and compare every array's SHA-256 (engine.reproduce_global)."""
     from engine.explain_service import explain_case_task
-    from engine.provenance import versions as current_versions
+    from engine.whatif_store import counterfactuals_in, with_counterfactuals
 
+    found = find_record(record, log)
+    if found is not None and found[0].get("action") == "global":
+        from engine.reproduce_global import reproduce_global
+
+        return reproduce_global(found[0], found[1], say)
     spec, stored, stored_sha, stored_versions = load_reproduction(record, log)
     say(f"recomputing {spec['method']} of {spec['case_name']}")
     with fresh_cache():
         ctx = open_session(spec["model"], spec["cases"], bool(spec.get("trust")), spec.get("preprocessing"))
         if ctx.workspace.description.sha256 != spec["model_sha256"]:
             raise BadInputError(f"{spec['model']}: the model file changed since the result was recorded.")
+        kept = counterfactuals_in([*found[1], found[0]]) if found is not None else []
+        if kept and spec["case_sha256"] not in ctx.workspace.dataset.case_hashes:  # an edited case: rebuild it
+            ctx.workspace.dataset = with_counterfactuals(ctx.workspace.dataset, kept)
         case = _find_case(ctx.workspace.dataset, spec)
         result = explain_case_task(ctx, case, spec["method"], spec["params"], spec.get("target"))
-    now = current_versions()
-    changed = tuple(f"{k} {v} -> {now.get(k, 'none')}" for k, v in sorted(stored_versions.items()) if now.get(k) != v)
+    changed = versions_changed(stored_versions)
     maps = np.asarray(result.maps)
     if stored is None:  # shown in the GUI, never saved: compare the recorded hash
         same = sha256_array(maps) == stored_sha
@@ -285,6 +306,14 @@ def reproduce(record: str, log: str | None, say: Say) -> Reproduction:
         return Reproduction(float("inf"), False, changed)
     diff = float(np.max(np.abs(stored.astype(np.float64) - maps.astype(np.float64)))) if maps.size else 0.0
     return Reproduction(diff, diff == 0.0 and np.array_equal(stored, maps), changed)
+
+
+def versions_changed(stored: dict[str, str]) -> tuple[str, ...]:
+    """"tensorflow 2.21.0 -> 2.20.0" for each library whose version is not the recorded one."""
+    from engine.provenance import versions as current_versions
+
+    now = current_versions()
+    return tuple(f"{k} {v} -> {now.get(k, 'none')}" for k, v in sorted(stored.items()) if now.get(k) != v)
 
 
 def _find_case(dataset: Any, spec: dict[str, Any]) -> int:

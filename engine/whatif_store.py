@@ -290,3 +290,22 @@ def _open(ctx: JobContext) -> Dataset:
     if dataset is None:
         raise BadInputError("No cases are open.")
     return dataset
+
+
+def counterfactuals_in(records: list[dict[str, Any]]) -> list[Counterfactual]:
+    """The counterfactuals a record log names, in its order: each "counterfactual" record, and the
+    origin and edit any record about a counterfactual carries; one whose id is not the hash of
+    its origin and edit is left out. `main.py reproduce` rebuilds kept cases from these."""
+    found: dict[str, Counterfactual] = {}
+    for record in records:
+        details = record.get("details") or {}
+        link = details.get("counterfactual_of") or {}
+        edit = details.get("edit") if record.get("action") == "counterfactual" else link.get("edit")
+        ident = record.get("case_sha256") if record.get("action") == "counterfactual" else link.get("id")
+        origin = link.get("case_sha256")
+        if not (isinstance(edit, dict) and isinstance(origin, str) and ident == counterfactual_id(origin, edit)):
+            continue
+        description = details.get("description") if record.get("action") == "counterfactual" else link.get("description")
+        found.setdefault(ident, Counterfactual(id=ident, origin_sha256=origin, origin_name=str(link.get("name", "")),
+                                               edit=edit, description=str(description or "")))
+    return list(found.values())

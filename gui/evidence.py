@@ -140,7 +140,7 @@ class Evidence(QObject):
         if summary is None or key in self._seen:
             return
         self._seen.add(key)
-        self._append(global_record(result, self.reviewer(), self._model()[0], str(summary.source)))
+        self._append(global_record(result, self.reviewer(), self._model()[0], str(summary.source), summary.preprocessing))
 
     def _review_record(self, action: str, case: int, details: dict[str, Any]) -> None:
         if self.ctx.state.dataset is None:

@@ -14,8 +14,10 @@ from engine.provenance import plain, sha256_array
 from engine.records.log import new_record
 
 
-def global_record(result: GlobalResult, reviewer: str, model_path: str = "", cases_path: str = "") -> dict[str, Any]:
-    """A "global" record of `result`; its details name the dataset, the cases and the top features."""
+def global_record(result: GlobalResult, reviewer: str, model_path: str = "", cases_path: str = "",
+                  preprocessing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A "global" record of `result`; its details name the dataset, the cases and the top features,
+    and say how `main.py reproduce` reruns it (files, recipe, the task and its arguments)."""
     arrays, _ = to_storage(result)
     provenance = dict(result.provenance)
     ranking = _ranking(result)
@@ -38,6 +40,12 @@ def global_record(result: GlobalResult, reviewer: str, model_path: str = "", cas
             "labels": provenance.get("labels", ""),
             "top_features": [result.feature_names[i] for i in ranking[:10]],
             "arrays_sha256": {name: sha256_array(value) for name, value in sorted(arrays.items())},
+            "reproduce": plain({
+                "model": str(Path(model_path).resolve()) if model_path else "",
+                "cases": str(Path(cases_path).resolve()) if cases_path else "",
+                "preprocessing": preprocessing, "task": provenance.get("task", ""),
+                "request": provenance.get("request"),
+            }),
         },
     )
 

@@ -34,6 +34,7 @@ from engine.jobs import JobContext
 from engine.provenance import plain, sha256_array, versions
 
 CACHE_NAME = "global_explanations"
+TASKS: dict[str, Callable[..., GlobalResult]] = {}  # kind -> task, filled below (main.py reproduce reruns them)
 DISK = cache.DiskCache("global", max_bytes=256 << 20, title="global explanation")
 
 
@@ -83,6 +84,10 @@ def attribution_summary_task(
     return _cached(ctx, "attribution_summary", settings, max_cases, seed, run)
 
 
+TASKS.update(permutation_importance=permutation_importance_task, normlime=normlime_task,
+             attribution_summary=attribution_summary_task)
+
+
 # ----- shared ---------------------------------------------------------------------------------
 def _cached(ctx: JobContext, kind: str, params: dict[str, Any], max_cases: int, seed: int,
             run: Callable[[np.ndarray, Any, np.ndarray], GlobalResult]) -> Any:
@@ -112,6 +117,7 @@ def _cached(ctx: JobContext, kind: str, params: dict[str, Any], max_cases: int, 
         "task": kind, "model_sha256": model_sha or None, "dataset": getattr(dataset, "name", ""),
         "dataset_hash": dataset.hash, "cases_sha256": sha256_array(cases), "n_cases": len(cases),
         "params": plain(result.params), "input_sha256": sha256_array(np.asarray(x)), "versions": versions(),
+        "request": plain({**params, "max_cases": int(max_cases), "seed": int(seed)}),  # the task's arguments: a rerun
     }, cases=cases)
     DISK.save(key, *to_storage(result))
     return memory.put(key, result)
