@@ -161,7 +161,11 @@ def _linked(base: Dataset, entries: list[Counterfactual]) -> list[tuple[Counterf
 
 
 def _names(base: Dataset, kept: list[tuple[Counterfactual, int]]) -> list[str]:
-    return [f"counterfactual {n + 1} of {base.names[o] if o < len(base) else o}" for n, (_, o) in enumerate(kept)]
+    """"counterfactual N of <origin's name>" (an origin kept before is named as it is listed)."""
+    names = list(base.names)
+    for n, (_, origin) in enumerate(kept):
+        names.append(f"counterfactual {n + 1} of {names[origin]}")
+    return names[len(base):]
 
 
 class CounterfactualDataset(_Kept, Dataset):

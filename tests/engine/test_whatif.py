@@ -329,3 +329,27 @@ def test_kept_row_of_the_breast_cancer_table_survives_reopening_and_is_reviewed_
     text = Path(written[0]).read_text(encoding="utf-8")
     assert f"counterfactual of case {origin}" in text and "mean_radius" in text and "-&gt; 25" in text
     assert "plausible" in text
+
+
+def test_kept_rows_chain_and_never_shape_a_fitted_recipe(tmp_path) -> None:
+    """A counterfactual of a kept row starts from the kept row; refitting the scaling on the
+    table fits it on the table's own rows only, and the kept rows stay listed."""
+    from engine.data import load_dataset
+    from engine.tabular import apply_recipe
+
+    model = keras.saving.load_model(DEMO / "breast_cancer_mlp.keras")
+    table = load_dataset(JobContext(Workspace()), str(DEMO / "breast_cancer.csv"))
+    ctx, n, review = _ctx(model, table), len(table), str(tmp_path / "r.json")
+    first = keep_counterfactual_task(ctx, review, 5, {"kind": "columns", "values": {"mean_radius": 40.0}})
+    second = keep_counterfactual_task(ctx, review, first.case, {"kind": "columns", "values": {"worst_area": 3000.0}})
+    cf = ctx.workspace.dataset
+    assert (first.case, second.case) == (n, n + 1) and cf.origin_of(n + 1)[0] == n
+    assert second.summary.names[n + 1] == f"counterfactual 2 of counterfactual 1 of {table.names[5]}"
+    row = cf.raw_values(n + 1)
+    assert (row["mean_radius"], row["worst_area"], row["mean_texture"]) == (40.0, 3000.0, table.raw_values(5)["mean_texture"])
+    choices = {"kind": "tabular", "refit": {"label": "diagnosis", "scaling": "minmax", "scaling_source": "fitted"}}
+    refit = apply_recipe(cf, choices)
+    assert len(refit) == n + 2 and refit.names[n + 1] == second.summary.names[n + 1]
+    assert refit.recipe == apply_recipe(table, choices).recipe  # fitted as if nothing were kept
+    radius = next(c for c in refit.recipe.features if c.name == "mean_radius")
+    assert radius.offset + radius.scale == table.table.column("mean_radius").values.max() < 40.0
