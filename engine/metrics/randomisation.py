@@ -28,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from engine.errors import NotSupportedError
 from engine.explainers.base import gather_targets, resolve_targets
 from engine.metrics.base import Metric, correlate_rows, importance, rank_rows
 
@@ -159,17 +160,17 @@ class Randomisation(Metric):
     def measure(self, x: np.ndarray, maps: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
         before = rank_rows(np.abs(importance(maps, x)))  # Spearman: Pearson of ranks, ranked once
         layers = list(reversed(weighted_layers(self.model)))
+        if not layers:
+            raise NotSupportedError(f"{self.title}: the model has no weights to randomise.")
         groups = [g for g in np.array_split(np.arange(len(layers)), min(len(layers), int(self.params["stages"]))) if len(g)]
         stages = [[w for i in group for w in layers[i].weights if "float" in str(w.dtype)] for group in groups]
-        cascade = np.full((len(x), max(1, len(groups))), np.nan)
-        if stages:
-            seeds = [self.rng.integers(0, 2**31 - 1, size=(len(variables), 2)) for variables in stages]
-            noise = [self._noise(s, len(stages), [w.value for w in v], seeds[s]) for s, v in enumerate(stages)]
-            in_graph = self.objects["method"] == "saliency"
-            after = (self._saliency_cascade if in_graph else self._assigned_cascade)(x, targets, stages, noise)
-            flat = after.reshape(-1, *after.shape[2:])  # (stages x N, ...) -> one ranking of every stage
-            ranks = rank_rows(np.abs(importance(flat, x))).reshape(len(stages), len(x), -1)
-            cascade = correlate_rows(before[None], ranks).T
+        seeds = [self.rng.integers(0, 2**31 - 1, size=(len(variables), 2)) for variables in stages]
+        noise = [self._noise(s, len(stages), [w.value for w in v], seeds[s]) for s, v in enumerate(stages)]
+        in_graph = self.objects["method"] == "saliency"
+        after = (self._saliency_cascade if in_graph else self._assigned_cascade)(x, targets, stages, noise)
+        flat = after.reshape(-1, *after.shape[2:])  # (stages x N, ...) -> one ranking of every stage
+        ranks = rank_rows(np.abs(importance(flat, x))).reshape(len(stages), len(x), -1)
+        cascade = correlate_rows(before[None], ranks).T
         scores = cascade[:, -1]
         threshold = float(self.params["threshold"])
         return {

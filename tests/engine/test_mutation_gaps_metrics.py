@@ -146,3 +146,22 @@ def test_saliencys_in_graph_cascade_equals_the_assigned_cascade_and_writes_no_we
     assert metric.evaluations == {"forward": 0, "gradient": 3 * 5}
     for now, given in zip(model.get_weights(), trained):
         np.testing.assert_array_equal(now, given)
+
+
+def test_a_map_that_keeps_its_whole_rank_order_fails_even_the_loosest_threshold() -> None:
+    """The input itself as the 'map' (model-independent): rho is exactly 1 after randomisation,
+    and passing needs rho strictly below the threshold, so threshold 1 still fails it."""
+    model = _deep()
+    x = np.random.default_rng(17).normal(size=(3, 4)).astype("float32")
+    result = create("randomisation", model, method=lambda m, xs, t: np.abs(xs), threshold=1.0).evaluate(x, np.abs(x), [0, 1, 2])
+    np.testing.assert_array_equal(result.scores, [1.0, 1.0, 1.0])
+    assert not result.passed.any()
+
+
+def test_a_model_without_weights_is_refused_in_words() -> None:
+    from engine.errors import NotSupportedError
+
+    model = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten()], name="weightless")
+    x = np.random.default_rng(18).normal(size=(2, 2, 2, 1)).astype("float32")
+    with pytest.raises(NotSupportedError, match="no weights to randomise"):
+        create("randomisation", model, method=lambda m, xs, t: xs).evaluate(x, x, [0, 1])
