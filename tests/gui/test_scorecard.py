@@ -144,6 +144,9 @@ def test_choosing_the_blur_baseline_scores_the_map_as_the_engine_does_and_says_s
     bench = BenchmarkView(demo.ctx)
     qtbot.addWidget(bench)
     assert bench.baseline.params() == {"baseline": "blur", "blur_sigma": 2.0}
+    for size in ((1400, 900), (1920, 1080)):
+        bench.resize(*size)
+        _shot(bench, f"benchmark_baseline_{size[0]}x{size[1]}")
     demo.resize(1400, 900)
     _shot(demo, "scorecard_blur_baseline_1400x900")
     demo.resize(1920, 1080)
@@ -188,3 +191,24 @@ def test_each_map_cell_carries_its_own_card_with_mufidelity(qtbot, main_window):
             window.resize(width, height)
             qtbot.wait(50)
             _shot(window, f"scorecard_cells_{count}maps_{width}x{height}")
+
+
+def test_the_baseline_choice_round_trips_and_a_bad_stored_one_falls_back(qtbot):
+    from gui.settings import sanitize
+    from gui.widgets.baseline_choice import BaselineChoice, describe
+
+    choice = BaselineChoice()
+    qtbot.addWidget(choice)
+    emitted: list = []
+    choice.changed.connect(emitted.append)
+    choice.set_params({"baseline": -0.5})
+    assert choice.kind.currentData() == "number" and choice.value.value() == -0.5 and not emitted
+    choice.value.setValue(0.25)
+    assert emitted[-1] == {"baseline": 0.25} and describe(emitted[-1]) == "0.25"
+    choice.kind.setCurrentIndex(choice.kind.findData("mean"))
+    assert emitted[-1] == {"baseline": "mean"} and choice.value.isHidden()
+    choice.set_params({"baseline": "wobble"})  # not a baseline: the default (0)
+    assert choice.params() == {"baseline": 0.0}
+    kept, dropped = sanitize({"metric_baseline": {"baseline": "blur", "blur_sigma": -1}})
+    assert "metric_baseline" not in kept and dropped == ["metric_baseline"]
+    assert sanitize({"metric_baseline": {"baseline": "blur", "blur_sigma": 3}})[0] == {"metric_baseline": {"baseline": "blur", "blur_sigma": 3}}
