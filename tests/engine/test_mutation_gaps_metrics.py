@@ -165,3 +165,33 @@ def test_a_model_without_weights_is_refused_in_words() -> None:
     x = np.random.default_rng(18).normal(size=(2, 2, 2, 1)).astype("float32")
     with pytest.raises(NotSupportedError, match="no weights to randomise"):
         create("randomisation", model, method=lambda m, xs, t: xs).evaluate(x, x, [0, 1])
+
+
+def test_a_box_on_a_wide_image_scales_rows_and_columns_apart() -> None:
+    """A (8, 16) image, a (4, 4) map: rows scale by 1/2, columns by 1/4; the bottom half of the
+    image is the bottom two rows of the map, every column."""
+    mask = region_mask((4, 4), (4, 0, 8, 16), (8, 16))
+    np.testing.assert_array_equal(mask, np.repeat([[False], [False], [True], [True]], 4, axis=1))
+    from engine.metrics.region import polygon_mask
+
+    right_quarter = np.array([[12.0, 0.0], [16.0, 0.0], [16.0, 8.0], [12.0, 8.0]])  # (x, y): the last 4 columns
+    np.testing.assert_array_equal(polygon_mask((4, 4), right_quarter, (8, 16)), np.repeat([[False, False, False, True]], 4, axis=0))
+
+
+def test_metric_defaults_are_the_documented_api() -> None:
+    """The issue's contract: create("deletion", model, steps=10, baseline=0.0, output="probability",
+    batch_size=32) is what create("deletion", model) means; every metric batches 32 rows."""
+    infos = {info.name: info for info in available()}
+    assert {k: infos["deletion"].params[k] for k in ("steps", "baseline", "output", "batch_size")} == {
+        "steps": 10, "baseline": 0.0, "output": "probability", "batch_size": 32}
+    assert {info.params["batch_size"] for info in infos.values()} == {32}
+
+
+def test_mufidelity_reaches_full_progress_only_with_its_last_batch() -> None:
+    """One case, 8 subsets in batches of 2: the reference pass ends at 5%, then the four masked
+    batches share the remaining 95% evenly."""
+    model = _linear()
+    x = np.random.default_rng(19).uniform(size=(1, 8, 8, 1)).astype("float32")
+    seen: list[float] = []
+    create("mufidelity", model, nb_samples=8, grid_size=4, batch_size=2).evaluate(x, np.ones((1, 8, 8)), [0], progress=seen.append)
+    np.testing.assert_allclose(sorted(set(seen)), [0.05, 0.2875, 0.525, 0.7625, 1.0])
