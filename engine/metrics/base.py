@@ -59,7 +59,7 @@ def rank_rows(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     n = values.shape[-1]
     rows = values.reshape(-1, n)
-    order = np.argsort(rows, axis=1, kind="stable")
+    order = np.argsort(rows, axis=1)  # not stable: a tie's members all get its average rank anyway
     ordered = np.take_along_axis(rows, order, axis=1)
     starts_run = np.ones(ordered.shape, dtype=bool)
     starts_run[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
