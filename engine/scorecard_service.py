@@ -91,10 +91,12 @@ def score_case_task(
     params: dict[str, Any] | None = None,
     target: int | None = None,
     names: tuple[str, ...] | list[str] = FAST_METRICS,
+    metric_params: dict[str, Any] | None = None,
 ) -> Scorecard:
-    """Score the canvas's map of `case` (explained again only if not cached) with `names`."""
+    """Score the canvas's map of `case` (explained again only if not cached) with `names`;
+    `metric_params` (e.g. the baseline) go to the metrics that take them."""
     explanation = explain_service.explain_case_task(ctx, case, method, params, target)
-    return _scorecard(case, explanation, _score(ctx, case, explanation, list(names), (0.0, 1.0)))
+    return _scorecard(case, explanation, _score(ctx, case, explanation, list(names), (0.0, 1.0), metric_params))
 
 
 def _scorecard(case: int, explanation: Any, scores: dict[str, MetricScore]) -> Scorecard:
@@ -110,6 +112,7 @@ def benchmark_task(
     methods: list[str],
     names: list[str],
     params: dict[str, dict[str, Any]] | None = None,
+    metric_params: dict[str, Any] | None = None,
 ) -> Benchmark:
     """Every method on every case, scored by every metric; a failing method is recorded, not fatal."""
     cases = [int(c) for c in cases]
@@ -124,7 +127,7 @@ def benchmark_task(
             ctx.progress(done, f"{method} on case {case}")
             try:
                 explanation = explain_service.explain_case_task(ctx, case, method, (params or {}).get(method), None)
-                found = _score(ctx, case, explanation, names, (done, done + 1 / steps))
+                found = _score(ctx, case, explanation, names, (done, done + 1 / steps), metric_params)
             except Cancelled:
                 raise
             except Exception as exc:  # noqa: BLE001 - one method's failure must not lose the table
@@ -138,7 +141,8 @@ def benchmark_task(
                      tuple(scorecards))
 
 
-def _score(ctx: JobContext, case: int, explanation: Any, names: list[str], span: tuple[float, float]) -> dict[str, MetricScore]:
+def _score(ctx: JobContext, case: int, explanation: Any, names: list[str], span: tuple[float, float],
+           metric_params: dict[str, Any] | None = None) -> dict[str, MetricScore]:
     model = ctx.workspace.require_model()
     if ctx.workspace.dataset.kind in ("text", "multi"):  # the metrics perturb one numeric array
         raise NotSupportedError(f"Quality scores perturb numeric inputs; {ctx.workspace.dataset.kind} cases are not scored.")
@@ -154,9 +158,10 @@ def _score(ctx: JobContext, case: int, explanation: Any, names: list[str], span:
     out: dict[str, MetricScore] = {}
     low, high = span
     for i, name in enumerate(names):
-        key = (*request, name)
+        params = _metric_params(name, explanation, metric_params)
+        key = (*request, name, json.dumps(params, sort_keys=True, default=str))
         if key not in cache:
-            metric = metrics.create(name, model, **_metric_params(name, explanation))
+            metric = metrics.create(name, model, **params)
             share = (high - low) / len(names)
             result = metric.evaluate(
                 x, explanation.maps, explanation.targets,
@@ -176,9 +181,11 @@ def _score(ctx: JobContext, case: int, explanation: Any, names: list[str], span:
     return out
 
 
-def _metric_params(name: str, explanation: Any) -> dict[str, Any]:
-    """Metrics that explain again use the map's own method and parameters."""
+def _metric_params(name: str, explanation: Any, chosen: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `chosen` parameters this metric takes (the baseline goes to deletion, insertion and
+    MuFidelity only); metrics that explain again use the map's own method and parameters."""
     info = next(i for i in metrics.available() if i.name == name)
-    if not info.needs_method:
-        return {}
-    return {"method": explanation.method, "method_params": dict(explanation.params)}
+    params = {k: v for k, v in (chosen or {}).items() if k in info.params}
+    if info.needs_method:
+        params.update(method=explanation.method, method_params=dict(explanation.params))
+    return params

@@ -38,6 +38,12 @@ def _recipe(value: Any) -> bool:
     return True
 
 
+def _baseline(value: Any) -> bool:
+    from gui.widgets.baseline_choice import valid
+
+    return valid(value)
+
+
 # key -> (check for one item, container): "list" keeps good items, "dict" keeps good values
 SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "recent_models": (_text, "list"),
@@ -48,6 +54,7 @@ SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "review_files": (_text, "dict"),
     "reviewer_name": (_text, "value"),
     "labels_files": (_text, "dict"),
+    "metric_baseline": (_baseline, "value"),  # the perturbation metrics' fill (gui.widgets.baseline_choice)
 }
 MAX_TEXT = 1 << 16
 MAX_BYTES = 16 << 20

@@ -59,7 +59,7 @@ def rank_rows(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     n = values.shape[-1]
     rows = values.reshape(-1, n)
-    order = np.argsort(rows, axis=1, kind="stable")
+    order = np.argsort(rows, axis=1)  # not stable: a tie's members all get its average rank anyway
     ordered = np.take_along_axis(rows, order, axis=1)
     starts_run = np.ones(ordered.shape, dtype=bool)
     starts_run[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
@@ -219,17 +219,23 @@ class Metric(Explainer):
         )
 
     # ------------------------------------------------------------------ explaining again
-    def method_runner(self) -> Callable[[np.ndarray, np.ndarray, tuple[float, float]], np.ndarray]:
-        """`run(x, targets, span) -> maps` for the `method` parameter (name or callable)."""
+    def method_explainer(self) -> Explainer:
+        """The explainer of the `method` parameter when it is a registered name (its
+        `method_params` and this metric's batch size): what `method_runner` runs."""
         method, extra = self.objects["method"], dict(self.objects.get("method_params") or {})
-        if callable(method):
-            return lambda x, targets, span: np.asarray(method(self.model, x, targets), dtype=np.float32)
-        from engine import explainers
-
         if not isinstance(method, str):
             raise BadInputError(f"{self.title}: 'method' must be a method name or a callable, got {method!r}.")
+        from engine import explainers
+
         extra.setdefault("batch_size", self.params["batch_size"])
-        explainer = explainers.create(method, self.model, **extra)
+        return explainers.create(method, self.model, **extra)
+
+    def method_runner(self) -> Callable[[np.ndarray, np.ndarray, tuple[float, float]], np.ndarray]:
+        """`run(x, targets, span) -> maps` for the `method` parameter (name or callable)."""
+        method = self.objects["method"]
+        if callable(method):
+            return lambda x, targets, span: np.asarray(method(self.model, x, targets), dtype=np.float32)
+        explainer = self.method_explainer()
 
         def run(x: np.ndarray, targets: np.ndarray, span: tuple[float, float]) -> np.ndarray:
             low, high = span

@@ -55,8 +55,8 @@ def polygon_mask(shape: tuple[int, int], polygon: np.ndarray, image_shape: tuple
     cols = np.tile(np.arange(image_w) + 0.5, image_h).reshape(image_h, image_w)
     pixels = inside_polygon(cols, rows, np.asarray(polygon, dtype=np.float64))
     mask = np.zeros(shape, dtype=bool)
-    cell_r = np.minimum(np.arange(image_h) * height // image_h, height - 1)
-    cell_c = np.minimum(np.arange(image_w) * width // image_w, width - 1)
+    cell_r = np.arange(image_h) * height // image_h  # i * h // H < h: always a cell of the map
+    cell_c = np.arange(image_w) * width // image_w
     hit_r, hit_c = np.nonzero(pixels)
     mask[cell_r[hit_r], cell_c[hit_c]] = True
     if not mask.any():

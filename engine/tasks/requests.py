@@ -134,6 +134,7 @@ class ScoreCase:
     names: tuple[str, ...]  # which metrics (engine.scorecard_service.FAST_METRICS: the quick ones)
     params: dict[str, Any] | None = None
     target: int | None = None
+    metric_params: dict[str, Any] | None = None  # e.g. {"baseline": "blur", "blur_sigma": 5.0}, to the metrics that take them
 
 
 @task("engine.scorecard_service:benchmark_task", "engine.scorecard_service:Benchmark", BACKGROUND, "benchmark")
@@ -143,6 +144,7 @@ class RunBenchmark:
     methods: list[str]
     names: list[str]
     params: dict[str, dict[str, Any]] | None = None
+    metric_params: dict[str, Any] | None = None  # as ScoreCase's
 
 
 # ----- issue 13: report export -------------------------------------------------------------------

@@ -3,8 +3,9 @@
 In each map's own cell (gui.panels.map_grid.MapCell.add_panel), under the map: its warnings in
 plain words, deletion and insertion AUC with their curves drawn small, MuFidelity, sparseness,
 the sanity verdict (model-parameter randomisation), stability (max-sensitivity) and the
-region-of-interest scores, each with its meaning on hover. The row under the grid holds the
-region tool. The fast scores run by
+region-of-interest scores, each with its meaning on hover (and the baseline a score was made
+with). The row under the grid holds the region tool and the perturbation metrics' baseline (kept
+in the settings; a new baseline scores the maps again). The fast scores run by
 themselves for fast methods; the slow ones (they explain the case again, several times) run
 on a click. Scores are cached per map request (the same key as the canvas's result cache) and
 exported with the map. Jobs go through the engine thread like every view's.
@@ -12,6 +13,7 @@ exported with the map. Jobs go through the engine thread like every view's.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabe
 
 from engine.tasks import ListMetrics, ScoreCase, job_key
 from gui.panels.region import RegionTool
+from gui.widgets import baseline_choice
 from gui.widgets.sparkline import Sparkline
 
 FAST = ("deletion", "insertion", "sparseness")
@@ -113,6 +116,7 @@ class MapCard(QFrame):
         self.warnings.setVisible(bool(warnings))
         for name, label in self.values.items():
             label.setText(_format(scores.get(name)) if name in scores else ("…" if busy and name in busy else "—"))
+            label.setToolTip(self.titles[name].toolTip() + _made_with(scores.get(name)))
         for name, line in self.curves.items():
             line.set_curve(getattr(scores.get(name), "curve", None))
         for widget in (self.titles["region"], self.values["region"]):  # a row only while a region is drawn
@@ -120,6 +124,12 @@ class MapCard(QFrame):
         if region is not None:
             self.values["region"].setText(
                 f"peak {'inside' if region.pointing_hit else 'outside'}, {100 * region.mass_inside:.0f}% of mass inside")
+
+
+def _made_with(score: Any) -> str:
+    """'\nBaseline: blur, σ 5 px' for a score made with a baseline, else ''."""
+    params = (getattr(score, "provenance", None) or {}).get("params", {})
+    return f"\nBaseline: {baseline_choice.describe(params)}" if "baseline" in params else ""
 
 
 def _format(score: Any) -> str:
@@ -160,10 +170,15 @@ class ScorecardPanel(QWidget):
         self.region_shape.setToolTip("Box: drag its corners. Free-form: drag the vertices; click an edge to add "
                                      "a vertex there, so any outline can be traced.")
         self.region_shape.currentIndexChanged.connect(lambda _i: self.region.set_shape(self.region_shape.currentData()))
+        self.baseline = baseline_choice.BaselineChoice()
+        self.baseline.setObjectName("scorecardBaseline")
+        self.baseline.set_params(ctx.settings.get(baseline_choice.SETTINGS_KEY, baseline_choice.DEFAULT))
+        self.baseline.changed.connect(self._on_baseline)
         self.layout_ = QHBoxLayout(self)  # the region tool's row; the cards sit in the maps' own cells
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.layout_.addWidget(self.region_button)
         self.layout_.addWidget(self.region_shape)
+        self.layout_.addWidget(self.baseline)
         self.layout_.addStretch(1)
         for cell in view.map_grid.cells:
             self._attach(cell)
@@ -197,7 +212,7 @@ class ScorecardPanel(QWidget):
 
     def record(self, panel: Any) -> dict[str, Any]:
         """The panel's scores as JSON-ready data, for the export beside its map."""
-        record = {name: score.as_record() for name, score in self.scores.get(panel.request, {}).items()}
+        record = {name: score.as_record() for name, score in self.scores.get(self.key(panel), {}).items()}
         region = self.region.scores(panel)
         if region is not None:
             record["region"] = region.as_record()
@@ -208,7 +223,7 @@ class ScorecardPanel(QWidget):
         for index, (panel, card) in enumerate(zip(self.view.panels, self.cards)):
             result = panel.result
             warnings = tuple(getattr(result, "warnings", ()) or ())
-            card.show_scores(warnings, self.scores.get(panel.request, {}), self.busy.get(index, ""),
+            card.show_scores(warnings, self.scores.get(self.key(panel), {}), self.busy.get(index, ""),
                              self.region.scores(panel))
             for button in card.buttons:
                 button.setEnabled(result is not None)
@@ -218,22 +233,34 @@ class ScorecardPanel(QWidget):
         panel = self.view.panels[index]
         if panel.result is None or panel.request is None:
             return
-        cached = self.scores.get(panel.request, {})
+        cached = self.scores.get(self.key(panel), {})
         missing = [n for n in names if n not in cached]
         if not missing:
             return
-        request = panel.request
+        request, metric_params = self.key(panel), self.baseline.params()
         self.busy[index] = self.busy.get(index, "") + " ".join(missing)
         self.refresh()
         self.ctx.engine.submit(
             ScoreCase(
-                case=request[0], method=panel.method, names=tuple(missing),
-                params=self.view._params(panel), target=request[3],
+                case=panel.request[0], method=panel.method, names=tuple(missing),
+                params=self.view._params(panel), target=panel.request[3], metric_params=metric_params,
             ),
             key=job_key("scorecard", f"panel{index}.{missing[0]}"),
             on_result=lambda card, r=request, i=index: self._on_scores(i, r, card),
             on_error=lambda error, i=index: self._on_error(i, error),
         )
+
+    def key(self, panel: Any) -> tuple:
+        """A map's scores are kept per map request and baseline."""
+        return panel.request, json.dumps(self.baseline.params(), sort_keys=True)
+
+    def _on_baseline(self, params: dict[str, Any]) -> None:
+        """Keep the new baseline, show the scores made with it, and score the fast methods' maps again."""
+        self.ctx.settings.set(baseline_choice.SETTINGS_KEY, params)
+        self.refresh()
+        for index, panel in enumerate(self.view.panels):
+            if panel.result is not None and self.is_fast(panel.method):
+                self.run(index, FAST)
 
     def _on_result_shown(self, index: int) -> None:
         if len(self.region.rois) != len(self.view.canvases):

@@ -4,6 +4,8 @@ Choose methods and metrics and the cases (the current case, the embedding's sele
 list such as "0-7, 12"), run, and read a table that ranks the methods: per metric the mean and
 spread over the cases, and the method's average rank over the metrics (each metric ranked in
 its own better direction). Click a method for its per-case scores. Export the table as CSV.
+The perturbation metrics' baseline (0, mean, blur, a number) is the scorecard's, from the same
+setting; the status line and the CSV name it.
 The ranking also orders the canvas's quick-look grid (state.methods_ranked).
 """
 
@@ -36,6 +38,7 @@ from engine.fileio import atomic_write_bytes
 from engine.tasks import ListMethods, ListMetrics, RunBenchmark, job_key
 from gui.app import show_error
 from gui.context import AppContext
+from gui.widgets import baseline_choice
 
 DEFAULT_METHODS = ("saliency", "gradient_x_input", "integrated_gradients", "gradcam", "occlusion")
 DEFAULT_METRICS = ("deletion", "insertion", "sparseness")
@@ -116,6 +119,10 @@ class BenchmarkView(QWidget):
         self.current = QLabel("current case: none")
         use_current = QPushButton("Use current case")
         use_current.clicked.connect(lambda: self.cases.setText(str(max(self.ctx.state.case, 0))))
+        self.baseline = baseline_choice.BaselineChoice()
+        self.baseline.setObjectName("benchmarkBaseline")
+        self.baseline.set_params(self.ctx.settings.get(baseline_choice.SETTINGS_KEY, baseline_choice.DEFAULT))
+        self.baseline.changed.connect(lambda params: self.ctx.settings.set(baseline_choice.SETTINGS_KEY, params))
         self.run_button, self.cancel_button = QPushButton("Run benchmark"), QPushButton("Cancel")
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(lambda: self.ctx.engine.cancel(KEY))
@@ -149,6 +156,7 @@ class BenchmarkView(QWidget):
         cases_row.addWidget(self.cases, 1)
         cases_row.addWidget(use_current)
         cases_row.addWidget(self.current)
+        cases_row.addWidget(self.baseline)
         buttons = QHBoxLayout()
         for button in (self.run_button, self.cancel_button, self.export_button, self.quick_button):
             buttons.addWidget(button)
@@ -206,10 +214,12 @@ class BenchmarkView(QWidget):
         except BadInputError as exc:
             self.status.setText(str(exc))
             return
+        self.baseline.set_params(self.ctx.settings.get(baseline_choice.SETTINGS_KEY, baseline_choice.DEFAULT))  # the scorecard's may be newer
         self.status.setText(f"Running {len(methods)} methods x {len(names)} metrics on {len(cases)} cases…")
         self.progress.setVisible(True)
         self.ctx.engine.submit(
-            RunBenchmark(cases=list(cases), methods=list(methods), names=list(names)), key=KEY,
+            RunBenchmark(cases=list(cases), methods=list(methods), names=list(names), metric_params=self.baseline.params()),
+            key=KEY,
             on_result=self.show_result, on_error=self._on_error, on_progress=self._on_progress,
         )
 
@@ -243,13 +253,24 @@ class BenchmarkView(QWidget):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
         failed = f" {len(result.failures)} failed: {'; '.join(result.failures[:3])}" if result.failures else ""
-        self.status.setText(f"{len(result.methods)} methods on {len(result.cases)} cases (mean ± sd).{failed}")
+        self.status.setText(f"{len(result.methods)} methods on {len(result.cases)} cases (mean ± sd), "
+                            f"baseline {self._baseline_used() or 'none'}.{failed}")
         if self.order:
             self.table.selectRow(0)
             self.show_cases(0)
         self._publish(show=False)
         for scorecard in result.scorecards:
             self.scored.emit(scorecard)
+
+    def _baseline_used(self, metric: str | None = None) -> str:
+        """The baseline the shown result's scores (of `metric`, or any) were made with, from
+        their records; '' where that metric takes none."""
+        for scorecard in getattr(self.result, "scorecards", ()):
+            for name, score in scorecard.scores.items():
+                params = score.provenance.get("params", {})
+                if metric == name or (metric is None and "baseline" in params):
+                    return baseline_choice.describe(params) if "baseline" in params else ""
+        return ""
 
     def show_cases(self, row: int) -> None:
         """The per-case scores of the method in table row `row`."""
@@ -276,14 +297,15 @@ class BenchmarkView(QWidget):
         result = self.result
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["method", "metric", "better", "case", "score"])
+        writer.writerow(["method", "metric", "better", "case", "score", "baseline"])
         for m in self.order:
             for k, name in enumerate(result.metrics):
+                used = self._baseline_used(name)
                 for n, case in enumerate(result.cases):
-                    writer.writerow([result.methods[m], name, result.better[k], case, f"{result.scores[m, k, n]:.6g}"])
+                    writer.writerow([result.methods[m], name, result.better[k], case, f"{result.scores[m, k, n]:.6g}", used])
                 values = result.scores[m, k]
-                writer.writerow([result.methods[m], name, result.better[k], "mean", f"{np.nanmean(values):.6g}"])
-                writer.writerow([result.methods[m], name, result.better[k], "sd", f"{np.nanstd(values):.6g}"])
+                writer.writerow([result.methods[m], name, result.better[k], "mean", f"{np.nanmean(values):.6g}", used])
+                writer.writerow([result.methods[m], name, result.better[k], "sd", f"{np.nanstd(values):.6g}", used])
         return out.getvalue()
 
     def export_csv(self, path: str) -> None:

@@ -35,7 +35,15 @@ def flat_workspace_task(ctx: JobContext) -> Any:
 
 
 def _scores(canvas, panel: int = 0) -> dict[str, Any]:
-    return canvas.scorecard.scores.get(canvas.panels[panel].request, {})
+    return canvas.scorecard.scores.get(canvas.scorecard.key(canvas.panels[panel]), {})
+
+
+def direct_deletion_task(ctx: JobContext, case: int, maps: np.ndarray, target: int, **params: Any) -> float:
+    """The engine's own deletion score of `maps` on the open model's `case` (what the card must show)."""
+    from engine.metrics import create
+
+    x = np.ascontiguousarray(ctx.workspace.dataset.inputs([case]), dtype=np.float32)
+    return float(create("deletion", ctx.workspace.require_model(), **params).evaluate(x, maps, [target]).scores[0])
 
 
 def test_fast_scores_appear_by_themselves_and_slow_ones_on_a_click(qtbot, demo, tmp_path):  # noqa: F811
@@ -102,7 +110,47 @@ def test_the_benchmark_ranks_methods_exports_csv_and_orders_the_quick_look(qtbot
     assert bench.detail.rowCount() == 2
     bench.export_csv(str(tmp_path / "bench.csv"))
     lines = (tmp_path / "bench.csv").read_text().splitlines()
-    assert lines[0] == "method,metric,better,case,score" and len(lines) == 1 + 5 * 3 * (2 + 2)
+    assert lines[0] == "method,metric,better,case,score,baseline" and len(lines) == 1 + 5 * 3 * (2 + 2)
+    assert lines[1].endswith(",0") and "baseline 0." in bench.status.text()  # deletion names its baseline
+
+
+def test_choosing_the_blur_baseline_scores_the_map_as_the_engine_does_and_says_so(qtbot, demo, tmp_path):  # noqa: F811
+    """Blur (sigma 2 px) on the scorecard: the card's deletion is the engine's deletion with
+    baseline="blur", not the zero baseline's; the choice is in the settings, the tooltip, the
+    exported record and the Benchmark view (which reads the same setting)."""
+    _select(qtbot, demo, 3)
+    qtbot.waitUntil(lambda: set(SCORED) <= set(_scores(demo)), timeout=60000)
+    zero = _scores(demo)["deletion"].score
+    choice = demo.scorecard.baseline
+    choice.kind.setCurrentIndex(choice.kind.findData("blur"))
+    choice.value.setValue(2.0)
+    qtbot.waitUntil(lambda: set(SCORED) <= set(_scores(demo)), timeout=60000)
+    blurred = _scores(demo)["deletion"]
+    result = demo.panels[0].result
+    direct = _run(qtbot, demo.ctx.engine, "tests.gui.test_scorecard:direct_deletion_task", case=3,
+                  maps=result.maps, target=int(result.targets[0]), baseline="blur", blur_sigma=2.0)
+    assert blurred.score == pytest.approx(direct, rel=1e-6) and abs(blurred.score - zero) > 1e-3
+    assert demo.ctx.settings.get("metric_baseline") == {"baseline": "blur", "blur_sigma": 2.0}
+    card = demo.scorecard.cards[0]
+    assert card.values["deletion"].text() == f"{direct:.3f}"
+    assert "Baseline: blur, σ 2 px" in card.values["deletion"].toolTip()
+    assert "Baseline" not in card.values["sparseness"].toolTip()  # sparseness takes no baseline
+    record = json.loads(demo.export_maps(tmp_path / "case3")[-1].read_text())
+    assert record["scores"]["deletion"]["provenance"]["params"]["baseline"] == "blur"
+    assert record["scores"]["deletion"]["provenance"]["params"]["blur_sigma"] == 2.0
+    choice.kind.setCurrentIndex(choice.kind.findData("zero"))  # back: the zero scores are still cached
+    assert _scores(demo)["deletion"].score == zero
+    choice.kind.setCurrentIndex(choice.kind.findData("blur"))
+    bench = BenchmarkView(demo.ctx)
+    qtbot.addWidget(bench)
+    assert bench.baseline.params() == {"baseline": "blur", "blur_sigma": 2.0}
+    for size in ((1400, 900), (1920, 1080)):
+        bench.resize(*size)
+        _shot(bench, f"benchmark_baseline_{size[0]}x{size[1]}")
+    demo.resize(1400, 900)
+    _shot(demo, "scorecard_blur_baseline_1400x900")
+    demo.resize(1920, 1080)
+    _shot(demo, "scorecard_blur_baseline_1920x1080")
 
 
 def test_case_lists_and_the_ranking_rule():
@@ -143,3 +191,24 @@ def test_each_map_cell_carries_its_own_card_with_mufidelity(qtbot, main_window):
             window.resize(width, height)
             qtbot.wait(50)
             _shot(window, f"scorecard_cells_{count}maps_{width}x{height}")
+
+
+def test_the_baseline_choice_round_trips_and_a_bad_stored_one_falls_back(qtbot):
+    from gui.settings import sanitize
+    from gui.widgets.baseline_choice import BaselineChoice, describe
+
+    choice = BaselineChoice()
+    qtbot.addWidget(choice)
+    emitted: list = []
+    choice.changed.connect(emitted.append)
+    choice.set_params({"baseline": -0.5})
+    assert choice.kind.currentData() == "number" and choice.value.value() == -0.5 and not emitted
+    choice.value.setValue(0.25)
+    assert emitted[-1] == {"baseline": 0.25} and describe(emitted[-1]) == "0.25"
+    choice.kind.setCurrentIndex(choice.kind.findData("mean"))
+    assert emitted[-1] == {"baseline": "mean"} and choice.value.isHidden()
+    choice.set_params({"baseline": "wobble"})  # not a baseline: the default (0)
+    assert choice.params() == {"baseline": 0.0}
+    kept, dropped = sanitize({"metric_baseline": {"baseline": "blur", "blur_sigma": -1}})
+    assert "metric_baseline" not in kept and dropped == ["metric_baseline"]
+    assert sanitize({"metric_baseline": {"baseline": "blur", "blur_sigma": 3}})[0] == {"metric_baseline": {"baseline": "blur", "blur_sigma": 3}}
