@@ -6,7 +6,9 @@ columns, masked units). Copies are built lazily, `batch_size` rows at a time, by
 compiled graph traced once with an open batch dimension (no retracing on the short last batch).
 Anything else that is callable (a scikit-learn estimator wrapped as ``f(x) -> outputs``) is
 called on the same numpy batches. Outputs become probabilities through the one conversion,
-`engine.predictions.to_probabilities`, with the model's first classifier head's kind.
+`engine.predictions.to_probabilities`, with the chosen head's kind: `head` (an output index or
+name, as `engine.heads.select` reads it) picks one output of a multi-head model; None means the
+first classifier head, so a one-head model needs no choice.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ _COMPILED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 class Predictor:
     """Probabilities (N, K) of `model` for rows built batch by batch; counts its model calls."""
 
-    def __init__(self, model: Any, batch_size: int = 256, progress: Progress = None, cancel: Cancel = None) -> None:
+    def __init__(self, model: Any, batch_size: int = 256, progress: Progress = None, cancel: Cancel = None,
+                 head: int | str | None = None) -> None:
         if not callable(model):
             raise BadInputError(f"Expected a model (a Keras model or a callable), got {type(model).__name__}.")
         if int(batch_size) < 1:
@@ -41,7 +44,7 @@ class Predictor:
         self.cancel = cancel
         self.calls = 0  # model calls made (batches)
         self.rows = 0  # rows evaluated
-        self._activation, self._kind = _head_of(model)
+        self.head, self._activation, self._kind = _head_of(model, head)
         self._done = 0.0
 
     def check(self) -> None:
@@ -84,10 +87,16 @@ class Predictor:
     def _call(self, batch: np.ndarray) -> np.ndarray:
         fn = _compiled(self.model)
         if fn is None:
-            return np.asarray(self.model(batch), dtype=np.float64)
-        import tensorflow as tf
+            out = self.model(batch)
+        else:
+            import tensorflow as tf
 
-        return np.asarray(fn(tf.convert_to_tensor(batch, dtype=tf.float32)), dtype=np.float64)
+            out = fn(tf.convert_to_tensor(batch, dtype=tf.float32))
+        if isinstance(out, (list, tuple)):  # a multi-head model: the chosen output only
+            out = out[self.head]
+        elif isinstance(out, dict):
+            out = list(out.values())[self.head]
+        return np.asarray(out, dtype=np.float64)
 
 
 def _is_keras(model: Any) -> bool:
@@ -111,11 +120,15 @@ def _compiled(model: Any) -> Any:
     return fn
 
 
-def _head_of(model: Any) -> tuple[str | None, str | None]:
-    """The first classifier head's activation and kind (none found: read the outputs as they come)."""
+def _head_of(model: Any, head: int | str | None) -> tuple[int, str | None, str | None]:
+    """Index, activation and kind of the chosen head (no heads found, e.g. a callable: output 0,
+    read as it comes)."""
     from engine import heads
 
-    found = [h for h in heads.model_heads(model) if h.is_classifier]
+    found = heads.model_heads(model)
     if not found:
-        return None, None
-    return found[0].activation, found[0].kind
+        if head not in (None, 0):
+            raise BadInputError(f"Output {head!r} was asked for, but this model's outputs cannot be listed.")
+        return 0, None, None
+    chosen = heads.select(found, head)
+    return chosen.index, chosen.activation, chosen.kind

@@ -41,13 +41,16 @@ def permutation_importance(
     cell_size: int = 4,
     n_segments: int = 16,
     feature_names: Any = None,
+    head: int | str | None = None,
     progress: Progress = None,
     cancel: Cancel = None,
 ) -> PermutationImportance:
     """See the module docstring. `scoring`: "accuracy", "log_loss" (scikit-learn's neg_log_loss:
     the importance is the rise in log loss) or a callable(y_true, probabilities) -> float where
     higher is better. Images: `features` "grid" (cells of `cell_size`), "slic" (`n_segments`
-    superpixels of the mean image) or an (H, W) label array."""
+    superpixels of the mean image) or an (H, W) label array. `head`: the output explained, by index
+    or name (default: the first classifier head), so each head of a multi-head model has its own
+    importances."""
     start = time.perf_counter()
     x = _check_x(x)
     y = np.asarray(y).reshape(-1)
@@ -59,7 +62,7 @@ def permutation_importance(
     units = feats.units_of(x, features, cell_size, n_segments)
     count = feats.n_features(x, units)
     sources = shuffles(len(x), int(n_repeats), seed)  # (R, N): case i takes the values of case sources[r, i]
-    predictor = Predictor(model, batch_size, progress, cancel)
+    predictor = Predictor(model, batch_size, progress, cancel, head=head)
     baseline = score(y, predictor.probabilities(x, span=(0.0, 0.02)))
     rows = PermutedRows(x, units, sources)
     probabilities = predictor.over(len(rows), rows, span=(0.02, 1.0))
@@ -75,6 +78,7 @@ def permutation_importance(
         feature_names=feats.feature_names(x, units, feature_names),
         segments=units,
         params={"n_repeats": int(n_repeats), "seed": int(seed), "scoring": name, "batch_size": int(batch_size),
+                "head": predictor.head,
                 **({} if units is None else {"features": features if isinstance(features, str) else "fixed",
                                              "cell_size": int(cell_size), "n_segments": int(n_segments)})},
         model_calls=predictor.calls,

@@ -199,3 +199,44 @@ def test_lime_fit_is_scikit_learns_weighted_ridge() -> None:
     for alpha in (1.0, 0.01):
         ref = Ridge(alpha=alpha).fit(z.astype(np.float64), scores, sample_weight=weights).coef_
         np.testing.assert_allclose(lime_fit(z, scores, weights, alpha), ref, rtol=1e-5, atol=1e-6)
+
+
+def _two_head_model():
+    """Head 0 ("first") reads only feature 0, head 1 ("second") only feature 3: fixed weights."""
+    import keras
+
+    inputs = keras.Input((4,))
+    first = keras.layers.Dense(2, activation="softmax", name="first")
+    second = keras.layers.Dense(2, activation="softmax", name="second")
+    model = keras.Model(inputs, [first(inputs), second(inputs)])
+    w0 = np.zeros((4, 2), np.float32)
+    w0[0] = [-4.0, 4.0]
+    w1 = np.zeros((4, 2), np.float32)
+    w1[3] = [-4.0, 4.0]
+    first.set_weights([w0, np.zeros(2, np.float32)])
+    second.set_weights([w1, np.zeros(2, np.float32)])
+    return model
+
+
+def test_each_head_of_a_two_head_model_has_its_own_importances() -> None:
+    model = _two_head_model()
+    x = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    y0, y1 = (x[:, 0] > 0).astype(int), (x[:, 3] > 0).astype(int)
+    by_default = permutation_importance(model, x, y0, n_repeats=3, seed=0)
+    first = permutation_importance(model, x, y0, n_repeats=3, seed=0, head=0)
+    second = permutation_importance(model, x, y1, n_repeats=3, seed=0, head="second")
+    np.testing.assert_array_equal(by_default.importances, first.importances)
+    assert first.baseline_score == second.baseline_score == 1.0
+    assert np.argmax(first.importances_mean) == 0 and np.argmax(second.importances_mean) == 3
+    assert first.importances_mean[0] > 0.3 and second.importances_mean[3] > 0.3
+    np.testing.assert_array_equal(first.importances[1:], 0.0)
+    np.testing.assert_array_equal(second.importances[:3], 0.0)
+    assert (first.params["head"], second.params["head"]) == (0, 1)
+
+
+def test_an_unknown_head_is_refused_with_the_outputs_named() -> None:
+    from engine.errors import BadInputError
+
+    x = np.zeros((4, 4), np.float32)
+    with pytest.raises(BadInputError, match="0: first, 1: second"):
+        permutation_importance(_two_head_model(), x, np.zeros(4, int), n_repeats=1, head=2)
