@@ -132,3 +132,15 @@ def _head_of(model: Any, head: int | str | None) -> tuple[int, str | None, str |
         return 0, None, None
     chosen = heads.select(found, head)
     return chosen.index, chosen.activation, chosen.kind
+
+
+def one_head(model: Any, head: int | str | None) -> Any:
+    """The model itself when it has one output (or is a plain callable), else the view of the chosen head."""
+    from engine import heads
+
+    found = heads.model_heads(model)
+    if len(found) <= 1 and head in (None, 0):
+        return model
+    from engine.explainers.views import view
+
+    return view(model, heads.select(found, head)).model

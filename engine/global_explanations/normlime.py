@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.errors import Cancelled
 from engine.global_explanations import features as feats
-from engine.global_explanations.model_calls import Cancel, Progress
+from engine.global_explanations.model_calls import Cancel, Progress, one_head
 from engine.global_explanations.permutation import _check_x
 from engine.global_explanations.results import NormLime
 
@@ -38,15 +38,18 @@ def normlime(
     kernel_width: float = 0.25,
     fill_value: float = 0.0,
     feature_names: Any = None,
+    head: int | str | None = None,
     progress: Progress = None,
     cancel: Cancel = None,
 ) -> NormLime:
     """See the module docstring; a unit that is "off" takes `fill_value` (0: the mean of
-    standardised columns)."""
+    standardised columns). `head`: the output explained, by index or name (None: the first
+    classifier head); LIME then sees that output alone (engine.explainers.views)."""
     start = time.perf_counter()
     x = np.ascontiguousarray(_check_x(x), dtype=np.float32)
     units = feats.units_of(x, features, cell_size, n_segments)
     count = feats.n_features(x, units)
+    model = one_head(model, head)
     lime = _shared_units_lime(model, units, nb_samples=int(nb_samples), seed=int(seed), batch_size=int(batch_size),
                               kernel_width=float(kernel_width), fill_value=float(fill_value), output="probability")
     pick = None if units is None else np.array([np.flatnonzero(units.ravel() == m)[0] for m in range(count)])
@@ -85,7 +88,7 @@ def normlime(
         classes=classes,
         feature_names=feats.feature_names(x, units, feature_names),
         segments=units,
-        params={"nb_samples": int(nb_samples), "seed": int(seed), "batch_size": int(batch_size),
+        params={"nb_samples": int(nb_samples), "seed": int(seed), "batch_size": int(batch_size), "head": head,
                 "kernel_width": float(kernel_width), "fill_value": float(fill_value),
                 **({} if units is None else {"features": features if isinstance(features, str) else "fixed",
                                              "cell_size": int(cell_size), "n_segments": int(n_segments)})},

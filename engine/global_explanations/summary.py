@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import Cancelled
-from engine.global_explanations.model_calls import Cancel, Progress
+from engine.global_explanations.model_calls import Cancel, Progress, one_head
 from engine.global_explanations.normlime import _n_outputs
 from engine.global_explanations.permutation import _check_x
 from engine.global_explanations.results import AttributionSummary
@@ -32,16 +32,18 @@ def attribution_summary(
     targets: np.ndarray | None = None,
     *,
     feature_names: Any = None,
+    head: int | str | None = None,
     progress: Progress = None,
     cancel: Cancel = None,
 ) -> AttributionSummary:
     """Explain every case of `x` with `method` (towards `targets`, or the predicted classes) and
-    summarise per feature or pixel, per explained class."""
+    summarise per feature or pixel, per explained class. `head`: the output explained, by index or
+    name (None: the first classifier head), as the explainers' `output_index`."""
     from engine import explainers
 
     start = time.perf_counter()
     x = np.ascontiguousarray(_check_x(x), dtype=np.float32)
-    explainer = explainers.create(method, model, **(params or {}))
+    explainer = explainers.create(method, model, output_index=head, **(params or {}))
     image = x.ndim == 4
     width = int(np.prod(x.shape[1:3])) if image else x.shape[1]
     values = np.zeros((len(x), width), np.float32)
@@ -66,7 +68,7 @@ def attribution_summary(
         done = sum(getattr(explainer, "evaluations", {}).values())
         rows += done
         calls += math.ceil(done / max(1, batch))
-    n_classes = max(int(classes.max()) + 1, _n_outputs(model))
+    n_classes = max(int(classes.max()) + 1, _n_outputs(one_head(model, head)))
     counts = np.bincount(classes, minlength=n_classes)
     by_class = np.zeros((n_classes, width))
     np.add.at(by_class, classes, np.abs(values).astype(np.float64))
@@ -82,7 +84,7 @@ def attribution_summary(
         classes=classes,
         shape=tuple(int(s) for s in x.shape[1:3]) if image else (),
         feature_names=_names(width, image, feature_names),
-        params={k: v for k, v in shown.items() if not isinstance(v, np.ndarray)},
+        params={**{k: v for k, v in shown.items() if not isinstance(v, np.ndarray)}, "head": head},
         model_calls=calls,
         rows=rows,
         evaluations=dict(evaluations),

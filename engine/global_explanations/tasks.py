@@ -41,15 +41,17 @@ DISK = cache.DiskCache("global", max_bytes=256 << 20, title="global explanation"
 def permutation_importance_task(
     ctx: JobContext, n_repeats: int = 5, seed: int = 0, scoring: str = "accuracy", max_cases: int = 1000,
     batch_size: int = 256, features: str = "grid", cell_size: int = 4, n_segments: int = 16,
+    head: int | str | None = None,
 ) -> PermutationImportance:
+    """`head`: the output explained (engine.heads.select: None is the first classifier head)."""
     params = {"n_repeats": n_repeats, "seed": seed, "scoring": scoring, "batch_size": batch_size,
-              "features": features, "cell_size": cell_size, "n_segments": n_segments}
+              "features": features, "cell_size": cell_size, "n_segments": n_segments, "head": head}
 
     def run(x: np.ndarray, names: Any, cases: np.ndarray) -> GlobalResult:
-        y, note = _labels(ctx, x, cases)
+        y, note = _labels(ctx, x, cases, head)
         result = permutation_importance(ctx.workspace.model, x, y, n_repeats, seed, scoring, batch_size,
                                         features=features, cell_size=cell_size, n_segments=n_segments,
-                                        feature_names=names, progress=_progress(ctx, "Permutation importance"),
+                                        feature_names=names, head=head, progress=_progress(ctx, "Permutation importance"),
                                         cancel=ctx.cancel)
         return _with(result, {"labels": note})
 
@@ -59,13 +61,14 @@ def permutation_importance_task(
 def normlime_task(
     ctx: JobContext, nb_samples: int = 300, seed: int = 0, max_cases: int = 200, batch_size: int = 256,
     features: str = "grid", cell_size: int = 4, n_segments: int = 16, fill_value: float = 0.0,
+    head: int | str | None = None,
 ) -> NormLime:
     params = {"nb_samples": nb_samples, "seed": seed, "batch_size": batch_size, "features": features,
-              "cell_size": cell_size, "n_segments": n_segments, "fill_value": fill_value}
+              "cell_size": cell_size, "n_segments": n_segments, "fill_value": fill_value, "head": head}
 
     def run(x: np.ndarray, names: Any, cases: np.ndarray) -> GlobalResult:
         return normlime(ctx.workspace.model, x, nb_samples, seed, batch_size, features=features, cell_size=cell_size,
-                        n_segments=n_segments, fill_value=fill_value, feature_names=names,
+                        n_segments=n_segments, fill_value=fill_value, feature_names=names, head=head,
                         progress=_progress(ctx, "NormLIME"), cancel=ctx.cancel)
 
     return _cached(ctx, "normlime", params, max_cases, seed, run)
@@ -73,12 +76,12 @@ def normlime_task(
 
 def attribution_summary_task(
     ctx: JobContext, method: str = "gradient_x_input", params: dict[str, Any] | None = None, max_cases: int = 500,
-    seed: int = 0,
+    seed: int = 0, head: int | str | None = None,
 ) -> AttributionSummary:
-    settings = {"method": method, "params": dict(params or {})}
+    settings = {"method": method, "params": dict(params or {}), "head": head}
 
     def run(x: np.ndarray, names: Any, cases: np.ndarray) -> GlobalResult:
-        return attribution_summary(ctx.workspace.model, x, method, params, feature_names=names,
+        return attribution_summary(ctx.workspace.model, x, method, params, feature_names=names, head=head,
                                    progress=_progress(ctx, f"Summary of {method}"), cancel=ctx.cancel)
 
     return _cached(ctx, "attribution_summary", settings, max_cases, seed, run)
@@ -132,12 +135,12 @@ def chosen_cases(n: int, max_cases: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, int(max_cases), replace=False)).astype(np.int64)
 
 
-def _labels(ctx: JobContext, x: np.ndarray, cases: np.ndarray) -> tuple[np.ndarray, str]:
+def _labels(ctx: JobContext, x: np.ndarray, cases: np.ndarray, head: int | str | None = None) -> tuple[np.ndarray, str]:
     """The dataset's labels of the chosen cases; the model's predictions where any is unknown."""
     labels = np.asarray(ctx.workspace.dataset.labels, dtype=np.int64)
     if labels.size and np.all(labels[cases] >= 0):
         return labels[cases], "dataset labels"
-    predicted = Predictor(ctx.workspace.model, 256, cancel=ctx.cancel).probabilities(x).argmax(axis=1)
+    predicted = Predictor(ctx.workspace.model, 256, cancel=ctx.cancel, head=head).probabilities(x).argmax(axis=1)
     return predicted.astype(np.int64), "model predictions (the dataset has unknown labels)"
 
 

@@ -209,6 +209,7 @@ class PermutationImportanceRequest:
     features: str = "grid"  # images: grid | slic
     cell_size: int = 4
     n_segments: int = 16
+    head: int | None = None  # the output explained; None: the first classifier head
 
 
 @task("engine.global_explanations.tasks:normlime_task", "engine.global_explanations.results:NormLime",
@@ -223,6 +224,7 @@ class NormLimeRequest:
     cell_size: int = 4
     n_segments: int = 16
     fill_value: float = 0.0
+    head: int | None = None  # the output explained; None: the first classifier head
 
 
 @task("engine.global_explanations.tasks:attribution_summary_task",
@@ -233,6 +235,7 @@ class AttributionSummaryRequest:
     params: dict[str, Any] = field(default_factory=dict)
     max_cases: int = 500
     seed: int = 0
+    head: int | None = None  # the output explained; None: the first classifier head
 
 
 # ----- issue 15: what-if editing and counterfactuals ---------------------------------------------

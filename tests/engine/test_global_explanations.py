@@ -240,3 +240,14 @@ def test_an_unknown_head_is_refused_with_the_outputs_named() -> None:
     x = np.zeros((4, 4), np.float32)
     with pytest.raises(BadInputError, match="0: first, 1: second"):
         permutation_importance(_two_head_model(), x, np.zeros(4, int), n_repeats=1, head=2)
+
+
+def test_normlime_and_the_summary_explain_the_chosen_head() -> None:
+    model = _two_head_model()
+    x = np.random.default_rng(1).normal(size=(24, 4)).astype(np.float32)
+    for head, used in ((0, 0), ("second", 3)):
+        lime = normlime(model, x, nb_samples=200, seed=0, head=head)
+        summary = attribution_summary(model, x, "gradient_x_input", head=head)
+        assert np.argmax(lime.importances) == used and np.argmax(summary.mean_abs) == used
+        np.testing.assert_allclose(np.delete(summary.mean_abs, used), 0.0, atol=1e-6)
+        assert lime.params["head"] == summary.params["head"] == head
