@@ -81,13 +81,16 @@ class GlobalView(QWidget):
         self.units.setToolTip("Images: what one feature is, for permutation importance and NormLIME")
         self.units.addItem("grid cells", "grid")
         self.units.addItem("superpixels", "slic")
+        self.head = QComboBox()
+        self.head.setObjectName("globalHead")
+        self.head.setToolTip("The output explained (a model with several heads): its importances are its own")
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("globalRun")
         self.run_button.clicked.connect(self.run)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         form = QGridLayout()
         form.setContentsMargins(0, 0, 0, 0)
-        for row, (label, widget) in enumerate((("explain", self.kind), ("method", self.method))):
+        for row, (label, widget) in enumerate((("explain", self.kind), ("method", self.method), ("output", self.head))):
             form.addWidget(QLabel(label), row, 0)
             form.addWidget(widget, row, 1, 1, 3)
         self.repeats_label = QLabel("repeats")
@@ -96,11 +99,11 @@ class GlobalView(QWidget):
             lambda _: self.cell_label.setText("segments" if self.units.currentData() == "slic" else "image cell"))
         for i, (label, widget) in enumerate((("scoring", self.scoring), (self.repeats_label, self.repeats),
                                              ("cases", self.cases), (self.cell_label, self.cell))):
-            form.addWidget(label if isinstance(label, QLabel) else QLabel(label), 2 + i // 2, 2 * (i % 2))
-            form.addWidget(widget, 2 + i // 2, 2 * (i % 2) + 1)
-        form.addWidget(QLabel("image features"), 4, 0, 1, 2)
-        form.addWidget(self.units, 4, 2, 1, 2)
-        form.addWidget(self.run_button, 5, 0, 1, 4)
+            form.addWidget(label if isinstance(label, QLabel) else QLabel(label), 3 + i // 2, 2 * (i % 2))
+            form.addWidget(widget, 3 + i // 2, 2 * (i % 2) + 1)
+        form.addWidget(QLabel("image features"), 5, 0, 1, 2)
+        form.addWidget(self.units, 5, 2, 1, 2)
+        form.addWidget(self.run_button, 6, 0, 1, 4)
         self.message = QLabel("")
         self.message.setObjectName("globalMessage")
         self.message.setWordWrap(True)
@@ -159,12 +162,13 @@ class GlobalView(QWidget):
         """The Request the controls describe."""
         index, cases, cell = self.kind.currentIndex(), self.cases.value(), self.cell.value()
         units = {"features": self.units.currentData(), "cell_size": cell, "n_segments": cell}
+        head = self.head.currentData()
         if index == 0:
             return PermutationImportanceRequest(n_repeats=self.repeats.value(), scoring=self.scoring.currentData(),
-                                                max_cases=cases, **units)
+                                                max_cases=cases, head=head, **units)
         if index == 1:
-            return NormLimeRequest(nb_samples=self.repeats.value(), max_cases=cases, **units)
-        return AttributionSummaryRequest(method=self.method.currentData(), max_cases=cases)
+            return NormLimeRequest(nb_samples=self.repeats.value(), max_cases=cases, head=head, **units)
+        return AttributionSummaryRequest(method=self.method.currentData(), max_cases=cases, head=head)
 
     def run(self) -> None:
         state = self.ctx.state
@@ -182,6 +186,7 @@ class GlobalView(QWidget):
             plot.clear()
         self.maps.clear()
         self.feature.clear()
+        self._fill_heads()
         self._fill_classes(None)
         self._kind_changed(self.kind.currentIndex())
         self._hint("Run an attribution summary to see every case here.")
@@ -209,6 +214,15 @@ class GlobalView(QWidget):
         labels = result.provenance.get("labels", "")
         self._say(f"{self.kind.itemText(_kind_index(result))}: {took}" + (f"; scored against {labels}" if labels else ""))
         self.result_shown.emit(result)
+
+    def _fill_heads(self) -> None:
+        """One entry per output of the open model, the first classifier head chosen (None: as the engine picks)."""
+        heads = tuple(getattr(self.ctx.state.model, "heads", ()) or ())
+        self.head.clear()
+        self.head.addItem("first classifier head" if len(heads) != 1 else heads[0].title, None)
+        for h in heads if len(heads) > 1 else ():
+            self.head.addItem(h.title, h.index)
+        self.head.setEnabled(len(heads) > 1)
 
     def _fill_classes(self, result: GlobalResult | None) -> None:
         self.class_choice.blockSignals(True)

@@ -124,3 +124,33 @@ def test_the_controls_build_the_requests(qtbot, tmp_path) -> None:
     assert view.request() == AttributionSummaryRequest(method="integrated_gradients", max_cases=500)
     view.run()  # nothing open: said inline, nothing submitted
     assert "Open a model" in view.message.text() and not view.jobs.busy()
+
+
+def test_the_output_chosen_for_a_two_head_model_is_the_one_explained(qtbot, view, engine, tiny) -> None:
+    import keras
+
+    from engine.global_explanations import permutation_importance
+
+    _, x, y, folder = tiny
+    inputs = keras.Input((8,))
+    layers = [keras.layers.Dense(2, activation="softmax", name=name) for name in ("first", "second")]
+    model = keras.Model(inputs, [layer(inputs) for layer in layers])
+    for layer, used, sign in zip(layers, (5, 2), (-1.0, 1.0)):  # the labels rise with feature 2, fall with 5
+        kernel = np.zeros((8, 2), np.float32)
+        kernel[used] = [-3.0 * sign, 3.0 * sign]
+        layer.set_weights([kernel, np.zeros(2, np.float32)])
+    model.save(folder / "two.keras")
+    with qtbot.waitSignal(view.ctx.state.model_changed, timeout=60000):
+        engine.submit(OpenModel(path=str(folder / "two.keras")), key="model", on_result=view.ctx.state.set_model)
+    assert view.head.isEnabled() and [view.head.itemData(i) for i in range(view.head.count())] == [None, 0, 1]
+    view.kind.setCurrentIndex(0)
+    view.repeats.setValue(2)
+    view.head.setCurrentIndex(2)
+    assert view.request().head == 1
+    with qtbot.waitSignal(view.result_shown, timeout=60000) as shown:
+        view.run()
+    direct = permutation_importance(model, x, y, n_repeats=2, seed=0, head=1)
+    np.testing.assert_allclose(shown.args[0].importances, direct.importances)
+    assert view.bars.order[0] == 2 and np.all(np.delete(shown.args[0].importances_mean, 2) == 0)
+    first = permutation_importance(model, x, y, n_repeats=2, seed=0, head=0)
+    assert np.argmax(first.importances_mean) == 5 and np.all(np.delete(first.importances_mean, 5) == 0)
