@@ -86,6 +86,7 @@ def normlime(
         class_counts=counts,
         weights=weights,
         classes=classes,
+        feature_values=_feature_values(x, units, count),
         feature_names=feats.feature_names(x, units, feature_names),
         segments=units,
         params={"nb_samples": int(nb_samples), "seed": int(seed), "batch_size": int(batch_size), "head": head,
@@ -97,6 +98,16 @@ def normlime(
         evaluations={"forward": rows},
         elapsed=time.perf_counter() - start,
     )
+
+
+def _feature_values(x: np.ndarray, units: np.ndarray | None, count: int) -> np.ndarray:
+    """(N, F) the rows themselves, or each image region's mean over its pixels and channels."""
+    if units is None:
+        return x.astype(np.float32)
+    pixels = x.mean(axis=-1).reshape(len(x), -1)
+    sizes = np.maximum(np.bincount(units.ravel(), minlength=count), 1)
+    sums = np.stack([np.bincount(units.ravel(), weights=row, minlength=count) for row in pixels])
+    return (sums / sizes).astype(np.float32)
 
 
 def _shared_units_lime(model: Any, units: np.ndarray | None, **params: Any) -> Any:

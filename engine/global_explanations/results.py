@@ -52,6 +52,16 @@ class NormLime(GlobalResult):
     class_counts: np.ndarray  # (K,) cases per predicted class
     weights: np.ndarray  # (N, F) signed LIME weights of each case
     classes: np.ndarray  # (N,) the class each case's LIME explained (its prediction)
+    feature_values: np.ndarray | None = None  # (N, F) each case's feature values (images: a region's
+    # mean over its pixels and channels), the beeswarm's colour and the dependence plot's x; None in
+    # results cached before it was kept
+
+    @property
+    def normalised(self) -> np.ndarray:
+        """(N, F) each case's normalised weights w^2 / sum|w|, signed as w: their per-class means of
+        the absolute value are `by_class`, so a beeswarm of them shows the spread behind each bar."""
+        w = self.weights
+        return np.sign(w) * w**2 / np.maximum(np.abs(w).sum(axis=1, keepdims=True), 1e-300)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,8 +102,9 @@ def from_storage(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> GlobalR
         return None
     names = {f.name for f in dataclasses.fields(cls)}
     values = {**meta, **arrays}
-    if "segments" in names and "segments" not in values:
-        values["segments"] = None
+    for name in ("segments", "feature_values"):  # optional arrays (None is not stored)
+        if name in names and name not in values:
+            values[name] = None
     for name in ("feature_names", "shape"):
         if name in values:
             values[name] = tuple(values[name])

@@ -123,13 +123,18 @@ class ImportanceChart(_Ranked):
         return np.zeros(0)
 
 
+IMPACT = "attribution (impact on the explained score)"
+
+
 class Beeswarm(_Ranked):
     """Each case a dot per feature: x = its attribution, colour = the feature's value (blue low, red high)."""
 
     def __init__(self) -> None:
-        super().__init__("attribution (impact on the explained score)")
+        super().__init__(IMPACT)
 
-    def show_values(self, names: Sequence[str], values: np.ndarray, feature_values: np.ndarray) -> None:
+    def show_values(self, names: Sequence[str], values: np.ndarray, feature_values: np.ndarray,
+                    x_label: str = IMPACT) -> None:
+        self.setLabel("bottom", x_label)
         self._shown = (names, np.asarray(values), np.asarray(feature_values))
         self.ranking = np.argsort(-np.abs(self._shown[1]).mean(axis=0), kind="stable")[:TOP_K]
         self._draw(*self._shown)
@@ -170,10 +175,10 @@ class DependencePlot(_Plot):
         self.scene().sigMouseClicked.connect(self._on_click)
 
     def show_values(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, feature: str,
-                    group_names: Sequence[str] = ()) -> None:
+                    group_names: Sequence[str] = (), quantity: str = "attribution") -> None:
         self.clear()
         self.setLabel("bottom", f"{feature} (value)")
-        self.setLabel("left", f"attribution of {feature}")
+        self.setLabel("left", f"{quantity} of {feature}")
         self.coords = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], axis=1)
         legend = self.getPlotItem().legend or self.addLegend(offset=(-10, 10))
         legend.clear()

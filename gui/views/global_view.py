@@ -32,7 +32,7 @@ from engine.global_explanations.results import AttributionSummary, GlobalResult,
 from engine.tasks import AttributionSummaryRequest, NormLimeRequest, PermutationImportanceRequest
 from gui.context import AppContext
 from gui.jobs import ViewJobs
-from gui.panels.global_plots import Beeswarm, ClassMaps, DependencePlot, ImportanceChart
+from gui.panels.global_plots import IMPACT, Beeswarm, ClassMaps, DependencePlot, ImportanceChart
 
 KINDS = ("Permutation importance", "NormLIME", "Attribution summary")
 DEFAULT_CASES = (1000, 200, 500)
@@ -52,7 +52,7 @@ class GlobalView(QWidget):
         self.ctx = ctx
         self.jobs = ViewJobs(self, ctx.engine, "global", "Global explanation failed", inline=self._say)
         self.result: GlobalResult | None = None  # what the Importance tab shows
-        self.summary: AttributionSummary | None = None  # what the beeswarm and dependence plots show
+        self.summary: AttributionSummary | NormLime | None = None  # what the beeswarm and dependence plots show
         self._build()
         ctx.state.model_changed.connect(lambda _: self.reset())
         ctx.state.dataset_changed.connect(lambda _: self.reset())
@@ -189,7 +189,7 @@ class GlobalView(QWidget):
         self._fill_heads()
         self._fill_classes(None)
         self._kind_changed(self.kind.currentIndex())
-        self._hint("Run an attribution summary to see every case here.")
+        self._hint("Run NormLIME or an attribution summary to see every case here.")
         self._say("Choose what to explain and press Run: it runs over the open cases."
                   if self.ctx.state.dataset is not None else "Open a model and its cases first.")
 
@@ -198,13 +198,16 @@ class GlobalView(QWidget):
         self.result = result
         self._fill_classes(result)
         self._draw_importance()
-        if isinstance(result, AttributionSummary):
+        per_case = _per_case(result)
+        if per_case is not None:
             self.summary = result
             self._hint("")
-            self.swarm.show_values(result.feature_names, result.values, result.feature_values)
+            values, feature_values, ranking, quantity = per_case
+            self.swarm.show_values(result.feature_names, values, feature_values,
+                                   IMPACT if quantity == "attribution" else f"{quantity}, signed as the case's LIME weight")
             self.feature.blockSignals(True)
             self.feature.clear()
-            for f in np.argsort(-result.mean_abs, kind="stable"):
+            for f in np.argsort(-ranking, kind="stable"):
                 self.feature.addItem(result.feature_names[f], int(f))
             self.feature.blockSignals(False)
             self._draw_dependence()
@@ -246,7 +249,7 @@ class GlobalView(QWidget):
             label = f"drop in {r.scoring.replace('neg_', '').replace('_', ' ')} (mean ± std over {r.importances.shape[1]} repeats)"
             self.bars.show_values(r.feature_names, r.importances_mean, r.importances_std, label)
         elif isinstance(r, NormLime):
-            normalised = r.weights**2 / np.maximum(np.abs(r.weights).sum(axis=1, keepdims=True), 1e-300)
+            normalised = np.abs(r.normalised)
             rows = normalised if k < 0 else normalised[r.classes == k]
             values = r.importances if k < 0 else r.by_class[k]
             self.bars.show_values(r.feature_names, values, rows.std(axis=0), "NormLIME weight (mean ± std over cases)")
@@ -260,7 +263,8 @@ class GlobalView(QWidget):
         if r is None or f is None:
             return
         names = [self._class_name(k) for k in range(len(r.class_counts))]
-        self.dependence.show_values(r.feature_values[:, f], r.values[:, f], r.classes, r.feature_names[f], names)
+        values, feature_values, _, quantity = _per_case(r)
+        self.dependence.show_values(feature_values[:, f], values[:, f], r.classes, r.feature_names[f], names, quantity)
 
     def _draw_maps(self, r: GlobalResult) -> None:
         scale = "one colour scale for all maps, black 0 → yellow the largest"
@@ -350,3 +354,16 @@ def _spin(low: int, high: int, value: int, name: str, tip: str) -> QSpinBox:
 
 def _kind_index(result: GlobalResult) -> int:
     return {PermutationImportance: 0, NormLime: 1, AttributionSummary: 2}.get(type(result), 0)
+
+
+def _per_case(r: GlobalResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, str] | None:
+    """What the beeswarm and the dependence plot draw of a result with per-case values: (N, F)
+    values, (N, F) feature values, (F,) the ranking score and the quantity's name; None for
+    permutation importance (one number per feature and repeat, no per-case values)."""
+    if isinstance(r, AttributionSummary):
+        return r.values, r.feature_values, r.mean_abs, "attribution"
+    if isinstance(r, NormLime):
+        shown = r.normalised
+        known = r.feature_values if r.feature_values is not None else np.zeros_like(shown)
+        return shown, known, r.importances, "NormLIME weight"
+    return None

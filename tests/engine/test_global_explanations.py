@@ -107,6 +107,15 @@ def test_normlime_ranks_the_used_features_first(uses_2_and_5) -> None:
     np.testing.assert_array_equal(r.classes, predicted)
     normalised = r.weights**2 / np.abs(r.weights).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(r.by_class[1], normalised[predicted == 1].mean(axis=0), rtol=1e-6)
+    # The beeswarm's per-case values: the normalised weights signed as the LIME weights, over the rows.
+    np.testing.assert_allclose(r.normalised, np.sign(r.weights) * normalised, rtol=1e-12)
+    np.testing.assert_allclose(np.abs(r.normalised).mean(axis=0), r.importances, rtol=1e-9)
+    np.testing.assert_array_equal(r.feature_values, x[:64])
+    back = from_storage(*to_storage(r))
+    np.testing.assert_array_equal(back.feature_values, r.feature_values)
+    _, meta = to_storage(r)
+    arrays = {k: v for k, v in to_storage(r)[0].items() if k != "feature_values"}  # cached before it was kept
+    assert from_storage(arrays, meta).feature_values is None
 
 
 def test_summary_of_a_linear_model_is_mean_abs_w_times_x() -> None:
@@ -145,6 +154,9 @@ def test_images_use_shared_regions() -> None:
     maps = s.mean_abs_by_class.reshape(-1, 8, 8)
     assert s.shape == (8, 8) and maps.shape == (2, 8, 8)
     assert np.all(maps[:, 4:, :] == 0) and np.all(maps[:, :4, :4] > 0)
+    lime = normlime(model, x[:8], nb_samples=50, cell_size=4)  # a region's value: its pixels' mean
+    cells = x[:8, :, :, 0].reshape(8, 2, 4, 2, 4).mean(axis=(2, 4)).reshape(8, 4)
+    np.testing.assert_allclose(lime.feature_values, cells, rtol=1e-5, atol=1e-6)
 
 
 def test_cancel_stops_it(uses_2_and_5) -> None:

@@ -154,3 +154,26 @@ def test_the_output_chosen_for_a_two_head_model_is_the_one_explained(qtbot, view
     assert view.bars.order[0] == 2 and np.all(np.delete(shown.args[0].importances_mean, 2) == 0)
     first = permutation_importance(model, x, y, n_repeats=2, seed=0, head=0)
     assert np.argmax(first.importances_mean) == 5 and np.all(np.delete(first.importances_mean, 5) == 0)
+
+
+def test_normlime_draws_the_beeswarm_and_a_dependence_click_opens_the_case(qtbot, view, tiny) -> None:
+    _, x, _, _ = tiny
+    view.kind.setCurrentIndex(1)
+    view.repeats.setValue(100)
+    view.cases.setValue(40)
+    with qtbot.waitSignal(view.result_shown, timeout=120000) as shown:
+        view.run()
+    result = shown.args[0]
+    assert view.summary is result and set(view.swarm.order[:2]) == {2, 5}
+    np.testing.assert_allclose(view.swarm.scatter.data["x"][:40], result.normalised[:, view.swarm.order[0]])
+    view.tabs.setCurrentIndex(TABS.index("Dependence"))
+    qtbot.wait(100)
+    f = view.feature.currentData()
+    assert f in (2, 5) and "NormLIME weight" in view.dependence.getAxis("left").labelText
+    np.testing.assert_allclose(view.dependence.coords[:, 0], x[result.cases, f])
+    np.testing.assert_allclose(view.dependence.coords[:, 1], result.normalised[:, f])
+    i = int(np.argmax(view.dependence.coords[:, 1]))
+    with qtbot.waitSignal(view.ctx.state.case_selected, timeout=2000):
+        qtbot.mouseClick(view.dependence.viewport(), Qt.MouseButton.LeftButton,
+                         pos=view.dependence.widget_pos(i).toPoint())
+    assert view.ctx.state.case == int(result.cases[i])
