@@ -188,6 +188,13 @@ class ScorecardPanel(QWidget):
         ctx.state.model_changed.connect(lambda _d: self.scores.clear())
         ctx.engine.submit(ListMetrics(), key="scorecard/metrics", on_result=self._on_metrics)
 
+    def set_region_available(self, available: bool) -> None:
+        """A region of interest is drawn on pixels: tables and text cases have none."""
+        if not available:
+            self.region_button.setChecked(False)
+        self.region_button.setVisible(available)
+        self.region_shape.setVisible(available)
+
     @property
     def cards(self) -> list[MapCard]:
         """The card of each map cell, in the canvas's panel order."""

@@ -45,6 +45,7 @@ from engine.tasks import ExplainCase, ExplainTabular, ListMethods, SetHeadKind, 
 from gui.context import AppContext
 from gui.panels.scorecard import ScorecardPanel
 from gui.jobs import ViewJobs
+from gui.method_defaults import default_method
 from gui.panels import canvas_export
 from gui.panels.map_grid import MapGrid
 from gui.panels.review import seen_record
@@ -57,6 +58,11 @@ from gui.widgets.method_panel import MethodPanel
 QUICK_LOOK = ("saliency", "integrated_gradients", "gradcam", "occlusion")
 GRID_FILL = (*QUICK_LOOK, "smoothgrad", "lime", "gradient_x_input", "rise")
 MAX_PANELS = 6
+HINTS = {
+    "images": "Hover the image for pixel values; wheel zooms, drag pans, Home fits.",
+    "tabular": "Each bar is one feature's signed attribution, labelled with its raw value; Save PNG exports the chart.",
+    "text": "Each word is coloured by its token's attribution; Save PNG exports it.",
+}
 RESULT_CACHE_SIZE = 96
 CASE_CACHE_SIZE = 64
 AUTO_RUN_DELAY_MS = 300  # parameter edits settle before a run starts
@@ -83,7 +89,8 @@ class AttributionView(QWidget):
         self.ctx = ctx
         self.case = -1
         self.case_view: Any = None
-        self.panels: list[Panel] = [Panel("saliency")]
+        self.kind = "images"  # the open dataset's kind: it decides the default method and the image-only tools
+        self.panels: list[Panel] = [Panel(default_method(self.kind))]
         self.active = 0
         self.results = MemoryCache(RESULT_CACHE_SIZE)
         self.case_views = MemoryCache(CASE_CACHE_SIZE)
@@ -351,10 +358,23 @@ class AttributionView(QWidget):
     def _on_dataset_changed(self, summary: Any) -> None:
         """New cases, or the same cases under a new recipe: images and maps are stale."""
         keep = self.ctx.state.case
-        self.display.setVisible(getattr(summary, "kind", "") != "tabular")  # overlay settings: images only
+        self._set_kind(getattr(summary, "kind", "images") if summary is not None else self.kind)
         self._forget_case_data()
         if summary is not None and keep >= 0:
             self.show_case(keep)
+
+    def _set_kind(self, kind: str) -> None:
+        """Tables and text have no pixels: no overlay settings, no region to draw, no pixel hover.
+        A single map still on the old kind's default moves to the new kind's."""
+        pictures = kind not in ("tabular", "text")
+        self.display.setVisible(pictures)
+        self.scorecard.set_region_available(pictures)
+        panel = self.panels[0]
+        if len(self.panels) == 1 and panel.method == default_method(self.kind) and kind != self.kind:
+            self.panels[0] = Panel(default_method(kind))
+            if self.methods:
+                self._edit_panel(0)
+        self.kind = kind
 
     def _forget_case_data(self) -> None:
         """A new model or dataset: every cached result and image is stale, and so is anything
@@ -419,7 +439,7 @@ class AttributionView(QWidget):
         label = "unknown" if view.label < 0 else (classes[view.label] if view.label < len(classes) else str(view.label))
         title = view.name if view.name == f"case {view.case}" else f"{view.name} (case {view.case})"
         self.case_label.setText(f"{title}\ntrue label: {label}")  # the case list's mapping
-        self.readout.setText("Hover the image for pixel values; wheel zooms, drag pans, Home fits.")
+        self.readout.setText(HINTS.get(view.kind, HINTS["images"]))
 
     def _output_index(self) -> int | None:
         """The head to explain; None for the model's default (first classifier) head."""

@@ -34,14 +34,12 @@ from engine.jobs import JobError
 from engine.tasks.requests import KeepCounterfactual, ListMethods, LoadCounterfactuals, WhatIfCaseRequest, WhatIfExplain, WhatIfPredict
 from gui.context import AppContext
 from gui.jobs import ViewJobs
+from gui.method_defaults import default_method
 from gui.panels.text_tokens import TextTokens
 from gui.panels.whatif_editors import BrushEditor, FeatureEditor, SentenceEditor
 
 EDIT_DELAY_MS = 25  # typing and sliders settle this long before the engine is asked
 MAP_METHODS = ("saliency", "gradient_x_input", "integrated_gradients", "smoothgrad")
-# signed maps for words and features (a plain gradient of an averaged embedding is the same at
-# every position); the gradient's magnitude for pixels
-DEFAULT_MAP = {"text": "gradient_x_input", "tabular": "gradient_x_input", "images": "saliency"}
 TOP_FEATURES = 10
 
 
@@ -201,7 +199,7 @@ class WhatIfView(QWidget):
             return
         if case.kind != self.kind:  # each kind starts with the map that suits it
             self.method.blockSignals(True)
-            self.method.setCurrentIndex(max(0, self.method.findData(DEFAULT_MAP.get(case.kind, "saliency"))))
+            self.method.setCurrentIndex(max(0, self.method.findData(default_method(case.kind))))
             self.method.blockSignals(False)
             image = case.kind == "images"  # its map is drawn on the brush canvas: the words go beside it
             (self.right_layout if image else self.left_layout).addWidget(self.status)

@@ -169,3 +169,28 @@ def test_breast_cancer_row_kept_as_counterfactual_is_listed_with_its_values(qtbo
     assert win.findChild(QMessageBox, "errorDialog") is None
     _shot(qtbot, win, "whatif_table_counterfactual")
     win.close()
+
+
+@pytest.mark.slow
+def test_each_kind_opens_with_its_own_default_map_and_tools(qtbot) -> None:
+    """Text opens on Gradient x Input (Saliency colours every word of an averaging model alike)
+    with no region tool or pixel hint; back on images, Saliency and the region tool return. A
+    method the user chose is kept across kinds."""
+    win = _open(qtbot, "review_sentiment.keras", "reviews.csv")
+    canvas = win.views["attribution"]
+    scorecard = canvas.scorecard
+    assert [p.method for p in canvas.panels] == ["gradient_x_input"]
+    assert canvas.method_panel.method() in ("gradient_x_input", "")
+    assert scorecard.region_button.isHidden() and scorecard.region_shape.isHidden()
+    assert canvas.display.isHidden()
+    win.ctx.state.select_case(0)
+    qtbot.waitUntil(lambda: canvas.case_view is not None and canvas.case_view.case == 0, timeout=TIMEOUT)
+    assert "word" in canvas.readout.text() and "pixel" not in canvas.readout.text()
+    with qtbot.waitSignal(win.ctx.state.model_changed, timeout=TIMEOUT):
+        win.open_model(str(DEMO / "digits_cnn.keras"), dataset=str(DEMO / "digits_cases.npz"))
+    qtbot.waitUntil(lambda: canvas.kind == "images", timeout=TIMEOUT)
+    assert [p.method for p in canvas.panels] == ["saliency"]
+    assert not scorecard.region_button.isHidden() and not canvas.display.isHidden()
+    canvas.panels[0].method = "occlusion"  # the user's choice, not a default: it stays
+    canvas._set_kind("text")
+    assert [p.method for p in canvas.panels] == ["occlusion"]
