@@ -281,6 +281,8 @@ class Explainer:
     stochastic: ClassVar[bool] = False
     fast: ClassVar[bool] = False  # a single forward/backward pass or so: auto-run on case change
     image_only: ClassVar[bool] = False
+    # parameters that act only on inputs with a spatial or time axis: a table's or text's form hides them
+    spatial_params: ClassVar[frozenset[str]] = frozenset()
     gradient_based: ClassVar[bool] = True  # bench: its floor is forward+backward, else forward
     resolves_targets: ClassVar[bool] = False
     heatmap_reduce: ClassVar[str] = "sum"
@@ -311,6 +313,7 @@ class Explainer:
             description=cls.description,
             bounds=dict(cls.bounds),
             fast=cls.fast,
+            spatial_params=tuple(sorted(cls.spatial_params)),
         )
 
     # ------------------------------------------------------------------------- hooks to write

@@ -25,6 +25,7 @@ class CoalitionExplainer(Explainer):
     defaults = {**Explainer.defaults, "n_segments": 50, "segmentation": "slic", "nb_samples": 1000, "fill_value": 0.0}
     choices = {**Explainer.choices, "segmentation": list(SEGMENTATIONS)}
     bounds = {**Explainer.bounds, "n_segments": (1, 100000), "nb_samples": (4, 10**7)}
+    spatial_params = frozenset({"n_segments", "segmentation"})  # a row's features are its units
     stochastic = True
     gradient_based = False
     heatmap_reduce = "mean"  # one value per location, repeated over channels

@@ -24,6 +24,7 @@ class MethodInfo:
     description: str
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)  # numeric ranges
     fast: bool = False  # well under a second per case: the canvas runs it on every case change
+    spatial_params: tuple[str, ...] = ()  # used only for images and sequences; (N, F) rows ignore them
 
 
 @dataclass(frozen=True)

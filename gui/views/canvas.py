@@ -369,6 +369,7 @@ class AttributionView(QWidget):
         pictures = kind not in ("tabular", "text")
         self.display.setVisible(pictures)
         self.scorecard.set_region_available(pictures)
+        self.method_panel.set_kind(kind)
         panel = self.panels[0]
         if len(self.panels) == 1 and panel.method == default_method(self.kind) and kind != self.kind:
             self.panels[0] = Panel(default_method(kind))

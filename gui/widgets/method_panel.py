@@ -38,6 +38,7 @@ class MethodPanel(QWidget):
         self.methods: dict[str, dict[str, Any]] = {}
         self.editors: dict[str, QWidget] = {}
         self.layer_paths: list[str] = []
+        self.kind = "images"  # the open dataset's kind: tables and text have no spatial parameters
         self.combo = QComboBox()
         self.combo.setObjectName("methodCombo")
         self.combo.currentIndexChanged.connect(self._on_combo)
@@ -65,6 +66,11 @@ class MethodPanel(QWidget):
     def set_layer_paths(self, paths: list[str]) -> None:
         """The layers a `layer` parameter may name (the open model's 4-D outputs)."""
         self.layer_paths = list(paths)
+        self._build_form(self.method(), self.params())
+
+    def set_kind(self, kind: str) -> None:
+        """Show only the parameters that act on cases of `kind` (no segmentation for a table)."""
+        self.kind = kind
         self._build_form(self.method(), self.params())
 
     def method(self) -> str:
@@ -102,7 +108,10 @@ class MethodPanel(QWidget):
         self.description.setText(info.get("description", ""))
         choices = info.get("choices", {}) or {}
         bounds = info.get("bounds", {}) or {}
+        hidden = set(info.get("spatial_params", ())) if self.kind in ("tabular", "text") else set()
         for param, default in info.get("params", {}).items():
+            if param in hidden:
+                continue
             value = values.get(param, default)
             if param in LAYER_PARAMS and (value is None or isinstance(value, str)):
                 editor: QWidget | None = _layer_editor(value, self.layer_paths)

@@ -183,6 +183,11 @@ def test_each_kind_opens_with_its_own_default_map_and_tools(qtbot) -> None:
     assert canvas.method_panel.method() in ("gradient_x_input", "")
     assert scorecard.region_button.isHidden() and scorecard.region_shape.isHidden()
     assert canvas.display.isHidden()
+    qtbot.waitUntil(lambda: bool(canvas.method_panel.methods), timeout=TIMEOUT)
+    canvas.method_panel.set_method("kernel_shap")
+    assert "nb_samples" in canvas.method_panel.editors  # a word's units are its tokens: no segmentation
+    assert not {"n_segments", "segmentation"} & set(canvas.method_panel.editors)
+    canvas.method_panel.set_method("gradient_x_input")
     win.ctx.state.select_case(0)
     qtbot.waitUntil(lambda: canvas.case_view is not None and canvas.case_view.case == 0, timeout=TIMEOUT)
     assert "word" in canvas.readout.text() and "pixel" not in canvas.readout.text()
@@ -191,6 +196,9 @@ def test_each_kind_opens_with_its_own_default_map_and_tools(qtbot) -> None:
     qtbot.waitUntil(lambda: canvas.kind == "images", timeout=TIMEOUT)
     assert [p.method for p in canvas.panels] == ["saliency"]
     assert not scorecard.region_button.isHidden() and not canvas.display.isHidden()
+    canvas.method_panel.set_method("kernel_shap")
+    assert {"n_segments", "segmentation"} <= set(canvas.method_panel.editors)
+    canvas.method_panel.set_method("saliency")
     canvas.panels[0].method = "occlusion"  # the user's choice, not a default: it stays
     canvas._set_kind("text")
     assert [p.method for p in canvas.panels] == ["occlusion"]

@@ -103,3 +103,17 @@ def test_method_infos_are_frozen():
     info = explainers.available()[0]
     with pytest.raises(dataclasses.FrozenInstanceError):
         info.name = "other"
+
+
+def test_spatial_parameters_are_named_and_ignored_by_table_rows(linear_model):
+    """The form hides what a table's rows ignore: the coalition methods' segmentation. On (N, F)
+    rows the units are the features whatever n_segments says, so the map is the same."""
+    spatial = {info.name: set(info.spatial_params) for info in explainers.available()}
+    assert spatial["kernel_shap"] == spatial["lime"] == {"n_segments", "segmentation"}
+    assert all(not names for name, names in spatial.items() if name not in ("kernel_shap", "lime"))
+    for name in ("kernel_shap", "lime"):
+        assert spatial[name] <= set(explainers.create(name, linear_model).info().params)
+    x = np.random.default_rng(0).normal(size=(2, linear_model.input_shape[-1])).astype("float32")
+    few = explainers.create("kernel_shap", linear_model, n_segments=2, nb_samples=64).explain(x)
+    many = explainers.create("kernel_shap", linear_model, n_segments=500, nb_samples=64).explain(x)
+    np.testing.assert_array_equal(few.maps, many.maps)
