@@ -143,7 +143,7 @@ def explain_case_task(
     """
     model = ctx.workspace.require_model()
     dataset = case_dataset(ctx, case)
-    info = method_info(method)
+    info = explainers.info(method)
     full = full_params(info, params or {})
     x = explainer_input(dataset.inputs([case]))
     if info.image_only and not (isinstance(x, np.ndarray) and x.ndim == 4):
@@ -230,16 +230,6 @@ def case_dataset(ctx: JobContext, case: int) -> Any:
     if not 0 <= int(case) < len(dataset):
         raise BadInputError(f"Case {case} does not exist: the dataset has {len(dataset)} cases.")
     return dataset
-
-
-def method_info(method: str) -> MethodInfo:
-    """The explainer's description (title, parameters and defaults, image_only, fast) by name;
-    an unknown name is a BadInputError listing the known ones."""
-    for info in explainers.available():
-        if info.name == method:
-            return info
-    names = ", ".join(info.name for info in explainers.available())
-    raise BadInputError(f"Unknown attribution method {method!r}; available: {names}.")
 
 
 def full_params(info: MethodInfo, params: dict[str, Any]) -> dict[str, Any]:

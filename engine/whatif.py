@@ -36,7 +36,7 @@ import numpy as np
 from engine import explainers
 from engine import heads as heads_mod
 from engine.errors import BadInputError, NotSupportedError
-from engine.explain_service import case_dataset, case_heads, explainer_input, full_params, method_info
+from engine.explain_service import case_dataset, case_heads, explainer_input, full_params
 from engine.explainers.result import Explanation
 from engine.jobs import JobContext
 from engine.predictions import HeadOutput
@@ -305,7 +305,7 @@ def whatif_explain_task(
     dataset = case_dataset(ctx, case)
     x, shown = edited_inputs(dataset, case, edit)
     x = explainer_input(x)
-    info = method_info(method)
+    info = explainers.info(method)
     full = full_params(info, params or {})
     kinds = heads_mod.overrides(ctx.workspace.description)
     explainer = explainers.create(method, model, output_index=output_index, head_kinds=kinds, **full)
