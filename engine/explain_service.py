@@ -21,7 +21,7 @@ from engine import cache, class_index, explainers
 from engine import heads as heads_mod
 from engine.errors import BadInputError
 from engine.explainers import caveats
-from engine.explainers.result import Explanation
+from engine.explainers.result import Explanation, MethodInfo
 from engine.identity import model_identity
 from engine.model_inputs import feed
 from engine.predictions import HeadOutput, head_output
@@ -65,9 +65,9 @@ def available_methods_task(ctx: JobContext) -> list[dict[str, Any]]:
 
 
 def case_view_task(ctx: JobContext, case: int, k: int = 5) -> CaseView:
-    dataset = _dataset(ctx, case)
+    dataset = case_dataset(ctx, case)
     kind = getattr(dataset, "kind", "images")
-    top, outputs = _case_heads(ctx, case, k)
+    top, outputs = case_heads(ctx, case, k)
     return CaseView(
         case=case,
         name=str(dataset.names[case]),
@@ -103,13 +103,16 @@ def _picture(dataset: Any, case: int, kind: str) -> np.ndarray | None:
 
 def top_predictions_task(ctx: JobContext, case: int, k: int = 5) -> TopPredictions:
     """The k most probable classes of one case, of the first classifier head (none: no classes)."""
-    return _case_heads(ctx, case, k)[0]
+    return case_heads(ctx, case, k)[0]
 
 
-def _case_heads(ctx: JobContext, case: int, k: int, x: Any = None) -> tuple[TopPredictions, tuple[HeadOutput, ...]]:
-    """The case's heads and top k classes; `x` instead of the stored case (a what-if edit)."""
+def case_heads(ctx: JobContext, case: int, k: int, x: Any = None) -> tuple[TopPredictions, tuple[HeadOutput, ...]]:
+    """The case's heads and top k classes; `x` instead of the stored case (a what-if edit).
+
+    One path from model output to probabilities and class names (engine.heads), so the canvas,
+    the case view and the what-if editor read a case's prediction the same way."""
     model = ctx.workspace.require_model()
-    x = _dataset(ctx, case).inputs([case]) if x is None else x
+    x = case_dataset(ctx, case).inputs([case]) if x is None else x
     output = model(feed(model, x), training=False)
     outs = list(output.values()) if isinstance(output, dict) else list(output) if isinstance(output, (list, tuple)) else [output]
     found = tuple(getattr(ctx.workspace.description, "heads", ()) or ()) or heads_mod.model_heads(model)
@@ -139,10 +142,10 @@ def explain_case_task(
     engine.explainers.adapt). Multi-input models give one Explanation per input (a dict).
     """
     model = ctx.workspace.require_model()
-    dataset = _dataset(ctx, case)
-    info = _method_info(method)
-    full = _full_params(info, params or {})
-    x = _case_input(dataset.inputs([case]))
+    dataset = case_dataset(ctx, case)
+    info = explainers.info(method)
+    full = full_params(info, params or {})
+    x = explainer_input(dataset.inputs([case]))
     if info.image_only and not (isinstance(x, np.ndarray) and x.ndim == 4):
         shape = "several inputs" if isinstance(x, dict) else f"shape {x.shape[1:]}"
         raise BadInputError(f"{info.title} explains images only; this input has {shape}.")
@@ -199,8 +202,11 @@ def explain_case_task(
     return memory.put(key, result)
 
 
-def _case_input(x: Any) -> Any:
-    """One case as the explainers take it: numbers float32, strings kept, a dict per input."""
+def explainer_input(x: Any) -> Any:
+    """One case as the explainers take it: numbers float32, strings kept, a dict per input.
+
+    Shared by every task that explains a case (stored or edited), so that the same case gives
+    the same array, and hence the same input hash and the same map, whichever task built it."""
     if isinstance(x, dict):
         return {k: np.ascontiguousarray(v) for k, v in x.items()}
     array = np.asarray(x)
@@ -215,7 +221,9 @@ def _input_sha256(x: Any) -> str:
     return sha256_array(x)
 
 
-def _dataset(ctx: JobContext, case: int) -> Any:
+def case_dataset(ctx: JobContext, case: int) -> Any:
+    """The open dataset, checked to hold `case`: a task on a case fails with one readable
+    BadInputError (no cases open, no such case) before it touches the model."""
     dataset = ctx.workspace.dataset
     if dataset is None:
         raise BadInputError("No cases are open: open an image folder or a cases file first.")
@@ -224,16 +232,9 @@ def _dataset(ctx: JobContext, case: int) -> Any:
     return dataset
 
 
-def _method_info(method: str) -> Any:
-    for info in explainers.available():
-        if info.name == method:
-            return info
-    names = ", ".join(info.name for info in explainers.available())
-    raise BadInputError(f"Unknown attribution method {method!r}; available: {names}.")
-
-
-def _full_params(info: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """Defaults overlaid with the request, so that the cache key names every value used."""
+def full_params(info: MethodInfo, params: dict[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with the request, so that the cache key and the provenance name every
+    value used; a parameter the method does not have is a BadInputError, not silently dropped."""
     unknown = sorted(set(params) - set(info.params))
     if unknown:
         raise BadInputError(f"{info.title} has no parameter {', '.join(unknown)}.")

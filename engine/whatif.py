@@ -36,6 +36,7 @@ import numpy as np
 from engine import explainers
 from engine import heads as heads_mod
 from engine.errors import BadInputError, NotSupportedError
+from engine.explain_service import case_dataset, case_heads, explainer_input, full_params
 from engine.explainers.result import Explanation
 from engine.jobs import JobContext
 from engine.predictions import HeadOutput
@@ -255,9 +256,7 @@ def one_case(dataset: Any, raw: Any) -> Any:
 def whatif_case_task(ctx: JobContext, case: int) -> WhatIfCase:
     """The editor's starting point: the sentence, the feature row with each feature's observed
     range over the whole dataset, or the image the brush paints on."""
-    from engine.explain_service import _dataset
-
-    dataset = _dataset(ctx, case)
+    dataset = case_dataset(ctx, case)
     kind = dataset.kind
     if kind == "text":
         return WhatIfCase(case, kind, text=str(dataset.raw(case)))
@@ -281,12 +280,10 @@ def whatif_case_task(ctx: JobContext, case: int) -> WhatIfCase:
 
 def whatif_predict_task(ctx: JobContext, case: int, edit: dict[str, Any], k: int = 5) -> WhatIfPrediction:
     """The model's prediction of the edited case (every head, the top k classes)."""
-    from engine.explain_service import _case_heads, _dataset
-
     start = time.perf_counter()
-    dataset = _dataset(ctx, case)
+    dataset = case_dataset(ctx, case)
     x, shown = edited_inputs(dataset, case, edit)
-    top, outputs = _case_heads(ctx, case, k, x=x)
+    top, outputs = case_heads(ctx, case, k, x=x)
     alignment = None
     if dataset.kind == "text":
         alignment = _alignment(ctx, str(shown))
@@ -303,15 +300,13 @@ def whatif_explain_task(
     target: int | None = None, output_index: int | str | None = None,
 ) -> Explanation:
     """The map of the edited case by `method` (towards `target`, else the edited prediction)."""
-    from engine.explain_service import _case_input, _dataset, _full_params, _method_info
-
     start = time.perf_counter()
     model = ctx.workspace.require_model()
-    dataset = _dataset(ctx, case)
+    dataset = case_dataset(ctx, case)
     x, shown = edited_inputs(dataset, case, edit)
-    x = _case_input(x)
-    info = _method_info(method)
-    full = _full_params(info, params or {})
+    x = explainer_input(x)
+    info = explainers.info(method)
+    full = full_params(info, params or {})
     kinds = heads_mod.overrides(ctx.workspace.description)
     explainer = explainers.create(method, model, output_index=output_index, head_kinds=kinds, **full)
     targets = None if target is None else np.asarray([int(target)], np.int64)

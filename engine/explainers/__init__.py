@@ -6,13 +6,12 @@ this package (or ``engine.explainers.result``) stays light enough for the GUI.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from engine.errors import BadInputError
 from engine.explainers.result import Explanation, MethodInfo
+from engine.registry import LazyRegistry
 
-__all__ = ["METHODS", "Explanation", "MethodInfo", "available", "create"]
+__all__ = ["METHODS", "Explanation", "MethodInfo", "available", "create", "info"]
 
 METHODS: dict[str, str] = {
     "saliency": "engine.explainers.saliency:Saliency",
@@ -34,26 +33,9 @@ METHODS: dict[str, str] = {
 }
 
 
-def _load(name: str) -> Any:
-    """The explainer class for `name`; None if its module file does not exist (yet)."""
-    module_name, _, attr = METHODS[name].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
-    return getattr(module, attr)
-
-
-def available() -> list[MethodInfo]:
-    """Every installed method with its parameters and defaults, in a stable order."""
-    infos = []
-    for name in METHODS:
-        cls = _load(name)
-        if cls is not None:
-            infos.append(cls.info())
-    return infos
+_REGISTRY: LazyRegistry[MethodInfo] = LazyRegistry(METHODS, lambda cls: cls.info(), "attribution method")
+available = _REGISTRY.available  # every method's MethodInfo (parameters, defaults, `fast`), in order
+info = _REGISTRY.info  # one method's MethodInfo by name; unknown: BadInputError listing the known
 
 
 def create(name: str, model: Any, output_index: int | str | None = None, region: Any = None,
@@ -63,10 +45,7 @@ def create(name: str, model: Any, output_index: int | str | None = None, region:
     `output_index` picks the head (index or name; None: the first classifier head), `region` a
     dense head's region, `head_kinds` overrides detected head kinds; see engine.explainers.adapt.
     """
-    cls = _load(name) if name in METHODS else None
-    if cls is None:
-        known = ", ".join(info.name for info in available())
-        raise BadInputError(f"Unknown attribution method {name!r}; available: {known}.")
+    cls = _REGISTRY.load(name)
     from engine.explainers.adapt import create as create_for_head
 
     return create_for_head(cls, model, output_index=output_index, region=region, head_kinds=head_kinds, **params)

@@ -14,13 +14,12 @@ file with a `Metric` subclass and one line here.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from engine.errors import BadInputError
 from engine.metrics.result import MetricInfo, MetricResult
+from engine.registry import LazyRegistry
 
-__all__ = ["METRICS", "MetricInfo", "MetricResult", "available", "create"]
+__all__ = ["METRICS", "MetricInfo", "MetricResult", "available", "create", "info"]
 
 METRICS: dict[str, str] = {
     "deletion": "engine.metrics.deletion:Deletion",
@@ -32,18 +31,11 @@ METRICS: dict[str, str] = {
 }
 
 
-def _load(name: str) -> Any:
-    module_name, _, attr = METRICS[name].partition(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
-def available() -> list[MetricInfo]:
-    """Every metric with its parameters, meaning and direction, in a stable order."""
-    return [_load(name).metric_info() for name in METRICS]
+_REGISTRY: LazyRegistry[MetricInfo] = LazyRegistry(METRICS, lambda cls: cls.metric_info(), "metric")
+available = _REGISTRY.available  # every metric's MetricInfo (parameters, meaning, direction), in order
+info = _REGISTRY.info  # one metric's MetricInfo by name; unknown: BadInputError listing the known
 
 
 def create(name: str, model: Any, **params: Any) -> Any:
     """A metric of `model` with `params` checked against the metric's defaults."""
-    if name not in METRICS:
-        raise BadInputError(f"Unknown metric {name!r}; available: {', '.join(METRICS)}.")
-    return _load(name)(model, **params)
+    return _REGISTRY.load(name)(model, **params)

@@ -51,7 +51,7 @@ EXPECTED: dict[str, tuple[dict, dict]] = {
 
 
 def _class(name: str):
-    return explainers._load(name)
+    return explainers._REGISTRY.load(name)
 
 
 def test_every_method_is_in_the_table():
