@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -351,6 +351,7 @@ class TableSummary:
     input_names: tuple[str, ...]
     scaling_path: str
     recipe_text: str
+    unseen: dict[str, int] = field(default_factory=dict)  # column -> rows with a category the recipe never saw
 
     def row(self, i: int) -> dict[str, str]:
         """Row `i`'s raw values as text ("" where missing)."""
@@ -370,4 +371,5 @@ def table_summary(dataset: TabularDataset) -> TableSummary:
         missing=tuple(int(c.missing.sum()) for c in table.columns), label=recipe.label,
         excluded=recipe.excluded, features=tuple(c.name for c in recipe.features),
         input_names=recipe.input_names, scaling_path=dataset.scaling_path, recipe_text=recipe.describe(),
+        unseen=recipe.unseen(table),
     )

@@ -106,15 +106,24 @@ class ColumnRecipe:
                 raise BadInputError(f"Column {self.name!r} holds text, the recipe expects numbers.")
             values = np.where(np.isnan(column.values), float(self.fill or 0.0), column.values)
             return ((values - self.offset) / self.scale)[:, None]
-        strings = [self.fill if v is None else v for v in _as_strings(column)]
-        index = {c: i for i, c in enumerate(self.categories)}
-        codes = np.array([index.get(s, -1) for s in strings], np.int64)
+        codes = self._codes(column)
         if self.encoding == "ordinal":
             return ((codes.astype(np.float64) - self.offset) / self.scale)[:, None]
         onehot = np.zeros((len(codes), len(self.categories)))
         known = codes >= 0  # a category the recipe never saw: every one-hot input 0
         onehot[np.nonzero(known)[0], codes[known]] = 1.0
         return onehot
+
+    def unseen(self, column: Column) -> int:
+        """Rows of a categorical column whose category the recipe never saw: they encode as no
+        category (one-hot all 0, ordinal -1), which the reviewer must be told."""
+        return 0 if self.kind == "numeric" else int(np.sum(self._codes(column) < 0))
+
+    def _codes(self, column: Column) -> np.ndarray:
+        """Each row's category index (missing entries take the fill), -1 for an unknown category."""
+        strings = [self.fill if v is None else v for v in _as_strings(column)]
+        index = {c: i for i, c in enumerate(self.categories)}
+        return np.array([index.get(s, -1) for s in strings], np.int64)
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,11 @@ class TabularRecipe:
         """(N, F) float32 model inputs of every row of `table`."""
         parts = [column.transform(table.column(column.name)) for column in self.features]
         return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def unseen(self, table: Table) -> dict[str, int]:
+        """Per categorical column, the rows whose category the recipe never saw (nonzero only)."""
+        counts = {c.name: c.unseen(table.column(c.name)) for c in self.features if c.kind == "categorical"}
+        return {name: n for name, n in counts.items() if n}
 
     def describe(self) -> str:
         """One line for the GUI and reports."""

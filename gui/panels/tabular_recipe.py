@@ -124,7 +124,8 @@ class TabularRecipePanel(QWidget):
             self._fill_columns()
         finally:
             self._filling = False
-        self.collapsible.setText(f"Table recipe: {len(summary.table.input_names)} inputs, {_scaling_word(self.recipe)}")
+        warning = " · ⚠ unseen categories" if getattr(summary.table, "unseen", None) else ""  # seen when folded too
+        self.collapsible.setText(f"Table recipe: {len(summary.table.input_names)} inputs, {_scaling_word(self.recipe)}{warning}")
         self.collapsible.setToolTip(summary.table.recipe_text)
         self.summary_label.setText(_summary_text(summary.table, self.recipe))
         self.dialog_text.setText(f"{summary.name}: {summary.table.recipe_text}. Inputs are "
@@ -242,8 +243,13 @@ def _summary_text(table: Any, recipe: dict[str, Any]) -> str:
     """Two lines under the form: the inputs, what is not used, and the missing values."""
     missing = sum(table.missing[table.columns.index(c["name"])] for c in recipe.get("features", ()))
     excluded = ", ".join(table.excluded) or "none"
-    return (f"{len(table.input_names)} model inputs from {len(table.features)} columns; not used: {excluded}.\n"
+    text = (f"{len(table.input_names)} model inputs from {len(table.features)} columns; not used: {excluded}.\n"
             f"Missing values in the features: {missing}" + (" (imputed as the columns say)." if missing else "."))
+    unseen = getattr(table, "unseen", {}) or {}
+    if unseen:
+        counts = ", ".join(f"{name} {n} row{'s' if n != 1 else ''}" for name, n in unseen.items())
+        text += f"\n⚠ Categories the recipe never saw ({counts}): encoded as no category; refit or check the data."
+    return text
 
 
 def _scaling_word(recipe: dict[str, Any]) -> str:

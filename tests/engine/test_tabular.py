@@ -192,3 +192,32 @@ def test_explain_and_reproduce_a_table_from_the_command_line(tmp_path: Path) -> 
     assert '"scaling_file": "few_scaling.json"' in recipe and '"kind": "tabular"' in recipe  # the recipe is evidence
     assert main(["reproduce", str(out / "00001_case_1_kernel_shap.json")]) == 0
     assert main(["verify", str(out)]) == 0
+
+
+def test_a_category_the_recipe_never_saw_is_counted_and_said() -> None:
+    """A recipe fitted on colours red/blue meets green: green encodes as no category (one-hot all
+    0, ordinal -1), and the count reaches the summary the recipe panel shows."""
+    from engine.tabular import table_summary
+    from engine.tabular_recipe import Column, Table, fit_recipe
+    from gui.panels.tabular_recipe import _summary_text
+
+    def table(colours: list[str | None]) -> Table:
+        return Table((Column("size", np.arange(len(colours), dtype=np.float64)),
+                      Column("colour", np.array(colours, dtype=object)),
+                      Column("label", np.array(["a", "b"] * (len(colours) // 2), dtype=object))))
+
+    seen = table(["red", "blue", "red", "blue"])
+    recipe = fit_recipe(seen, label="label")
+    other = table(["red", "green", "green", None])  # None takes the fill (a seen category)
+    assert recipe.unseen(seen) == {}
+    assert recipe.unseen(other) == {"colour": 2}
+    onehot = recipe.transform(other)[:, 1:]
+    np.testing.assert_array_equal(onehot.sum(axis=1), [1, 0, 0, 1])
+    ordinal = fit_recipe(seen, label="label", encodings={"colour": "ordinal"})
+    assert ordinal.unseen(other) == {"colour": 2}
+    summary = table_summary(TabularDataset(other, recipe, name="other", source="other.csv"))
+    assert summary.unseen == {"colour": 2}
+    text = _summary_text(summary, recipe.to_dict())
+    assert "never saw (colour 2 rows)" in text
+    assert "never saw" not in _summary_text(table_summary(TabularDataset(seen, recipe, name="s", source="s.csv")),
+                                            recipe.to_dict())
