@@ -22,6 +22,7 @@ from engine.jobs import JobContext
 from engine.reports.images import case_png, colorbar_png, overlay_png
 
 MAX_MAPS_PER_CASE = 8
+REPORT_BARS = 10  # the top features a table's map lists, as the canvas shows by default
 NOT_REVIEWED = "not reviewed"
 
 
@@ -52,6 +53,7 @@ class MapInfo:
     levels: tuple[float, float]
     scores: dict[str, Any]
     command: str
+    bars: tuple[tuple[str, float], ...] = ()  # a table's case: top features ("name = raw", value), the canvas's chart
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,8 @@ def _maps(ctx: JobContext, case: int, mine: list[dict[str, Any]], image: np.ndar
     """The latest record of each distinct (method, params, target) looked at, recomputed."""
     from engine import explainers
     from engine.explain_service import explain_case_task
+    from engine.feature_bars import top_features
+    from engine.tabular_explain import feature_labels
 
     infos = {info.name: info for info in explainers.available()}
     latest: dict[str, dict[str, Any]] = {}
@@ -180,13 +184,17 @@ def _maps(ctx: JobContext, case: int, mine: list[dict[str, Any]], image: np.ndar
         heatmap = result.heatmap[0] if result.heatmap is not None else np.abs(result.maps[0]).reshape(1, -1)
         picture, levels = overlay_png(image if image is not None else np.zeros(heatmap.shape), heatmap)
         target = int(np.asarray(result.targets).reshape(-1)[0])
+        bars = ()
+        if hasattr(ctx.workspace.dataset, "input_labels"):  # a CSV / Parquet row: bars, not a one-row strip
+            names, raw = feature_labels(ctx.workspace.dataset, case)
+            bars = tuple(top_features(result.maps[0], names, raw, REPORT_BARS))
         out.append(MapInfo(
             method=info.name, title=info.title, params=dict(record.get("params") or {}), seed=record.get("seed"),
             target=target, target_name=_class_name(ctx.workspace.dataset, target) or str(target),
             time=str(record.get("time", "")), record_id=str(record.get("id", "")), overlay_png=picture,
             colorbar_png=colorbar_png(levels[0] < 0), levels=levels,
             scores=_scores_for(scores, record),
-            command=f"python main.py reproduce {record.get('id')} --log {shlex.quote(log_path)}",
+            command=f"python main.py reproduce {record.get('id')} --log {shlex.quote(log_path)}", bars=bars,
         ))
     return out
 

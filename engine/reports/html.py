@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from engine.reports.content import CaseInfo, MapInfo, Report, case_title
+from engine.feature_bars import NEGATIVE, POSITIVE
 
 CSS = """
 body{font:13px/1.45 "DejaVu Sans",Helvetica,Arial,sans-serif;color:#1d1d1f;margin:24px auto;max-width:980px}
@@ -20,6 +21,9 @@ vertical-align:top}th{background:#f3f3f3}.facts th{width:150px}.case{page-break-
 td code,td .hash{word-break:break-all}.map{width:300px;break-inside:avoid;page-break-inside:avoid}
 .map table{table-layout:fixed;width:300px}.map th{width:88px}
 .map img.overlay,.case img.case-image{image-rendering:pixelated;border:1px solid #bbb;width:224px}
+.map table.feature-bars{font-size:10px}.feature-bars caption{text-align:left;color:#666;font-size:10px}
+.feature-bars td{border:none;padding:1px 3px}.feature-bars td.feature{width:140px;word-break:break-all}
+.feature-bars td.bars{width:90px}.feature-bars td.bars span{display:block;height:10px}
 .bar{display:flex;justify-content:space-between;width:224px;font-size:10px}.bar img{width:224px;height:12px}
 .verdict{font-weight:bold;padding:2px 8px;border-radius:4px;background:#eee}
 .v-plausible{background:#d8f0d8}.v-spurious-feature{background:#f7d4d4}.v-needs-review{background:#fbeec4}
@@ -56,10 +60,12 @@ def verdict_badge(verdict: str) -> str:
 def _map(m: MapInfo) -> str:
     params = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(m.params.items()))
     scores = "".join(f"<br>{_e(k)}: {_e(v)}" for k, v in sorted(m.scores.items())) or "<br>not computed"
-    return (
-        f'<div class="map"><h3>{_e(m.title)}</h3>{_img(m.overlay_png, "overlay", m.title)}'
+    picture = _bars(m.bars) if m.bars else (
+        f'{_img(m.overlay_png, "overlay", m.title)}'
         f'<div class="bar">{_img(m.colorbar_png, "colorbar", "colour bar")}</div>'
-        f'<div class="bar"><span>{m.levels[0]:.3g}</span><span>0</span><span>{m.levels[1]:.3g}</span></div>'
+        f'<div class="bar"><span>{m.levels[0]:.3g}</span><span>0</span><span>{m.levels[1]:.3g}</span></div>')
+    return (
+        f'<div class="map"><h3>{_e(m.title)}</h3>{picture}'
         + _facts([
             ("Method", f"<code>{_e(m.method)}</code>"),
             ("Target", _e(f"{m.target_name} (class {m.target})")),
@@ -72,6 +78,17 @@ def _map(m: MapInfo) -> str:
         ])
         + "</div>"
     )
+
+
+def _bars(bars: tuple[tuple[str, float], ...]) -> str:
+    """A table's top features as the canvas draws them: red raises the explained score, blue lowers it."""
+    largest = max(abs(v) for _, v in bars) or 1.0
+    rows = "".join(
+        f'<tr><td class="feature">{_e(label)}</td><td class="bars"><span style="width:{100 * abs(v) / largest:.1f}%;'
+        f'background:{POSITIVE if v >= 0 else NEGATIVE}"></span></td><td>{v:+.3g}</td></tr>'
+        for label, v in bars)
+    return (f'<table class="feature-bars"><caption>Top {len(bars)} attributions by |value|: red raises the '
+            f'explained score, blue lowers it</caption>{rows}</table>')
 
 
 def _case(case: CaseInfo, page_break: bool) -> str:

@@ -11,6 +11,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from engine.reports.content import CaseInfo, MapInfo, Report, case_title
+from engine.feature_bars import NEGATIVE, POSITIVE
 
 LABEL_W = 38.0
 LINE = 4.6
@@ -80,12 +81,15 @@ def _map(pdf: _Pdf, m: MapInfo) -> None:
     if pdf.get_y() + 62 > pdf.h - pdf.b_margin:
         pdf.add_page()
     top, image_w = pdf.get_y(), 52.0
-    pdf.picture(m.overlay_png, pdf.l_margin, top, image_w)
-    pdf.picture(m.colorbar_png, pdf.l_margin, top + image_w + 1, image_w, 3)
-    pdf.set_font("Helvetica", size=7)
-    pdf.set_xy(pdf.l_margin, top + image_w + 4.5)
-    pdf.cell(image_w / 2, 3, f"{m.levels[0]:.3g}")
-    pdf.cell(image_w / 2, 3, f"{m.levels[1]:.3g}", align="R")
+    if m.bars:
+        _bars(pdf, m.bars, top, image_w)
+    else:
+        pdf.picture(m.overlay_png, pdf.l_margin, top, image_w)
+        pdf.picture(m.colorbar_png, pdf.l_margin, top + image_w + 1, image_w, 3)
+        pdf.set_font("Helvetica", size=7)
+        pdf.set_xy(pdf.l_margin, top + image_w + 4.5)
+        pdf.cell(image_w / 2, 3, f"{m.levels[0]:.3g}")
+        pdf.cell(image_w / 2, 3, f"{m.levels[1]:.3g}", align="R")
     x = pdf.l_margin + image_w + 5
     pdf.set_xy(x, top)
     pdf.set_font("Helvetica", "B", 10)
@@ -99,6 +103,31 @@ def _map(pdf: _Pdf, m: MapInfo) -> None:
     ):
         pdf.row(label, value, mono, x=x)
     pdf.set_y(max(pdf.get_y(), top + image_w + 9) + 3)
+
+
+def _bars(pdf: _Pdf, bars: tuple[tuple[str, float], ...], top: float, width: float) -> None:
+    """A table's top features in the map's square: label above, a bar from the middle (red
+    raises the explained score, blue lowers it), the value at the end."""
+    largest = max(abs(v) for _, v in bars) or 1.0
+    row = (width + 8) / len(bars)
+    middle = pdf.l_margin + width / 2
+    for i, (label, value) in enumerate(bars):
+        y = top + i * row
+        pdf.set_font("Helvetica", size=5.5)
+        pdf.set_xy(pdf.l_margin, y)
+        pdf.cell(width, 2.4, _latin1(label)[:48])
+        length = (width / 2 - 8) * abs(value) / largest
+        pdf.set_fill_color(*_rgb(POSITIVE if value >= 0 else NEGATIVE))
+        pdf.rect(middle if value >= 0 else middle - length, y + 2.5, max(length, 0.3), 2.0, style="F")
+        pdf.set_xy(middle + length + 0.5 if value >= 0 else middle - length - 8.5, y + 2.2)
+        pdf.cell(8, 2.6, f"{value:+.3g}", align="L" if value >= 0 else "R")
+    pdf.set_draw_color(150)
+    pdf.line(middle, top + 2, middle, top + len(bars) * row)
+    pdf.set_draw_color(0)
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
 
 
 def _case(pdf: _Pdf, case: CaseInfo, new_page: bool) -> None:

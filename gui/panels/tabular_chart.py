@@ -18,8 +18,11 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QBoxLayout, QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QVBoxLayout, QWidget
 
-POSITIVE = QColor("#e8175d")  # raises the score
-NEGATIVE = QColor("#1e88e5")  # lowers it
+from engine import feature_bars
+from engine.feature_bars import feature_label, top_features
+
+POSITIVE = QColor(feature_bars.POSITIVE)  # raises the score
+NEGATIVE = QColor(feature_bars.NEGATIVE)  # lowers it
 TOTAL = QColor("#7a7a7a")
 MAGNITUDE = QColor("#7b5ea7")  # a map with no negative value (saliency): how much, not which way
 DEFAULT_K = 10
@@ -40,13 +43,6 @@ class Step:
         return self.end - self.start
 
 
-def top_features(values: np.ndarray, names: tuple[str, ...], raw: tuple[str, ...], k: int) -> list[tuple[str, float]]:
-    """The k largest |attributions|, largest first, labelled "name = raw value"."""
-    values = np.ravel(values).astype(np.float64)
-    order = np.argsort(-np.abs(values), kind="stable")[: max(1, int(k))]
-    return [(_label(names, raw, int(i)), float(values[i])) for i in order]
-
-
 def waterfall(values: np.ndarray, names: tuple[str, ...], raw: tuple[str, ...], k: int, base: float) -> list[Step]:
     """Steps from the base value, bottom first: the features outside the top k together, then
     the top k, smallest to largest; the last step ends at base + sum(values)."""
@@ -59,16 +55,9 @@ def waterfall(values: np.ndarray, names: tuple[str, ...], raw: tuple[str, ...], 
         steps.append(Step(f"{rest.size} other features", total, total + change))
         total += change
     for i in top[::-1]:
-        steps.append(Step(_label(names, raw, int(i)), total, total + float(values[i])))
+        steps.append(Step(feature_label(names, raw, int(i)), total, total + float(values[i])))
         total += float(values[i])
     return steps
-
-
-def _label(names: tuple[str, ...], raw: tuple[str, ...], i: int) -> str:
-    name = names[i] if i < len(names) else f"feature {i}"
-    if "=" in name and i < len(raw):  # one-hot input "colour=red": the case's category beside it
-        return f"{name} ({raw[i]})"
-    return f"{name} = {raw[i]}" if i < len(raw) else name
 
 
 def _number(value: float) -> str:

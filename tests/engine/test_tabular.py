@@ -221,3 +221,32 @@ def test_a_category_the_recipe_never_saw_is_counted_and_said() -> None:
     assert "never saw (colour 2 rows)" in text
     assert "never saw" not in _summary_text(table_summary(TabularDataset(seen, recipe, name="s", source="s.csv")),
                                             recipe.to_dict())
+
+
+def test_the_report_of_a_table_row_draws_its_top_features_not_a_strip(tmp_path: Path) -> None:
+    """A table row's map in the HTML and PDF report is the canvas's chart: the top features by
+    |attribution|, labelled "name = raw value", largest first, each with its signed value."""
+    pytest.importorskip("keras")
+    pdf_reader = pytest.importorskip("pypdf").PdfReader
+    from engine.cli import main
+    from engine.feature_bars import top_features
+
+    lines = (DEMO / "breast_cancer.csv").read_text().splitlines()
+    (tmp_path / "few.csv").write_text("\n".join(lines[:2]) + "\n")  # one row
+    (tmp_path / "few_scaling.json").write_bytes((DEMO / "breast_cancer_scaling.json").read_bytes())
+    out = tmp_path / "out"
+    assert main(["explain", str(DEMO / "breast_cancer_mlp.keras"), str(tmp_path / "few.csv"), "--method",
+                 "gradient_x_input", "--out", str(out), "--report", "html,pdf"]) == 0
+    page = next(out.rglob("*.html")).read_text(encoding="utf-8")
+    maps = np.load(next(out.rglob("*gradient_x_input*.npy")))
+    dataset = load(tmp_path / "few.csv")
+    from engine.tabular_explain import feature_labels
+
+    expected = top_features(maps.reshape(-1), *feature_labels(dataset, 0), 10)
+    assert 'class="feature-bars"' in page and 'class="overlay"' not in page
+    rows = page.split('class="feature-bars"')[1].split("</table>")[0].split("<tr>")[1:]
+    assert len(rows) == 10
+    for row, (label, value) in zip(rows, expected, strict=True):
+        assert label.replace(">", "&gt;") in row and f"{value:+.3g}" in row
+    text = " ".join(p.extract_text() for p in pdf_reader(next(out.rglob("*.pdf"))).pages)
+    assert expected[0][0] in text
