@@ -29,6 +29,7 @@ from engine.provenance import sha256_array, sha256_file
 from engine.records import LOG_NAME, RecordLog, artefact, read_records
 from engine.records.results import explain_record, reproduce_spec
 from engine.records.signing import load_signer
+from engine.tabular_recipe import unseen_text
 from engine.workspace import Workspace
 
 Say = Callable[[str], None]
@@ -147,6 +148,9 @@ def explain(model: str, cases: str, methods: str, params: Sequence[str], target:
     requests = [(info, _params_for(info, params, infos)) for info in infos]
     say(f"opening {Path(model).name} and {Path(cases).name}")
     ctx = open_session(model, cases, trust)
+    dataset = ctx.workspace.dataset
+    if hasattr(dataset, "table") and (unseen := unseen_text(dataset.recipe.unseen(dataset.table))):
+        say(f"warning: {unseen}")
     log = RecordLog(folder / LOG_NAME, signer=load_signer(reviewer))
     n_cases = len(ctx.workspace.dataset)
     total, done = n_cases * len(requests), 0

@@ -194,6 +194,14 @@ class TabularRecipe:
         return cls(features=tuple(columns), **known)
 
 
+def unseen_text(unseen: dict[str, int]) -> str:
+    """The sentence the recipe panel and the CLI give for categories the recipe never saw."""
+    if not unseen:
+        return ""
+    counts = ", ".join(f"{name} {n} row{'s' if n != 1 else ''}" for name, n in unseen.items())
+    return f"Categories the recipe never saw ({counts}): encoded as no category; refit or check the data."
+
+
 def is_tabular_recipe(data: Any) -> bool:
     return isinstance(data, Mapping) and data.get("kind") == "tabular"
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
-from engine.tabular_recipe import CATEGORICAL_IMPUTES, ENCODING_TITLES, NUMERIC_IMPUTES, SCALING_TITLES
+from engine.tabular_recipe import CATEGORICAL_IMPUTES, ENCODING_TITLES, NUMERIC_IMPUTES, SCALING_TITLES, unseen_text
 
 NO_LABEL = "(none)"
 ROLES = ("feature", "excluded")
@@ -245,11 +245,8 @@ def _summary_text(table: Any, recipe: dict[str, Any]) -> str:
     excluded = ", ".join(table.excluded) or "none"
     text = (f"{len(table.input_names)} model inputs from {len(table.features)} columns; not used: {excluded}.\n"
             f"Missing values in the features: {missing}" + (" (imputed as the columns say)." if missing else "."))
-    unseen = getattr(table, "unseen", {}) or {}
-    if unseen:
-        counts = ", ".join(f"{name} {n} row{'s' if n != 1 else ''}" for name, n in unseen.items())
-        text += f"\n⚠ Categories the recipe never saw ({counts}): encoded as no category; refit or check the data."
-    return text
+    unseen = unseen_text(getattr(table, "unseen", {}) or {})
+    return text + (f"\n⚠ {unseen}" if unseen else "")
 
 
 def _scaling_word(recipe: dict[str, Any]) -> str:
