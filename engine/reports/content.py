@@ -166,8 +166,6 @@ def _maps(ctx: JobContext, case: int, mine: list[dict[str, Any]], image: np.ndar
     """The latest record of each distinct (method, params, target) looked at, recomputed."""
     from engine import explainers
     from engine.explain_service import explain_case_task
-    from engine.feature_bars import top_features
-    from engine.tabular_explain import feature_labels
 
     infos = {info.name: info for info in explainers.available()}
     latest: dict[str, dict[str, Any]] = {}
@@ -184,19 +182,34 @@ def _maps(ctx: JobContext, case: int, mine: list[dict[str, Any]], image: np.ndar
         heatmap = result.heatmap[0] if result.heatmap is not None else np.abs(result.maps[0]).reshape(1, -1)
         picture, levels = overlay_png(image if image is not None else np.zeros(heatmap.shape), heatmap)
         target = int(np.asarray(result.targets).reshape(-1)[0])
-        bars = ()
-        if hasattr(ctx.workspace.dataset, "input_labels"):  # a CSV / Parquet row: bars, not a one-row strip
-            names, raw = feature_labels(ctx.workspace.dataset, case)
-            bars = tuple(top_features(result.maps[0], names, raw, REPORT_BARS))
         out.append(MapInfo(
             method=info.name, title=info.title, params=dict(record.get("params") or {}), seed=record.get("seed"),
             target=target, target_name=_class_name(ctx.workspace.dataset, target) or str(target),
             time=str(record.get("time", "")), record_id=str(record.get("id", "")), overlay_png=picture,
             colorbar_png=colorbar_png(levels[0] < 0), levels=levels,
             scores=_scores_for(scores, record),
-            command=f"python main.py reproduce {record.get('id')} --log {shlex.quote(log_path)}", bars=bars,
+            command=f"python main.py reproduce {record.get('id')} --log {shlex.quote(log_path)}",
+            bars=_bars(ctx, case, result),
         ))
     return out
+
+
+def _bars(ctx: JobContext, case: int, result: Any) -> tuple[tuple[str, float], ...]:
+    """A CSV / Parquet row's top features, or a sentence's top tokens (padding left out): bars,
+    not a one-row strip. () for images."""
+    from engine.feature_bars import top_features
+    from engine.tabular_explain import feature_labels
+
+    dataset = ctx.workspace.dataset
+    if hasattr(dataset, "input_labels"):
+        names, raw = feature_labels(dataset, case)
+        return tuple(top_features(result.maps[0], names, raw, REPORT_BARS))
+    tokens = list((result.provenance or {}).get("tokens") or ())
+    values = np.ravel(result.maps[0])
+    if not tokens or len(tokens) != values.size:
+        return ()
+    read = [i for i, token in enumerate(tokens) if str(token)]  # "" is padding past the sentence's end
+    return tuple(top_features(values[read], tuple(str(tokens[i]) for i in read), (), REPORT_BARS))
 
 
 def _scores_for(scores: list[dict[str, Any]], record: dict[str, Any]) -> dict[str, Any]:

@@ -250,3 +250,26 @@ def test_the_report_of_a_table_row_draws_its_top_features_not_a_strip(tmp_path: 
         assert label.replace(">", "&gt;") in row and f"{value:+.3g}" in row
     text = " ".join(p.extract_text() for p in pdf_reader(next(out.rglob("*.pdf"))).pages)
     assert expected[0][0] in text
+
+
+def test_the_report_of_a_sentence_lists_its_top_tokens(tmp_path: Path) -> None:
+    """A text case's map in the report is its words by |attribution| (padding left out), with
+    the map's own signed values: the words the review demo learnt as negative raise "negative"."""
+    pytest.importorskip("keras")
+    from engine.cli import main
+
+    sentence = "the food is dirty and rude but the staff has been wonderful sometimes"
+    (tmp_path / "one.csv").write_text(f"text,label\n{sentence},negative\n")
+    out = tmp_path / "out"
+    assert main(["explain", str(DEMO / "review_sentiment.keras"), str(tmp_path / "one.csv"), "--method",
+                 "gradient_x_input", "--out", str(out), "--report", "html"]) == 0
+    maps = np.ravel(np.load(next(out.rglob("*gradient_x_input*.npy"))))
+    tokens = json.loads(next(out.glob("*gradient_x_input.json")).read_text())["provenance"]["tokens"]
+    page = next(out.rglob("*.html")).read_text(encoding="utf-8")
+    rows = page.split('class="feature-bars"')[1].split("</table>")[0].split("<tr>")[1:]
+    words = [row.split('<td class="feature">')[1].split("</td>")[0] for row in rows]
+    read = [i for i, t in enumerate(tokens) if t]
+    expected = sorted(read, key=lambda i: -abs(maps[i]))[:10]
+    assert words == [tokens[i] for i in expected] and "" not in words
+    assert set(words) <= set(sentence.split())
+    assert {"rude", "dirty", "wonderful"} <= set(words[:3])
