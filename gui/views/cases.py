@@ -219,7 +219,7 @@ class CaseView(QWidget):
         keep = self.ctx.state.case
         self.preprocessing.set_recipe(summary.preprocessing if summary is not None else {})
         table = getattr(summary, "table", None)
-        self.preprocessing.setVisible(table is None)
+        self.preprocessing.setVisible(table is None and getattr(summary, "kind", "") != "text")  # pixels only
         self.tabular_recipe.setVisible(table is not None)
         self.tabular_details.setVisible(table is not None)
         self.tabular_details.set_case(None, -1)

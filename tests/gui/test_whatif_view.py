@@ -183,6 +183,7 @@ def test_each_kind_opens_with_its_own_default_map_and_tools(qtbot) -> None:
     assert canvas.method_panel.method() in ("gradient_x_input", "")
     assert scorecard.region_button.isHidden() and scorecard.region_shape.isHidden()
     assert canvas.display.isHidden()
+    assert win.views["cases"].preprocessing.isHidden()  # an image recipe means nothing for sentences
     qtbot.waitUntil(lambda: bool(canvas.method_panel.methods), timeout=TIMEOUT)
     canvas.method_panel.set_method("kernel_shap")
     assert "nb_samples" in canvas.method_panel.editors  # a word's units are its tokens: no segmentation
@@ -196,6 +197,7 @@ def test_each_kind_opens_with_its_own_default_map_and_tools(qtbot) -> None:
     qtbot.waitUntil(lambda: canvas.kind == "images", timeout=TIMEOUT)
     assert [p.method for p in canvas.panels] == ["saliency"]
     assert not scorecard.region_button.isHidden() and not canvas.display.isHidden()
+    assert not win.views["cases"].preprocessing.isHidden()
     canvas.method_panel.set_method("kernel_shap")
     assert {"n_segments", "segmentation"} <= set(canvas.method_panel.editors)
     canvas.method_panel.set_method("saliency")
