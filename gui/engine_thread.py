@@ -28,6 +28,8 @@ from engine.tasks import Priority, spec_of
 from engine.tasks.registry import start_runtime
 from engine.workspace import Workspace
 
+FOLLOW_UP_S = 0.25  # how long a background job waits for the GUI's next interactive request
+
 ResultCallback = Callable[[Any], None]
 ErrorCallback = Callable[[JobError], None]
 ProgressCallback = Callable[[float, str], None]
@@ -163,15 +165,24 @@ class EngineThread(QThread):
                 self.busy_changed.emit(False)
 
     def _give_way(self) -> None:
-        """Called from a background job's `ctx.check()`: run the interactive jobs waiting now."""
+        """Called from a background job's `ctx.check()`: run the interactive jobs waiting now.
+
+        After running one, wait up to FOLLOW_UP_S for the next: selecting a case asks for the
+        case view first and its explanation only once that answer reaches the GUI, so without
+        the wait the explanation would queue behind another background chunk."""
+        ran = False
         while True:
             with self._lock:
                 if self._stopping or len(self._running) != 1 or self._running[0].priority < Priority.BACKGROUND:
                     return
                 job = self._pop_locked(Priority.INTERACTIVE)
+                if job is None and ran:
+                    self._lock.wait(FOLLOW_UP_S)  # submit() notifies
+                    job = self._pop_locked(Priority.INTERACTIVE)
             if job is None:
                 return
             self._execute(job)
+            ran = True
 
     def _execute(self, job: Job) -> None:
         self.started_job.emit(job.key, job.id)

@@ -199,3 +199,16 @@ def test_cancelled_open_keeps_the_previous_dataset(tmp_path: Path) -> None:
     with pytest.raises(Cancelled):
         open_dataset_task(ctx, str(tmp_path / "d.npz"))
     assert ctx.workspace.dataset is previous
+
+
+def test_prediction_chunks_are_sized_to_about_150_ms() -> None:
+    """The next chunk holds what fits CHUNK_SECONDS at the last chunk's pace, 1 to batch_size rows:
+    a slow model (0.1 s a case) goes one case at a time, a fast one at the full batch."""
+    from engine.predictions import CHUNK_SECONDS, FIRST_CHUNK, chunk_rows
+
+    assert CHUNK_SECONDS == 0.15 and FIRST_CHUNK == 4
+    assert chunk_rows(0.4, 4, 64) == 1  # 0.1 s a case
+    assert chunk_rows(0.2, 4, 64) == 3  # 0.05 s a case: 3 fit in 0.15 s
+    assert chunk_rows(0.004, 4, 64) == 64  # 1 ms a case: capped at the batch
+    assert chunk_rows(0.0, 4, 16) == 16  # too fast to time
+    assert chunk_rows(10.0, 1, 64) == 1  # never 0

@@ -72,6 +72,15 @@ def wait_task(ctx: JobContext, tag: str, seconds: float = 30.0, result: Any = "f
     return result
 
 
+def chunks_task(ctx: JobContext, tag: str, n: int = 4, seconds: float = 0.4) -> int:
+    """A background job of n chunks of `seconds` each, giving way only between chunks."""
+    for i in range(n):
+        ctx.check()
+        time.sleep(seconds)
+        _record(tag, f"chunk {i}")
+    return n
+
+
 def shape_error_task(ctx: JobContext) -> Any:
     """A bug-style failure: numpy refuses mismatched shapes."""
     return np.ones((2, 3)) @ np.ones((4, 5))
@@ -190,6 +199,14 @@ class BackgroundWait:
     tag: str
     seconds: float = 30.0
     result: Any = "finished"
+
+
+@task(T + "chunks_task", "builtins:int", Priority.BACKGROUND, "background chunks")
+@dataclass(frozen=True)
+class BackgroundChunks:
+    tag: str
+    n: int = 4
+    seconds: float = 0.4
 
 
 @task(T + "shape_error_task", "builtins:object")

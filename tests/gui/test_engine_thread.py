@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QThread
+from PySide6.QtCore import QThread, QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine.jobs import JobError
@@ -169,6 +169,27 @@ def test_interactive_job_runs_while_a_background_job_gives_way(qtbot, engine: En
     qtbot.waitUntil(lambda: background.done() and normal.done(), timeout=10000)
     assert background.results == ["finished"] and normal.results == ["finished"]
     assert interactive.threads == {QApplication.instance().thread()}
+
+
+def test_an_interactive_follow_up_runs_before_the_next_background_chunk(qtbot, engine: EngineThread) -> None:
+    """Selecting a case asks for the case view, and for its explanation only once the view
+    reaches the GUI: that second request must not wait behind another background chunk."""
+    tag = "follow-bg"
+    follow = Recorder()
+    engine.submit(tasks.BackgroundChunks(tag=tag), key="bg", **Recorder().callbacks())
+    qtbot.waitUntil(lambda: tasks.events(tag) == ["chunk 0"] or len(tasks.events(tag)) > 1, timeout=10000)
+
+    def ask_again(_result: object) -> None:  # the GUI thread, as the canvas does once it has drawn the case
+        QTimer.singleShot(60, lambda: engine.submit(tasks.Echo(value="map", tag="follow-up"), key="map",
+                                                    **follow.callbacks()))
+
+    engine.submit(tasks.Echo(value="view", tag="first"), key="view", on_result=ask_again)
+    qtbot.waitUntil(follow.done, timeout=10000)
+    with tasks._lock:
+        order = [what for t, what in tasks.EVENTS if t in (tag, "first", "follow-up")]
+    first = order.index("ran")
+    assert order[first + 1] == "ran", f"the follow-up waited behind a chunk: {order}"
+    qtbot.waitUntil(lambda: len(tasks.events(tag)) == 4, timeout=10000)
 
 
 def test_queue_runs_interactive_before_normal_before_background(qtbot, engine: EngineThread) -> None:
