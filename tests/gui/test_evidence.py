@@ -46,7 +46,7 @@ def test_gui_records_and_reports_verify(qtbot, main_window: MainWindow, tmp_path
 
     canvas = window.views["attribution"]
     _show(qtbot, window, 3, "saliency")  # a fast method: the scorecard scores it by itself
-    qtbot.waitUntil(lambda: set(SCORED) <= set(canvas.scorecard.scores.get(canvas.panels[0].request, {})),
+    qtbot.waitUntil(lambda: set(SCORED) <= set(canvas.scorecard.scores.get(canvas.scorecard.key(canvas.panels[0]), {})),
                     timeout=60000)
     _show(qtbot, window, 3, "gradcam")
     _show(qtbot, window, 3, "saliency")  # shown again: the same result is not recorded twice
@@ -68,7 +68,7 @@ def test_gui_records_and_reports_verify(qtbot, main_window: MainWindow, tmp_path
     assert deletion["details"]["maps_sha256"] == explained["details"]["maps_sha256"]
     assert deletion["params"] == explained["params"] and deletion["target"] == explained["target"]
     assert deletion["details"]["metric_params"]["steps"] == 10 and deletion["seed"] == 0
-    assert deletion["details"]["scores"]["deletion"] == canvas.scorecard.scores[canvas.panels[0].request]["deletion"].score
+    assert deletion["details"]["scores"]["deletion"] == canvas.scorecard.scores[canvas.scorecard.key(canvas.panels[0])]["deletion"].score
     assert actions.count("explain") == 2 + 4 and actions.count("verdict") == 5 and actions.count("note") == 5
     assert actions[-1] == "export" and len(records[-1]["artefacts"]) >= 2
     first = records[0]

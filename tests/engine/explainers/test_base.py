@@ -54,14 +54,21 @@ def test_create_unknown_method_is_bad_input(linear_model):
         explainers.create("no_such_method", linear_model)
 
 
-def test_missing_method_module_is_skipped_but_broken_ones_raise(monkeypatch, linear_model):
+def test_a_registered_method_whose_module_or_class_is_missing_fails_loudly(monkeypatch, linear_model):
+    """Every registered module exists, so a missing one is a bug to see at once, not a method
+    silently left out of the list (engine/registry.py)."""
     monkeypatch.setitem(explainers.METHODS, "later", "engine.explainers.not_written_yet:Later")
-    assert "later" not in [info.name for info in explainers.available()]
-    with pytest.raises(BadInputError, match="later"):
+    with pytest.raises(ModuleNotFoundError, match="not_written_yet"):
+        explainers.available()
+    with pytest.raises(ModuleNotFoundError, match="not_written_yet"):
         explainers.create("later", linear_model)
+    monkeypatch.delitem(explainers.METHODS, "later")
     monkeypatch.setitem(explainers.METHODS, "broken", "engine.explainers.saliency:NoSuchClass")
     with pytest.raises(AttributeError):
         explainers.available()
+    monkeypatch.delitem(explainers.METHODS, "broken")
+    with pytest.raises(BadInputError, match="later"):
+        explainers.create("later", linear_model)  # unknown now: the error lists the known names
 
 
 # -------------------------------------------------------------------------- parameters
