@@ -10,3 +10,8 @@ DEFAULT_METHOD = {"text": "gradient_x_input", "tabular": "gradient_x_input", "im
 def default_method(kind: str) -> str:
     """The method a case of `kind` ("images", "tabular", "text", ...) is first explained with."""
     return DEFAULT_METHOD.get(kind, "saliency")
+
+
+def has_pixels(kind: str) -> bool:
+    """Tables and sentences have no pixels: no overlay, region, pixel hover or spatial parameters."""
+    return kind not in ("tabular", "text")

@@ -45,7 +45,7 @@ from engine.tasks import ExplainCase, ExplainTabular, ListMethods, SetHeadKind, 
 from gui.context import AppContext
 from gui.panels.scorecard import ScorecardPanel
 from gui.jobs import ViewJobs
-from gui.method_defaults import default_method
+from gui.method_defaults import default_method, has_pixels
 from gui.panels import canvas_export
 from gui.panels.map_grid import MapGrid
 from gui.panels.review import seen_record
@@ -366,7 +366,7 @@ class AttributionView(QWidget):
     def _set_kind(self, kind: str) -> None:
         """Tables and text have no pixels: no overlay settings, no region to draw, no pixel hover.
         A single map still on the old kind's default moves to the new kind's."""
-        pictures = kind not in ("tabular", "text")
+        pictures = has_pixels(kind)
         self.display.setVisible(pictures)
         self.scorecard.set_region_available(pictures)
         self.method_panel.set_kind(kind)

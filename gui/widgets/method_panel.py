@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.method_defaults import has_pixels
+
 INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 LAYER_PARAMS = frozenset({"layer"})  # offered as a list of the model's spatial layers
 AUTO_LAYER = "auto (last spatial layer)"
@@ -108,7 +110,7 @@ class MethodPanel(QWidget):
         self.description.setText(info.get("description", ""))
         choices = info.get("choices", {}) or {}
         bounds = info.get("bounds", {}) or {}
-        hidden = set(info.get("spatial_params", ())) if self.kind in ("tabular", "text") else set()
+        hidden = set() if has_pixels(self.kind) else set(info.get("spatial_params", ()))
         for param, default in info.get("params", {}).items():
             if param in hidden:
                 continue
